@@ -271,12 +271,22 @@ def _decode(raw: bytes) -> str:
 
 
 def _is_tsv(name: str, text: str) -> bool:
-    """Tab-separated when the name says so, or the first line has tabs and no commas."""
+    """Tab-separated when the name ends in .tsv, or the first record has tabs and no commas."""
     if name.lower().endswith(".tsv"):
         return True
-    stripped = text.lstrip("\r\n")
-    first_line = stripped[: stripped.find("\n")] if "\n" in stripped else stripped
-    return "\t" in first_line and "," not in first_line
+    first = _first_record(text)
+    return "\t" in first and "," not in first
+
+
+def _first_record(text: str, max_lines: int = 100) -> str:
+    """The raw text of the first non-blank record (a quoted field may span lines)."""
+    lines: list[str] = []
+    for line in io.StringIO(text, newline=""):
+        if lines or line.strip():
+            lines.append(line)
+            if _unclosed_quote_line(lines, ",") < 0 or len(lines) >= max_lines:
+                break
+    return "".join(lines)
 
 
 def _parse(text: str, delimiter: str) -> list[tuple[int, str, str]]:
@@ -303,7 +313,9 @@ def _parse(text: str, delimiter: str) -> list[tuple[int, str, str]]:
             # In practice only the field size limit: an unclosed quote, or a giant text.
             at = _unclosed_quote_line(consumed, delimiter)
             if at < 0:
-                raise DataError(f"row {start}: cannot read this row ({err})") from None
+                raise DataError(
+                    f"row {start}: cannot read this row ({err}): shorten the text"
+                ) from None
             raise DataError(
                 f"row {start + at}: a quote opens here and is not closed before the field grows "
                 f'too long ({err}): close the quote, or write a quote inside a quoted text as ""'

@@ -1,0 +1,85 @@
+"""Loss modules for sentence-transformers that train the embedding body for classification."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+
+class SoftmaxClassificationLoss(nn.Module):
+    """Cross-entropy through a linear softmax head on one text's sentence embedding.
+
+    Unlike sentence-transformers' ``SoftmaxLoss`` (which classifies *pairs* of texts, for NLI), this
+    classifies each text on its own, so the gradient trains the body end to end for the user's
+    labels. The head can start from a logistic regression fitted on the frozen embeddings
+    ("linear probe, then finetune"): the first steps then refine a working classifier instead of
+    pulling the pretrained features towards a random head.
+
+    Args:
+        model: the SentenceTransformer whose body is trained.
+        num_labels: number of classes.
+        weight: optional initial head weight, shape (num_labels, embedding dim).
+        bias: optional initial head bias, shape (num_labels,).
+        class_weights: optional per-class weights for the cross-entropy (balanced training).
+
+    References:
+        Kumar et al., "Fine-Tuning can Distort Pretrained Features and Underperform
+        Out-of-Distribution", ICLR 2022 (LP-FT).
+
+    Requirements:
+        A dataset with one text column and an integer ``label`` column (0 .. num_labels - 1).
+
+    Inputs:
+        +--------+------------------+
+        | Texts  | Labels           |
+        +========+==================+
+        | (text) | class id (int)   |
+        +--------+------------------+
+
+    Example:
+        ::
+
+            loss = SoftmaxClassificationLoss(model, num_labels=3)
+            trainer = SentenceTransformerTrainer(model=model, train_dataset=ds, loss=loss)
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        num_labels: int,
+        weight: Tensor | None = None,
+        bias: Tensor | None = None,
+        class_weights: Tensor | None = None,
+    ) -> None:
+        super().__init__()
+        self.model = model
+        self.num_labels = num_labels
+        dim = model.get_embedding_dimension()
+        self.classifier = nn.Linear(dim, num_labels)
+        with torch.no_grad():
+            if weight is not None:
+                self.classifier.weight.copy_(torch.as_tensor(weight, dtype=torch.float32))
+            if bias is not None:
+                self.classifier.bias.copy_(torch.as_tensor(bias, dtype=torch.float32))
+        self.loss_fct = nn.CrossEntropyLoss(weight=class_weights)
+
+    def forward(self, sentence_features: Iterable[dict[str, Tensor]], labels: Tensor) -> Tensor:
+        features = next(iter(sentence_features))
+        embeddings = self.model(features)["sentence_embedding"]
+        logits = self.classifier(embeddings.to(self.classifier.weight.dtype))
+        return self.loss_fct(logits, labels.view(-1))
+
+    def get_config_dict(self) -> dict[str, Any]:
+        return {"num_labels": self.num_labels}
+
+    @property
+    def citation(self) -> str:
+        return (
+            "@inproceedings{kumar2022finetuning, title={Fine-Tuning can Distort Pretrained "
+            "Features and Underperform Out-of-Distribution}, author={Kumar, Ananya and "
+            "Raghunathan, Aditi and Jones, Robbie and Ma, Tengyu and Liang, Percy}, "
+            "booktitle={ICLR}, year={2022}}"
+        )

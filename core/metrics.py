@@ -1,0 +1,142 @@
+"""Classification metrics from scikit-learn, gathered into records the app and CLI show."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+# For two labels the headline scores are those of the positive class; these names say which
+# label is "positive" when the user did not choose (otherwise: the second label in sorted order).
+POSITIVE_NAMES = ("1", "true", "yes", "pos", "positive", "spam", "toxic")
+
+
+def positive_label(classes: Sequence[str]) -> str | None:
+    """The positive class of a binary problem (None with more than two labels)."""
+    if len(classes) != 2:
+        return None
+    for label in classes:
+        if label.strip().lower() in POSITIVE_NAMES:
+            return label
+    return classes[1]
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """Accuracy, F1, precision and recall: binary scores of `positive_label` for two labels,
+    macro-averaged otherwise; the macro figures are always there too."""
+
+    accuracy: float
+    f1: float
+    precision: float
+    recall: float
+    macro_f1: float
+    macro_precision: float
+    macro_recall: float
+    average: str  # "binary" or "macro"
+    positive_label: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Metrics:
+        return cls(**data)
+
+    def gain_over(self, baseline: Metrics) -> dict[str, float]:
+        """Each headline score minus the baseline's."""
+        names = ("accuracy", "f1", "precision", "recall", "macro_f1")
+        return {n: getattr(self, n) - getattr(baseline, n) for n in names}
+
+
+@dataclass(frozen=True)
+class ClassReport:
+    label: str
+    precision: float
+    recall: float
+    f1: float
+    support: int
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Metrics plus the per-class table and the confusion matrix (rows: true, columns: predicted)."""
+
+    metrics: Metrics
+    labels: tuple[str, ...]
+    per_class: tuple[ClassReport, ...] = field(default_factory=tuple)
+    confusion_matrix: tuple[tuple[int, ...], ...] = field(default_factory=tuple)
+    n: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "metrics": self.metrics.to_dict(),
+            "labels": list(self.labels),
+            "per_class": [asdict(c) for c in self.per_class],
+            "confusion_matrix": [list(r) for r in self.confusion_matrix],
+            "n": self.n,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Evaluation:
+        return cls(
+            metrics=Metrics.from_dict(data["metrics"]),
+            labels=tuple(data["labels"]),
+            per_class=tuple(ClassReport(**c) for c in data.get("per_class", [])),
+            confusion_matrix=tuple(tuple(r) for r in data.get("confusion_matrix", [])),
+            n=data.get("n", 0),
+        )
+
+
+def compute_metrics(
+    y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str], positive: str | None = None
+) -> Metrics:
+    """Scores of predictions against the truth over the given label set."""
+    from sklearn.metrics import accuracy_score, precision_recall_fscore_support
+
+    labels = list(labels)
+    macro = precision_recall_fscore_support(
+        y_true, y_pred, labels=labels, average="macro", zero_division=0
+    )
+    pos = positive if positive is not None else positive_label(labels)
+    if len(labels) == 2 and pos is not None:
+        head = precision_recall_fscore_support(
+            y_true, y_pred, labels=labels, pos_label=pos, average="binary", zero_division=0
+        )
+        average = "binary"
+    else:
+        head, average, pos = macro, "macro", None
+    return Metrics(
+        accuracy=float(accuracy_score(y_true, y_pred)),
+        f1=float(head[2]),
+        precision=float(head[0]),
+        recall=float(head[1]),
+        macro_f1=float(macro[2]),
+        macro_precision=float(macro[0]),
+        macro_recall=float(macro[1]),
+        average=average,
+        positive_label=pos,
+    )
+
+
+def evaluate_predictions(
+    y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str], positive: str | None = None
+) -> Evaluation:
+    """Metrics, per-class report and confusion matrix in one record."""
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
+    labels = list(labels)
+    p, r, f, s = precision_recall_fscore_support(
+        y_true, y_pred, labels=labels, average=None, zero_division=0
+    )
+    matrix = confusion_matrix(y_true, y_pred, labels=labels)
+    return Evaluation(
+        metrics=compute_metrics(y_true, y_pred, labels, positive),
+        labels=tuple(labels),
+        per_class=tuple(
+            ClassReport(lab, float(pi), float(ri), float(fi), int(si))
+            for lab, pi, ri, fi, si in zip(labels, p, r, f, s, strict=True)
+        ),
+        confusion_matrix=tuple(tuple(int(v) for v in row) for row in matrix),
+        n=len(y_true),
+    )

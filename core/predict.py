@@ -1,0 +1,179 @@
+"""A trained classifier: save it in safe formats, load it back, embed and classify texts."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from core.cleaning import CleaningConfig
+from core.errors import RunError
+from core.models import choose_device, load_model
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+    from sklearn.linear_model import LogisticRegression
+
+HEAD_FILE = "head.safetensors"
+LABELS_FILE = "labels.json"
+MODEL_DIR = "model"
+
+
+def _as_list(texts: str | Sequence[str]) -> list[str]:
+    return [texts] if isinstance(texts, str) else list(texts)
+
+
+class Embedder:
+    """Embeds texts with a base model or a finetuned body, cleaning them as at training time."""
+
+    def __init__(
+        self, model: SentenceTransformer, cleaning: CleaningConfig | None = None, name: str = ""
+    ) -> None:
+        self.model = model
+        self.cleaning = cleaning or CleaningConfig()
+        self.name = name
+
+    @property
+    def max_seq_length(self) -> int:
+        return int(self.model.max_seq_length)
+
+    def embed(self, texts: str | Sequence[str]) -> np.ndarray:
+        """One normalised vector per text (2-D array even for one text)."""
+        from core.training import encode
+
+        return encode(self.model, [self.cleaning.apply(t) for t in _as_list(texts)])
+
+
+class Classifier(Embedder):
+    """scikit-learn style classifier over a finetuned body: predict, predict_proba, classes_."""
+
+    def __init__(
+        self,
+        model: SentenceTransformer,
+        head: LogisticRegression,
+        labels: Sequence[str],
+        cleaning: CleaningConfig | None = None,
+        name: str = "",
+    ) -> None:
+        super().__init__(model, cleaning, name)
+        self.head = head
+        self.classes_ = np.asarray(list(labels), dtype=object)
+
+    def predict_proba(self, texts: str | Sequence[str]) -> np.ndarray:
+        """Probability of each label (columns in `classes_` order) for each text."""
+        return self.head.predict_proba(self.embed(texts))
+
+    def predict(self, texts: str | Sequence[str]) -> list[str]:
+        """The most likely label of each text."""
+        return [str(self.classes_[i]) for i in self.predict_proba(texts).argmax(axis=1)]
+
+    def classify(self, texts: str | Sequence[str]) -> list[dict[str, Any]]:
+        """Hosted-API shaped results: input, prediction, confidence, labels -> confidence."""
+        texts = _as_list(texts)
+        results = []
+        for text, probs in zip(texts, self.predict_proba(texts), strict=True):
+            best = int(probs.argmax())
+            results.append(
+                {
+                    "input": text,
+                    "prediction": str(self.classes_[best]),
+                    "confidence": float(probs[best]),
+                    "labels": {str(c): float(p) for c, p in zip(self.classes_, probs, strict=True)},
+                }
+            )
+        return results
+
+    def save(self, directory: Path) -> None:
+        """Write model/, head.safetensors and labels.json into `directory`."""
+        save_classifier(self.model, self.head, list(self.classes_), self.cleaning, directory)
+
+
+def save_classifier(
+    model: SentenceTransformer,
+    head: LogisticRegression,
+    labels: Sequence[str],
+    cleaning: CleaningConfig,
+    directory: Path,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    """Save a finetuned body and its head in safe formats (safetensors + JSON, no pickle)."""
+    from safetensors.numpy import save_file
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    # Built in a temporary folder beside the final files, then each part renamed into place:
+    # no reader ever sees half a model (the run's status, written last, is the real gate).
+    tmp = Path(tempfile.mkdtemp(prefix=".saving-", dir=directory))
+    try:
+        model.save(str(tmp / MODEL_DIR))
+        save_file(
+            {
+                "coef": np.ascontiguousarray(head.coef_, dtype=np.float64),
+                "intercept": np.ascontiguousarray(head.intercept_, dtype=np.float64),
+            },
+            str(tmp / HEAD_FILE),
+        )
+        meta = {
+            "labels": [str(label) for label in labels],
+            "cleaning": cleaning.to_dict(),
+            "head": "logistic_regression",
+            **(extra or {}),
+        }
+        (tmp / LABELS_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
+        if (directory / MODEL_DIR).exists():
+            shutil.rmtree(directory / MODEL_DIR)
+        for name in (MODEL_DIR, HEAD_FILE, LABELS_FILE):
+            os.replace(tmp / name, directory / name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def load_head(directory: Path) -> tuple[LogisticRegression, list[str], CleaningConfig]:
+    """Rebuild the logistic-regression head from safetensors + JSON."""
+    from safetensors.numpy import load_file
+    from sklearn.linear_model import LogisticRegression
+
+    directory = Path(directory)
+    try:
+        meta = json.loads((directory / LABELS_FILE).read_text(encoding="utf-8"))
+        arrays = load_file(str(directory / HEAD_FILE))
+        labels = [str(label) for label in meta["labels"]]
+        cleaning = CleaningConfig.from_dict(meta.get("cleaning", {}))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise RunError(f"the classifier head in {directory} is missing or damaged: {exc}") from exc
+    coef, intercept = arrays["coef"], arrays["intercept"]
+    expected_rows = 1 if len(labels) == 2 else len(labels)
+    if coef.ndim != 2 or coef.shape[0] != expected_rows or intercept.shape != (expected_rows,):
+        raise RunError(
+            f"the classifier head in {directory} does not match its {len(labels)} labels"
+        )
+    # The head's learned state, set as scikit-learn's own fit would leave it.
+    head = LogisticRegression()
+    head.classes_ = np.arange(len(labels))
+    head.coef_ = coef
+    head.intercept_ = intercept
+    head.n_features_in_ = coef.shape[1]
+    head.n_iter_ = np.array([0], dtype=np.int32)
+    return head, labels, cleaning
+
+
+def load_classifier_dir(directory: Path, device: str | None = None, name: str = "") -> Classifier:
+    """Load a saved classifier folder (model/ + head + labels)."""
+    directory = Path(directory)
+    if not (directory / MODEL_DIR).is_dir():
+        raise RunError(f"no model folder in {directory}: the run has no finished model")
+    head, labels, cleaning = load_head(directory)
+    device = device or choose_device().torch_device
+    model = load_model(str(directory / MODEL_DIR), device=device)
+    return Classifier(model, head, labels, cleaning, name=name or directory.name)
+
+
+def load_embedder(model: str, device: str | None = None) -> Embedder:
+    """An embedder for a base model key ('small', 'large') or a model folder."""
+    return Embedder(load_model(model, device=device), name=model)

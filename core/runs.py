@@ -1,0 +1,441 @@
+"""The run store: one directory per finetune, atomic JSON records, content-derived run ids."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from core.config import TrainConfig
+from core.data import DataSet
+from core.errors import RunError, StorageError
+from core.metrics import Evaluation
+
+FORMAT_VERSION = 1
+RUN_FILE = "run.json"
+LOG_FILE = "log.txt"
+CANCEL_FILE = "cancel"
+WORKER_LOCK = "worker.lock"
+DATASET_FILE = "dataset.json"
+STATUSES = ("queued", "running", "completed", "failed", "cancelled")
+ACTIVE = ("queued", "running")
+# A worker holds its lock within a second or two of being spawned; until then its pid vouches.
+SPAWN_GRACE_S = 60.0
+# Free space a run needs besides its model (checkpoints, data, logs).
+MIN_FREE_BYTES = 200 * 1024 * 1024
+RUN_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def default_runs_dir() -> Path:
+    """`EMBEDTUNE_RUNS_DIR`, else ./runs."""
+    return Path(os.environ.get("EMBEDTUNE_RUNS_DIR") or "runs")
+
+
+def validate_run_id(run_id: str) -> str:
+    """Refuse anything that is not a plain run id (no '/', '..', absolute paths)."""
+    if not isinstance(run_id, str) or not RUN_ID_PATTERN.fullmatch(run_id):
+        raise RunError(
+            f"invalid run id {run_id!r}: expected lower-case letters, digits, '-' or '_' "
+            "(up to 64 characters)"
+        )
+    return run_id
+
+
+def compute_run_id(config: TrainConfig, dataset: DataSet) -> str:
+    """Same data + same settings + same format version = same run id (the run cache key)."""
+    key = json.dumps(
+        {"format": FORMAT_VERSION, "config": config.identity(), "data": dataset.fingerprint()},
+        sort_keys=True,
+    )
+    return "ft-" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:12]
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write a file so that readers see the old or the new content, never a mix."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+@dataclass(frozen=True)
+class Progress:
+    phase: str = "queued"  # queued, baseline, finetune, head, saving, done
+    step: int = 0
+    total: int = 0
+    eta_s: float | None = None
+    updated_at: str = ""
+
+    @property
+    def fraction(self) -> float:
+        return min(1.0, self.step / self.total) if self.total else 0.0
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """Everything about a run: its settings, data, status, progress and results."""
+
+    id: str
+    config: TrainConfig
+    data: dict[str, Any]
+    status: str = "queued"
+    format_version: int = FORMAT_VERSION
+    created_at: str = ""
+    started_at: str | None = None
+    finished_at: str | None = None
+    device: dict[str, str] | None = None
+    progress: Progress = field(default_factory=Progress)
+    history: tuple[dict[str, Any], ...] = ()
+    baseline: Evaluation | None = None
+    final: Evaluation | None = None
+    finetune_kept: bool | None = None
+    note: str = ""
+    error: dict[str, Any] | None = None
+    pid: int | None = None
+    spawned_at: float | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE
+
+    @property
+    def duration_s(self) -> float | None:
+        if not self.started_at:
+            return None
+        end = datetime.fromisoformat(self.finished_at) if self.finished_at else datetime.now(UTC)
+        return (end - datetime.fromisoformat(self.started_at)).total_seconds()
+
+    @property
+    def best_f1(self) -> float | None:
+        return self.final.metrics.f1 if self.final else None
+
+    def replace(self, **changes: Any) -> RunRecord:
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format_version": self.format_version,
+            "id": self.id,
+            "status": self.status,
+            "created_at": self.created_at,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "config": self.config.to_dict(),
+            "data": self.data,
+            "device": self.device,
+            "progress": dataclasses.asdict(self.progress),
+            "history": list(self.history),
+            "baseline": self.baseline.to_dict() if self.baseline else None,
+            "final": self.final.to_dict() if self.final else None,
+            "finetune_kept": self.finetune_kept,
+            "note": self.note,
+            "error": self.error,
+            "pid": self.pid,
+            "spawned_at": self.spawned_at,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunRecord:
+        version = data.get("format_version")
+        if version != FORMAT_VERSION:
+            raise RunError(f"run format version {version!r} is not supported (expected 1)")
+        if data.get("status") not in STATUSES:
+            raise RunError(f"unknown run status {data.get('status')!r}")
+        return cls(
+            id=data["id"],
+            config=TrainConfig.from_dict(data["config"]),
+            data=data["data"],
+            status=data["status"],
+            created_at=data.get("created_at", ""),
+            started_at=data.get("started_at"),
+            finished_at=data.get("finished_at"),
+            device=data.get("device"),
+            progress=Progress(**data.get("progress", {})),
+            history=tuple(data.get("history", [])),
+            baseline=Evaluation.from_dict(data["baseline"]) if data.get("baseline") else None,
+            final=Evaluation.from_dict(data["final"]) if data.get("final") else None,
+            finetune_kept=data.get("finetune_kept"),
+            note=data.get("note", ""),
+            error=data.get("error"),
+            pid=data.get("pid"),
+            spawned_at=data.get("spawned_at"),
+        )
+
+
+@dataclass(frozen=True)
+class BrokenRun:
+    """A run directory that cannot be read; listed so the user can see why and delete it."""
+
+    id: str
+    reason: str
+    status: str = "broken"
+
+
+def _pid_alive(pid: int | None) -> bool:
+    """Whether a process runs (a zombie, dead but not yet reaped, counts as gone)."""
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+class RunStore:
+    """The runs folder. Every reader and writer (app, CLI, worker) goes through this."""
+
+    def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
+        self.root = Path(root) if root is not None else default_runs_dir()
+
+    # -- paths -----------------------------------------------------------------------------
+    def path(self, run_id: str) -> Path:
+        return self.root / validate_run_id(run_id)
+
+    def _lock(self, run_id: str, timeout: float = 30) -> Any:
+        from filelock import FileLock
+
+        return FileLock(str(self.root / f".{validate_run_id(run_id)}.lock"), timeout=timeout)
+
+    def _store_lock(self) -> Any:
+        from filelock import FileLock
+
+        return FileLock(str(self.root / ".store.lock"), timeout=60)
+
+    def ensure_writable(self, needed_bytes: int = 0) -> None:
+        """Fail early, with the reason, when the runs folder cannot take a new run."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            fd, probe = tempfile.mkstemp(prefix=".probe-", dir=self.root)
+            os.close(fd)
+            os.unlink(probe)
+        except OSError as exc:
+            raise StorageError(
+                f"cannot write to the runs folder {self.root}: {exc.strerror or exc}"
+            ) from exc
+        free = shutil.disk_usage(self.root).free
+        if free < needed_bytes + MIN_FREE_BYTES:
+            raise StorageError(
+                f"not enough free disk space in {self.root}: {free / 1e6:.0f} MB free, "
+                f"a run needs about {(needed_bytes + MIN_FREE_BYTES) / 1e6:.0f} MB"
+            )
+
+    # -- reading ---------------------------------------------------------------------------
+    def _read_raw(self, run_id: str) -> RunRecord:
+        path = self.path(run_id) / RUN_FILE
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            if self.path(run_id).is_dir():
+                raise RunError(f"run {run_id} is broken: its {RUN_FILE} is missing") from exc
+            raise RunError(f"no run {run_id!r} in {self.root}") from exc
+        except (OSError, ValueError) as exc:
+            raise RunError(
+                f"run {run_id} is broken: its {RUN_FILE} cannot be read ({exc})"
+            ) from exc
+        try:
+            return RunRecord.from_dict(data)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise RunError(
+                f"run {run_id} is broken: {RUN_FILE} is not a run record ({exc})"
+            ) from exc
+
+    def worker_alive(self, record: RunRecord) -> bool:
+        """Whether the worker process of an active run still lives (its lock is held)."""
+        from filelock import FileLock, Timeout
+
+        lock = FileLock(str(self.path(record.id) / WORKER_LOCK))
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            return True
+        lock.release()
+        # Not holding its lock yet: a worker that is just starting still has a live pid.
+        if record.spawned_at is None or time.time() - record.spawned_at > SPAWN_GRACE_S:
+            return False
+        return record.pid is None or _pid_alive(record.pid)
+
+    def get(self, run_id: str) -> RunRecord:
+        """Read a run; an active run whose worker died is marked failed on the way."""
+        record = self._read_raw(run_id)
+        if record.active and not self.worker_alive(record):
+            with self._lock(run_id):
+                record = self._read_raw(run_id)
+                if record.active and not self.worker_alive(record):
+                    tail = self.log_tail(run_id)
+                    record = record.replace(
+                        status="failed",
+                        finished_at=now_iso(),
+                        error={
+                            "reason": "the worker process stopped unexpectedly (killed, out of "
+                            f"memory or the machine restarted) during the {record.progress.phase} "
+                            "phase",
+                            "log_tail": tail,
+                        },
+                    )
+                    self._write(record)
+        return record
+
+    def list(self) -> list[RunRecord | BrokenRun]:
+        """All runs, newest first; unreadable ones as BrokenRun with the reason."""
+        if not self.root.is_dir():
+            return []
+        runs: list[RunRecord | BrokenRun] = []
+        for entry in self.root.iterdir():
+            if (
+                not entry.is_dir()
+                or entry.name.startswith(".")
+                or not RUN_ID_PATTERN.fullmatch(entry.name)
+            ):
+                continue
+            try:
+                runs.append(self.get(entry.name))
+            except RunError as exc:
+                runs.append(BrokenRun(entry.name, str(exc)))
+        runs.sort(
+            key=lambda r: (getattr(r, "created_at", ""), r.id),
+            reverse=True,
+        )
+        return runs
+
+    def log_tail(self, run_id: str, lines: int = 20) -> list[str]:
+        try:
+            with open(self.path(run_id) / LOG_FILE, encoding="utf-8", errors="replace") as f:
+                return [line.rstrip("\n") for line in f.readlines()[-lines:]]
+        except OSError:
+            return []
+
+    def load_dataset(self, run_id: str) -> DataSet:
+        """The exact training and validation rows the run was started with."""
+        path = self.path(run_id) / DATASET_FILE
+        try:
+            return DataSet.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise RunError(f"run {run_id} is broken: its data cannot be read ({exc})") from exc
+
+    # -- writing ---------------------------------------------------------------------------
+    def _write(self, record: RunRecord) -> None:
+        atomic_write_text(self.path(record.id) / RUN_FILE, json.dumps(record.to_dict(), indent=1))
+
+    def update(self, run_id: str, **changes: Any) -> RunRecord:
+        """Change fields of a run record atomically (read, modify, write under its lock)."""
+        return self.modify(run_id, lambda record: record.replace(**changes))
+
+    def modify(self, run_id: str, change: Callable[[RunRecord], RunRecord]) -> RunRecord:
+        """Apply `change` to the current record under the run's lock and write the result."""
+        with self._lock(run_id):
+            record = change(self._read_raw(run_id))
+            self._write(record)
+            return record
+
+    def create(self, config: TrainConfig, dataset: DataSet) -> tuple[RunRecord, bool]:
+        """The run for these settings and data: (record, True) when newly created, or the
+        existing run (False) when it is completed or still active — the run cache. A failed or
+        cancelled run with the same id is replaced (a retry)."""
+        self.ensure_writable()
+        run_id = compute_run_id(config, dataset)
+        with self._store_lock():
+            if (self.path(run_id) / RUN_FILE).exists():
+                try:
+                    existing = self.get(run_id)
+                except RunError:
+                    existing = None
+                if existing is not None and existing.status in ("completed", *ACTIVE):
+                    return existing, False
+            record = RunRecord(
+                id=run_id,
+                config=config,
+                data=_data_summary(dataset),
+                created_at=now_iso(),
+                # Also the run's place in the queue; its worker is spawned right after this.
+                spawned_at=time.time(),
+            )
+            staging = Path(tempfile.mkdtemp(prefix=f".{run_id}.", dir=self.root))
+            try:
+                atomic_write_text(staging / DATASET_FILE, json.dumps(dataset.to_dict()))
+                atomic_write_text(staging / RUN_FILE, json.dumps(record.to_dict(), indent=1))
+                (staging / LOG_FILE).touch()
+                target = self.path(run_id)
+                if target.exists():
+                    shutil.rmtree(target)
+                os.replace(staging, target)
+            except OSError as exc:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise StorageError(f"cannot create run {run_id} in {self.root}: {exc}") from exc
+            return record, True
+
+    def request_cancel(self, run_id: str) -> RunRecord:
+        """Ask an active run to stop at its next step; a finished run is left as it is."""
+        record = self.get(run_id)
+        if record.active:
+            (self.path(run_id) / CANCEL_FILE).touch()
+        return record
+
+    def cancel_requested(self, run_id: str) -> bool:
+        return (self.path(run_id) / CANCEL_FILE).exists()
+
+    def delete(self, run_id: str) -> None:
+        """Remove a run and its model; an active run must be cancelled first."""
+        path = self.path(run_id)
+        if not path.exists():
+            raise RunError(f"no run {run_id!r} in {self.root}")
+        try:
+            record = self.get(run_id)
+        except RunError:
+            record = None  # a broken run can always be deleted
+        if record is not None and record.active:
+            raise RunError(f"run {run_id} is {record.status}: cancel it before deleting it")
+        with self._lock(run_id):
+            trash = self.root / f".deleted-{run_id}-{os.getpid()}"
+            os.replace(path, trash)  # one rename: the run vanishes at once for every reader
+            shutil.rmtree(trash, ignore_errors=True)
+
+    def iter_ids(self) -> Iterator[str]:
+        for run in self.list():
+            yield run.id
+
+
+def _data_summary(dataset: DataSet) -> dict[str, Any]:
+    return {
+        "fingerprint": dataset.fingerprint(),
+        "train_name": dataset.train.name,
+        "valid_name": dataset.valid.name,
+        "train_rows": len(dataset.train),
+        "valid_rows": len(dataset.valid),
+        "classes": list(dataset.classes),
+        "train_class_counts": dataset.train.class_counts(),
+        "valid_class_counts": dataset.valid.class_counts(),
+        "split": {
+            "valid_source": dataset.valid_source,
+            "valid_fraction": dataset.valid_fraction,
+            "seed": dataset.seed,
+        },
+    }

@@ -1,0 +1,356 @@
+"""The recipe: baseline -> finetune the body -> fit the logistic-regression head -> evaluate."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+from sentence_transformers.sentence_transformer.evaluation import SentenceEvaluator
+
+from core.cleaning import CleaningConfig
+from core.config import TrainConfig
+from core.data import DataSet
+from core.metrics import Evaluation, evaluate_predictions, positive_label
+from core.models import DeviceInfo, choose_device, load_model
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+    from sklearn.linear_model import LogisticRegression
+
+log = logging.getLogger("embedtune.training")
+
+# Encoding batch: large enough to keep the CPU busy, small enough for 512-token texts on a GPU.
+ENCODE_BATCH_SIZE = 64
+
+
+class Cancelled(Exception):
+    """The user asked the job to stop."""
+
+
+class Reporter(Protocol):
+    """Where a training job reports; the worker writes it to the run directory."""
+
+    def phase(self, name: str, total: int | None = None) -> None: ...
+
+    def step(self, step: int, total: int) -> None: ...
+
+    def evaluation(self, point: dict[str, Any]) -> None: ...
+
+    def should_stop(self) -> bool: ...
+
+
+class SilentReporter:
+    """A reporter that records nothing and never cancels (for scripts and benchmarks)."""
+
+    def phase(self, name: str, total: int | None = None) -> None:
+        log.info("phase: %s", name)
+
+    def step(self, step: int, total: int) -> None:
+        pass
+
+    def evaluation(self, point: dict[str, Any]) -> None:
+        log.info("evaluation: %s", point)
+
+    def should_stop(self) -> bool:
+        return False
+
+
+@dataclass
+class TrainResult:
+    """A trained classifier in memory with everything measured on the way."""
+
+    model: SentenceTransformer
+    head: LogisticRegression
+    labels: tuple[str, ...]
+    positive_label: str | None
+    cleaning: CleaningConfig
+    device: DeviceInfo
+    baseline: Evaluation
+    final: Evaluation
+    history: list[dict[str, Any]] = field(default_factory=list)
+    finetune_kept: bool = True
+    note: str = ""
+    train_seconds: float = 0.0
+
+
+def encode(model: SentenceTransformer, texts: Sequence[str]) -> np.ndarray:
+    """Sentence embeddings as a float32 array (the model's own pooling and normalisation)."""
+    if not texts:
+        return np.zeros((0, model.get_embedding_dimension()), dtype=np.float32)
+    return model.encode(
+        list(texts),
+        batch_size=ENCODE_BATCH_SIZE,
+        convert_to_numpy=True,
+        show_progress_bar=False,
+    ).astype(np.float32)
+
+
+def fit_head(embeddings: np.ndarray, y: np.ndarray, config: TrainConfig) -> LogisticRegression:
+    """The logistic-regression head (phase two), on class ids 0..K-1."""
+    from sklearn.linear_model import LogisticRegression
+
+    head = LogisticRegression(
+        C=config.head_c,
+        max_iter=2000,
+        class_weight="balanced" if config.balanced_weights else None,
+        random_state=config.seed,
+    )
+    return head.fit(embeddings, y)
+
+
+def head_as_softmax(head: LogisticRegression, num_labels: int) -> tuple[np.ndarray, np.ndarray]:
+    """The head's decision function as softmax logits: (weight K x d, bias K)."""
+    coef, intercept = head.coef_, head.intercept_
+    if num_labels == 2:
+        # Binary LR gives one logit w.x + b; softmax over (-z/2, z/2) is the same sigmoid.
+        return np.vstack([-coef / 2, coef / 2]), np.array([-intercept[0] / 2, intercept[0] / 2])
+    return coef, intercept
+
+
+def evaluate_head(
+    head: LogisticRegression,
+    embeddings: np.ndarray,
+    y_true: np.ndarray,
+    labels: Sequence[str],
+    positive: str | None,
+) -> Evaluation:
+    """Metrics of the head's predictions, with labels as the user wrote them."""
+    names = np.asarray(labels, dtype=object)
+    predicted = names[head.predict(embeddings)] if len(embeddings) else []
+    return evaluate_predictions(list(names[y_true]), list(predicted), labels, positive)
+
+
+class HeadEvaluator(SentenceEvaluator):
+    """sentence-transformers evaluator: refit the logistic-regression head on the current
+    embeddings and score it on the validation split — the classifier the user would get now."""
+
+    def __init__(
+        self,
+        train_texts: Sequence[str],
+        y_train: np.ndarray,
+        valid_texts: Sequence[str],
+        y_valid: np.ndarray,
+        labels: Sequence[str],
+        positive: str | None,
+        config: TrainConfig,
+        reporter: Reporter,
+    ) -> None:
+        super().__init__()
+        self.train_texts, self.y_train = list(train_texts), y_train
+        self.valid_texts, self.y_valid = list(valid_texts), y_valid
+        self.labels, self.positive, self.config = list(labels), positive, config
+        self.reporter = reporter
+        self.name = "valid"
+        self.greater_is_better = True
+        self.primary_metric = "valid_macro_f1"
+        self.history: list[dict[str, Any]] = []
+
+    def __call__(
+        self, model: Any, output_path: str | None = None, epoch: float = -1, steps: int = -1
+    ) -> dict[str, float]:
+        head = fit_head(encode(model, self.train_texts), self.y_train, self.config)
+        evaluation = evaluate_head(
+            head, encode(model, self.valid_texts), self.y_valid, self.labels, self.positive
+        )
+        point = {
+            "step": int(steps),
+            "epoch": round(float(epoch), 4),
+            "metrics": evaluation.metrics.to_dict(),
+        }
+        self.history.append(point)
+        self.reporter.evaluation(point)
+        m = evaluation.metrics
+        return {
+            f"valid_{k}": v
+            for k, v in (
+                ("accuracy", m.accuracy),
+                ("f1", m.f1),
+                ("precision", m.precision),
+                ("recall", m.recall),
+                ("macro_f1", m.macro_f1),
+            )
+        }
+
+
+def _progress_callback(reporter: Reporter) -> Any:
+    """A transformers TrainerCallback that reports steps and honours a cancel request."""
+    from transformers import TrainerCallback
+
+    class ProgressCallback(TrainerCallback):
+        def on_train_begin(self, args, state, control, **kwargs):  # noqa: ANN001
+            reporter.step(0, state.max_steps)
+
+        def on_step_end(self, args, state, control, **kwargs):  # noqa: ANN001
+            reporter.step(state.global_step, state.max_steps)
+            if reporter.should_stop():
+                control.should_training_stop = True
+                control.should_save = False
+                control.should_evaluate = False
+            return control
+
+    return ProgressCallback()
+
+
+def _training_args(config: TrainConfig, device: DeviceInfo, output_dir: Path, n_train: int) -> Any:
+    from sentence_transformers import SentenceTransformerTrainingArguments
+    from sentence_transformers.sentence_transformer.training_args import BatchSamplers
+
+    steps_per_epoch = max(1, math.ceil(n_train / config.batch_size))
+    eval_steps = max(1, math.ceil(steps_per_epoch / config.evals_per_epoch))
+    return SentenceTransformerTrainingArguments(
+        output_dir=str(output_dir),
+        num_train_epochs=config.epochs,
+        per_device_train_batch_size=config.batch_size,
+        learning_rate=config.learning_rate,
+        learning_rate_mapping={r"^classifier\.": config.head_learning_rate},
+        warmup_steps=math.ceil(config.warmup_ratio * steps_per_epoch * config.epochs),
+        weight_decay=config.weight_decay,
+        seed=config.seed,
+        data_seed=config.seed,
+        eval_strategy="steps",
+        eval_steps=eval_steps,
+        save_strategy="steps",
+        save_steps=eval_steps,
+        save_total_limit=1,
+        save_only_model=True,
+        load_best_model_at_end=True,
+        metric_for_best_model="eval_valid_macro_f1",
+        greater_is_better=True,
+        logging_steps=eval_steps,
+        report_to="none",
+        disable_tqdm=True,
+        use_cpu=device.kind == "cpu",
+        bf16=device.precision == "bf16",
+        fp16=device.precision == "fp16",
+        dataloader_num_workers=0,
+        batch_sampler=(
+            BatchSamplers.GROUP_BY_LABEL
+            if config.loss == "batch_all_triplet"
+            else BatchSamplers.BATCH_SAMPLER
+        ),
+    )
+
+
+def _make_loss(
+    config: TrainConfig,
+    model: SentenceTransformer,
+    baseline_head: LogisticRegression,
+    y_train: np.ndarray,
+    num_labels: int,
+) -> Any:
+    import torch
+
+    if config.loss == "batch_all_triplet":
+        from sentence_transformers.sentence_transformer.losses import BatchAllTripletLoss
+
+        return BatchAllTripletLoss(model)
+    from core.losses import SoftmaxClassificationLoss
+
+    weight, bias = head_as_softmax(baseline_head, num_labels)
+    class_weights = None
+    if config.balanced_weights:
+        counts = np.bincount(y_train, minlength=num_labels).astype(np.float64)
+        class_weights = torch.tensor(len(y_train) / (num_labels * np.maximum(counts, 1)))
+        class_weights = class_weights.float()
+    return SoftmaxClassificationLoss(
+        model,
+        num_labels,
+        weight=torch.tensor(weight),
+        bias=torch.tensor(bias),
+        class_weights=class_weights,
+    )
+
+
+def train(
+    config: TrainConfig,
+    dataset: DataSet,
+    workdir: Path,
+    reporter: Reporter | None = None,
+) -> TrainResult:
+    """Run the whole recipe on a prepared data set. Checkpoints go under `workdir`."""
+    import transformers
+    from datasets import Dataset
+    from sentence_transformers import SentenceTransformerTrainer
+
+    reporter = reporter or SilentReporter()
+    started = time.monotonic()
+    transformers.set_seed(config.seed)
+    transformers.logging.set_verbosity_warning()
+    device = choose_device(config.device)
+    labels = tuple(dataset.classes)
+    positive = positive_label(labels)
+    index = {label: i for i, label in enumerate(labels)}
+    train_texts = [config.cleaning.apply(t) for t in dataset.train.texts]
+    valid_texts = [config.cleaning.apply(t) for t in dataset.valid.texts]
+    y_train = np.array([index[label] for label in dataset.train.labels], dtype=np.int64)
+    y_valid = np.array([index[label] for label in dataset.valid.labels], dtype=np.int64)
+
+    reporter.phase("baseline")
+    model = load_model(config.base_model, device=device.torch_device)
+    if config.max_seq_length:
+        model.max_seq_length = min(config.max_seq_length, model.max_seq_length or 10**9)
+    baseline_head = fit_head(encode(model, train_texts), y_train, config)
+    baseline = evaluate_head(baseline_head, encode(model, valid_texts), y_valid, labels, positive)
+    base_point = {"step": 0, "epoch": 0.0, "metrics": baseline.metrics.to_dict()}
+    reporter.evaluation(base_point)
+    if reporter.should_stop():
+        raise Cancelled
+
+    reporter.phase("finetune")
+    evaluator = HeadEvaluator(
+        train_texts, y_train, valid_texts, y_valid, labels, positive, config, reporter
+    )
+    loss = _make_loss(config, model, baseline_head, y_train, len(labels))
+    trainer = SentenceTransformerTrainer(
+        model=model,
+        args=_training_args(config, device, workdir / "checkpoints", len(train_texts)),
+        train_dataset=Dataset.from_dict({"text": train_texts, "label": y_train.tolist()}),
+        loss=loss,
+        evaluator=evaluator,
+        callbacks=[_progress_callback(reporter)],
+    )
+    if config.early_stopping_patience > 0:
+        from transformers import EarlyStoppingCallback
+
+        trainer.add_callback(EarlyStoppingCallback(config.early_stopping_patience))
+    trainer.train()
+    if reporter.should_stop():
+        raise Cancelled
+    model = trainer.model
+
+    reporter.phase("head")
+    head = fit_head(encode(model, train_texts), y_train, config)
+    final = evaluate_head(head, encode(model, valid_texts), y_valid, labels, positive)
+    finetune_kept, note = True, ""
+    if final.metrics.macro_f1 < baseline.metrics.macro_f1:
+        # The frozen base model is a checkpoint too: never hand over something worse.
+        model = load_model(config.base_model, device=device.torch_device)
+        if config.max_seq_length:
+            model.max_seq_length = min(config.max_seq_length, model.max_seq_length or 10**9)
+        head, final, finetune_kept = baseline_head, baseline, False
+        note = (
+            "Finetuning did not beat the base model on the validation split "
+            f"(best macro-F1 {max(p['metrics']['macro_f1'] for p in evaluator.history):.3f} vs "
+            f"{baseline.metrics.macro_f1:.3f}), so this run keeps the base model with a "
+            "logistic-regression head."
+        )
+    return TrainResult(
+        model=model,
+        head=head,
+        labels=labels,
+        positive_label=positive,
+        cleaning=config.cleaning,
+        device=device,
+        baseline=baseline,
+        final=final,
+        history=[base_point, *evaluator.history],
+        finetune_kept=finetune_kept,
+        note=note,
+        train_seconds=time.monotonic() - started,
+    )

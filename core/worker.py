@@ -1,0 +1,194 @@
+"""The training worker process: waits its turn for the device, trains, saves, records the end."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import sys
+import time
+import traceback
+from typing import Any
+
+from core.env import set_offline_env
+
+set_offline_env()
+
+from core.errors import EmbedtuneError  # noqa: E402
+from core.runs import (  # noqa: E402
+    WORKER_LOCK,
+    Progress,
+    RunRecord,
+    RunStore,
+    now_iso,
+)
+
+log = logging.getLogger("embedtune.worker")
+POLL_S = 0.5
+# Progress is written at most this often (each write is a small atomic file replace).
+PROGRESS_EVERY_S = 1.0
+
+
+class RunReporter:
+    """Writes a job's phase, steps, ETA and evaluations into its run record."""
+
+    def __init__(self, store: RunStore, run_id: str) -> None:
+        self.store, self.run_id = store, run_id
+        self.phase_name = "queued"
+        self.phase_started = time.monotonic()
+        self.last_write = 0.0
+
+    def phase(self, name: str, total: int | None = None) -> None:
+        log.info("phase %s", name)
+        self.phase_name, self.phase_started = name, time.monotonic()
+        self.store.update(
+            self.run_id, progress=Progress(phase=name, total=total or 0, updated_at=now_iso())
+        )
+
+    def step(self, step: int, total: int) -> None:
+        now = time.monotonic()
+        if step not in (0, total) and now - self.last_write < PROGRESS_EVERY_S:
+            return
+        self.last_write = now
+        elapsed = now - self.phase_started
+        eta = elapsed / step * (total - step) if step else None
+        self.store.update(
+            self.run_id,
+            progress=Progress(
+                phase=self.phase_name, step=step, total=total, eta_s=eta, updated_at=now_iso()
+            ),
+        )
+
+    def evaluation(self, point: dict[str, Any]) -> None:
+        log.info(
+            "evaluation at step %s: macro-F1 %.4f", point["step"], point["metrics"]["macro_f1"]
+        )
+        self.store.modify(self.run_id, lambda r: r.replace(history=(*r.history, point)))
+
+    def should_stop(self) -> bool:
+        return self.store.cancel_requested(self.run_id)
+
+
+def _queue_position(store: RunStore, run_id: str) -> list[str]:
+    """Ids of live queued runs, in the order they were submitted."""
+    queued = [r for r in store.list() if isinstance(r, RunRecord) and r.status == "queued"]
+    queued.sort(key=lambda r: (r.spawned_at or 0.0, r.id))
+    return [r.id for r in queued]
+
+
+def wait_for_turn(store: RunStore, run_id: str) -> Any | None:
+    """Block until this run is first in the queue and holds the device; None if cancelled."""
+    from filelock import FileLock, Timeout
+
+    device_lock = FileLock(str(store.root / ".device.lock"))
+    while True:
+        if store.cancel_requested(run_id):
+            return None
+        order = _queue_position(store, run_id)
+        if not order or order[0] == run_id:
+            try:
+                device_lock.acquire(timeout=0)
+                return device_lock
+            except Timeout:
+                pass
+        time.sleep(POLL_S)
+
+
+def run_job(store: RunStore, run_id: str) -> str:
+    """Run one queued job to its end; returns the final status."""
+    from core.models import choose_device
+    from core.predict import save_classifier
+    from core.training import Cancelled, train
+
+    record = store.get(run_id)
+    if record.status != "queued":
+        return record.status
+    device_lock = wait_for_turn(store, run_id)
+    if device_lock is None:
+        store.update(run_id, status="cancelled", finished_at=now_iso())
+        return "cancelled"
+    workdir = store.path(run_id) / ".checkpoints"
+    try:
+        device = choose_device(record.config.device)
+        store.update(run_id, status="running", started_at=now_iso(), device=device.to_dict())
+        log.info("run %s on %s", run_id, device.describe())
+        reporter = RunReporter(store, run_id)
+        result = train(record.config, store.load_dataset(run_id), workdir, reporter)
+        reporter.phase("saving")
+        save_classifier(
+            result.model,
+            result.head,
+            result.labels,
+            result.cleaning,
+            store.path(run_id),
+            extra={
+                "run_id": run_id,
+                "base_model": record.config.base_model,
+                "positive_label": result.positive_label,
+            },
+        )
+        total = store.get(run_id).progress.total
+        # The status goes last: a run is served as completed only once everything is on disk.
+        store.update(
+            run_id,
+            status="completed",
+            finished_at=now_iso(),
+            baseline=result.baseline,
+            final=result.final,
+            finetune_kept=result.finetune_kept,
+            note=result.note,
+            progress=Progress(phase="done", step=total, total=total, updated_at=now_iso()),
+        )
+        log.info("run %s completed", run_id)
+        return "completed"
+    except Cancelled:
+        store.update(run_id, status="cancelled", finished_at=now_iso())
+        log.info("run %s cancelled", run_id)
+        return "cancelled"
+    except EmbedtuneError as exc:
+        reason = str(exc)
+    except Exception as exc:  # noqa: BLE001 - the edge: any failure is recorded, not lost
+        traceback.print_exc()
+        reason = f"{type(exc).__name__}: {exc}"
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+        device_lock.release()
+    log.error("run %s failed: %s", run_id, reason)
+    store.update(
+        run_id,
+        status="failed",
+        finished_at=now_iso(),
+        error={"reason": reason, "log_tail": store.log_tail(run_id)},
+    )
+    return "failed"
+
+
+def main(argv: list[str] | None = None) -> int:
+    from filelock import FileLock, Timeout
+
+    parser = argparse.ArgumentParser(prog="python -m core.worker")
+    parser.add_argument("--runs-dir", required=True)
+    parser.add_argument("run_id")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s"
+    )
+    store = RunStore(args.runs_dir)
+    # Held for the worker's whole life: readers take a free lock as proof the worker died.
+    lock = FileLock(str(store.path(args.run_id) / WORKER_LOCK))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        log.error("another worker already runs %s", args.run_id)
+        return 1
+    try:
+        store.update(args.run_id, pid=os.getpid())
+        status = run_job(store, args.run_id)
+    finally:
+        lock.release()
+    return 0 if status in ("completed", "cancelled") else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -60,7 +60,7 @@ class ClassReport:
 
 @dataclass(frozen=True)
 class Evaluation:
-    """Metrics plus the per-class table and the confusion matrix (rows: true, columns: predicted)."""
+    """Metrics, the per-class table and the confusion matrix (rows: true, columns: predicted)."""
 
     metrics: Metrics
     labels: tuple[str, ...]

@@ -274,7 +274,7 @@ class DeviceInfo:
 def select_device(
     *, cuda: bool, mps: bool, bf16: bool = False, cuda_name: str = "", cpu_name: str = "CPU"
 ) -> DeviceInfo:
-    """The device rule: CUDA (bf16 where supported, else fp16 mixed precision), then MPS, then CPU."""
+    """The rule: CUDA (bf16 where supported, else fp16 mixed precision), then MPS, then CPU."""
     if cuda:
         return DeviceInfo("cuda", cuda_name or "CUDA GPU", "bf16" if bf16 else "fp16")
     if mps:

@@ -66,6 +66,11 @@ class CleaningConfig:
         """True when at least one rule is on."""
         return self.urls or self.html or self.symbols or self.whitespace
 
+    @property
+    def rules(self) -> tuple[str, ...]:
+        """The names of the rules that are on, e.g. ('urls', 'whitespace')."""
+        return tuple(field.name for field in fields(self) if getattr(self, field.name))
+
     def apply(self, text: str) -> str:
         """The cleaned text: a pure function of the rules and the text."""
         if not self.enabled:

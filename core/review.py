@@ -195,8 +195,9 @@ class Review:
     duplicates: tuple[DuplicateGroup, ...]
     conflicts: tuple[Conflict, ...]
     leakage: tuple[Leak, ...]
-    cleaning: CleaningConfig | None
-    changes: tuple[TextChange, ...]
+    cleaning: CleaningConfig | None  # None when no cleaning rule is on
+    changes: tuple[TextChange, ...]  # training texts the cleaning changed
+    valid_changes: tuple[TextChange, ...]  # validation-file texts the cleaning changed
     findings: tuple[Finding, ...]
 
     @property
@@ -236,6 +237,7 @@ class Review:
             "leakage": [leak.to_dict() for leak in self.leakage],
             "cleaning": self.cleaning.to_dict() if self.cleaning else None,
             "changes": [change.to_dict() for change in self.changes],
+            "valid_changes": [change.to_dict() for change in self.valid_changes],
             "findings": [finding.to_dict() for finding in self.findings],
         }
 
@@ -260,6 +262,7 @@ class Review:
             leakage=tuple(Leak.from_dict(d) for d in data.get("leakage", ())),
             cleaning=CleaningConfig.from_dict(data["cleaning"]) if data.get("cleaning") else None,
             changes=tuple(TextChange.from_dict(d) for d in data.get("changes", ())),
+            valid_changes=tuple(TextChange.from_dict(d) for d in data.get("valid_changes", ())),
             findings=tuple(Finding.from_dict(d) for d in data.get("findings", ())),
         )
 
@@ -276,7 +279,7 @@ class Review:
         ]
         if self.imbalance_ratio is not None:
             lines.append(f"imbalance:           {self.imbalance_ratio:.1f} (largest / smallest)")
-        width = max((len(label) for label in self.classes), default=5)
+        width = max([len("label")] + [len(label) for label in self.classes])
         lines.append("")
         lines.append(f"  {'label':<{width}}  {'train':>7}  {'valid':>7}")
         for label in self.classes:
@@ -290,10 +293,13 @@ class Review:
                     f"tokens ({split_name}): mean {stats.mean:.1f}, median {stats.median:.0f}, "
                     f"p95 {stats.p95:.0f}, max {stats.max}{limit}"
                 )
-        if self.changes:
-            lines.append(f"cleaning changed {len(self.changes)} texts, for example:")
+        if self.cleaning is not None:
+            changed = len(self.changes) + len(self.valid_changes)
+            lines.append(f"cleaning ({', '.join(self.cleaning.rules)}) changed {changed} texts")
             for change in self.changes[:3]:
-                lines.append(f"  row {change.row}: {change.before!r} -> {change.after!r}")
+                lines.append(
+                    f"  row {change.row}: {_shorten(change.before)!r} -> {_shorten(change.after)!r}"
+                )
         lines.append("")
         if not self.findings:
             lines.append("no problems found")
@@ -411,6 +417,19 @@ def review(
                     "valid",
                 )
             )
+        missing = [label for label in classes if valid_counts.get(label, 0) == 0]
+        if missing:
+            findings.append(
+                Finding(
+                    "missing_in_valid",
+                    "info",
+                    f"{len(missing)} labels have no validation examples: "
+                    f"{', '.join(repr(label) for label in missing)}; their scores cannot be "
+                    "measured",
+                    (),
+                    "valid",
+                )
+            )
         unknown = sorted(set(valid.classes) - set(classes))
         if unknown:
             pairs = zip(valid.rows, valid.labels, strict=True)
@@ -442,7 +461,8 @@ def review(
         conflicts=tuple(conflicts),
         leakage=tuple(leakage),
         cleaning=cleaning,
-        changes=tuple(changed["train"] + changed["valid"]),
+        changes=tuple(changed["train"]),
+        valid_changes=tuple(changed["valid"]),
         findings=tuple(findings),
     )
 
@@ -632,12 +652,13 @@ def _duplicate_findings(
     if conflicts:
         rows = tuple(sorted(row for conflict in conflicts for row in conflict.rows))
         first = conflicts[0]
+        labels = " and ".join(repr(label) for label in sort_labels(first.labels))
         findings.append(
             Finding(
                 "conflicting_labels",
                 "warning",
-                f"{len(conflicts)} texts have more than one label, e.g. {first.text[:60]!r} is "
-                f"{' and '.join(repr(lab) for lab in sort_labels(first.labels))} "
+                f"{len(conflicts)} texts have more than one label, e.g. "
+                f"{_shorten(first.text)!r} is {labels} "
                 f"({describe_rows(first.rows)}): the model cannot be right on both; fix the "
                 "labels or drop these rows",
                 rows,
@@ -645,6 +666,11 @@ def _duplicate_findings(
             )
         )
     return findings
+
+
+def _shorten(text: str, limit: int = 60) -> str:
+    """A long text cut for a message."""
+    return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
 
 
 def _leakage(train: LabeledTexts, valid: LabeledTexts) -> list[Leak]:

@@ -181,12 +181,12 @@ def read_labeled_csv(
         name = name if name is not None else os.path.basename(path)
         raw = _read_bytes(path, max_bytes)
     _check_size(len(raw), max_bytes)
-    text = _decode(raw)
-    if not text.strip():
+    content = _decode(raw)
+    if not content.strip():
         raise DataError("the file is empty: expected rows of text,label")
 
-    delimiter = "\t" if _is_tsv(name, text) else ","
-    records = _parse(text, delimiter)
+    delimiter = "\t" if _is_tsv(name, content) else ","
+    records = _parse(content, delimiter)
     if not records:
         raise DataError("the file is empty: expected rows of text,label")
     if header:

@@ -1,0 +1,220 @@
+"""Accuracy benchmark: frozen embeddings + logistic regression, SetFit, and Embedtune, side by side.
+
+Same training rows, same test rows and the same small base model for every method, in one run:
+
+    python bench/accuracy.py --datasets sst2,emotion --seeds 0,1,2 --methods frozen,setfit,embedtune
+
+Each result is appended as one JSON line to --out (default bench/out/accuracy.jsonl), so a long
+run can be resumed (finished (data set, seed, method) triples are skipped) and summarised with
+`--summary`. SetFit comes from requirements-bench.txt, not the app's requirements.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+
+from core.config import TrainConfig  # noqa: E402
+from core.data import LabeledTexts, read_labeled_csv, split  # noqa: E402
+from core.env import set_offline_env  # noqa: E402
+from core.metrics import compute_metrics  # noqa: E402
+
+set_offline_env()
+
+DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+DATASETS = {
+    "sst2": "sst2",
+    "amazon": "uci-sentiment/amazon",
+    "imdb": "uci-sentiment/imdb",
+    "yelp": "uci-sentiment/yelp",
+    "emotion": "emotion",
+    "sms-spam": "sms-spam",
+    "clinc150": "clinc150",
+}
+MAX_TEST = 2000
+
+
+def stratified_sample(data: LabeledTexts, size: int, seed: int) -> LabeledTexts:
+    """A stratified random sample of `size` rows (all rows when there are fewer)."""
+    from sklearn.model_selection import train_test_split
+
+    if size >= len(data):
+        return data
+    picked, _ = train_test_split(
+        np.arange(len(data)), train_size=size, stratify=list(data.labels), random_state=seed
+    )
+    return data.subset(sorted(int(i) for i in picked))
+
+
+def score(y_true: list[str], y_pred: list[str], labels: tuple[str, ...]) -> dict[str, float]:
+    m = compute_metrics(y_true, y_pred, labels)
+    return {"accuracy": m.accuracy, "macro_f1": m.macro_f1}
+
+
+def run_frozen(train: LabeledTexts, test: LabeledTexts, seed: int) -> dict[str, float]:
+    from core.models import load_model
+    from core.training import encode, fit_head
+
+    labels = train.classes
+    index = {label: i for i, label in enumerate(labels)}
+    started = time.perf_counter()
+    model = load_model("small", device="cpu")
+    head = fit_head(
+        encode(model, train.texts),
+        np.array([index[label] for label in train.labels]),
+        TrainConfig(seed=seed),
+    )
+    seconds = time.perf_counter() - started
+    predicted = [labels[i] for i in head.predict(encode(model, test.texts))]
+    return {**score(list(test.labels), predicted, labels), "train_s": seconds}
+
+
+def run_setfit(train: LabeledTexts, test: LabeledTexts, seed: int) -> dict[str, float]:
+    from datasets import Dataset
+    from setfit import SetFitModel, Trainer, TrainingArguments
+
+    from core.models import model_path
+
+    started = time.perf_counter()
+    model = SetFitModel.from_pretrained(str(model_path("small")), device="cpu")
+    args = TrainingArguments(
+        num_iterations=20, num_epochs=1, batch_size=16, seed=seed, report_to="none"
+    )
+    trainer = Trainer(
+        model=model,
+        args=args,
+        train_dataset=Dataset.from_dict({"text": list(train.texts), "label": list(train.labels)}),
+        metric=lambda y_pred, y_test: {
+            "accuracy": float(np.mean(np.asarray(y_pred) == np.asarray(y_test)))
+        },
+    )
+    trainer.train()
+    seconds = time.perf_counter() - started
+    predicted = [str(p) for p in model.predict(list(test.texts))]
+    return {**score(list(test.labels), predicted, train.classes), "train_s": seconds}
+
+
+def run_embedtune(
+    train: LabeledTexts, test: LabeledTexts, seed: int, overrides: dict[str, object]
+) -> dict[str, float]:
+    from core.predict import Classifier
+    from core.training import train as train_model
+
+    started = time.perf_counter()
+    config = TrainConfig.from_dict({**TrainConfig().to_dict(), "device": "cpu", **overrides})
+    with tempfile.TemporaryDirectory() as workdir:
+        result = train_model(config, split(train, seed=seed), Path(workdir))
+    seconds = time.perf_counter() - started
+    classifier = Classifier(result.model, result.head, result.labels, result.cleaning)
+    predicted = classifier.predict(list(test.texts))
+    best_epoch = max(result.history, key=lambda p: p["metrics"]["macro_f1"])["epoch"]
+    return {
+        **score(list(test.labels), predicted, train.classes),
+        "train_s": seconds,
+        "valid_macro_f1": result.final.metrics.macro_f1,
+        "baseline_valid_macro_f1": result.baseline.metrics.macro_f1,
+        "finetune_kept": result.finetune_kept,
+        "best_epoch": best_epoch,
+        "epochs_run": result.history[-1]["epoch"],
+    }
+
+
+def parse_overrides(items: list[str]) -> dict[str, object]:
+    overrides: dict[str, object] = {}
+    for item in items:
+        key, _, value = item.partition("=")
+        overrides[key] = json.loads(value) if value[:1] in "0123456789-[{tfn" else value
+    return overrides
+
+
+def summarise(path: Path) -> str:
+    """A markdown table: mean ± spread (sample std) over seeds, per data set and method."""
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    methods = list(dict.fromkeys(r["method"] for r in rows))
+    datasets = list(dict.fromkeys(r["dataset"] for r in rows))
+    head = ["data set"] + [f"{m} macro-F1" for m in methods] + [f"{m} s" for m in methods]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    means: dict[str, list[float]] = {m: [] for m in methods}
+    for ds in datasets:
+        cells_f1, cells_s = [], []
+        for m in methods:
+            f1 = [r["macro_f1"] for r in rows if r["dataset"] == ds and r["method"] == m]
+            secs = [r["train_s"] for r in rows if r["dataset"] == ds and r["method"] == m]
+            if not f1:
+                cells_f1.append("-")
+                cells_s.append("-")
+                continue
+            spread = statistics.stdev(f1) if len(f1) > 1 else 0.0
+            means[m].append(statistics.mean(f1))
+            cells_f1.append(f"{statistics.mean(f1):.3f} ± {spread:.3f} (n={len(f1)})")
+            cells_s.append(f"{statistics.mean(secs):.0f}")
+        lines.append("| " + " | ".join([ds, *cells_f1, *cells_s]) + " |")
+    avg = [f"{statistics.mean(v):.3f}" if v else "-" for v in means.values()]
+    lines.append("| **mean** | " + " | ".join(avg + [""] * len(methods)) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--datasets", default=",".join(DATASETS))
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--methods", default="frozen,setfit,embedtune")
+    parser.add_argument("--rows", type=int, default=500)
+    parser.add_argument("--set", action="append", default=[], help="TrainConfig override k=v")
+    parser.add_argument("--tag", default="", help="label for this Embedtune variant")
+    parser.add_argument("--out", type=Path, default=Path("bench/out/accuracy.jsonl"))
+    parser.add_argument("--summary", action="store_true", help="only print the table of --out")
+    args = parser.parse_args()
+    if args.summary:
+        print(summarise(args.out))
+        return
+    overrides = parse_overrides(args.set)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    done = set()
+    if args.out.exists():
+        for line in args.out.read_text().splitlines():
+            r = json.loads(line)
+            done.add((r["dataset"], r["seed"], r["method"]))
+    for name in args.datasets.split(","):
+        folder = DATA / DATASETS[name]
+        full_train = read_labeled_csv(folder / "train.csv")
+        test = stratified_sample(read_labeled_csv(folder / "test.csv"), MAX_TEST, 0)
+        for seed in [int(s) for s in args.seeds.split(",")]:
+            train = stratified_sample(full_train, args.rows, seed)
+            for method in args.methods.split(","):
+                label = f"{method}{args.tag}"
+                if (name, seed, label) in done:
+                    continue
+                if method == "frozen":
+                    result = run_frozen(train, test, seed)
+                elif method == "setfit":
+                    result = run_setfit(train, test, seed)
+                elif method == "embedtune":
+                    result = run_embedtune(train, test, seed, overrides)
+                else:
+                    raise SystemExit(f"unknown method {method!r}")
+                record = {
+                    "dataset": name,
+                    "seed": seed,
+                    "method": label,
+                    "rows": len(train),
+                    "test_rows": len(test),
+                    "overrides": overrides if method == "embedtune" else {},
+                    **result,
+                }
+                print(json.dumps(record), flush=True)
+                with args.out.open("a") as f:
+                    f.write(json.dumps(record) + "\n")
+
+
+if __name__ == "__main__":
+    main()

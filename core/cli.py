@@ -267,14 +267,9 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 
 
 def _load_run_classifier(args: argparse.Namespace) -> Any:
-    from core.errors import RunError
-    from core.predict import load_classifier_dir
+    from core.predict import load_run
 
-    store = _store(args)
-    record = store.get(args.run)
-    if record.status != "completed":
-        raise RunError(f"run {record.id} is {record.status}: only a completed run can be used")
-    return load_classifier_dir(store.path(record.id), name=record.id)
+    return load_run(args.run, _store(args))
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -324,17 +319,13 @@ def cmd_classify(args: argparse.Namespace) -> int:
 
 def cmd_embed(args: argparse.Namespace) -> int:
     from core.models import CATALOGUE
-    from core.predict import load_classifier_dir, load_embedder
+    from core.predict import load_embedder, load_run
 
     texts = _read_texts(args)
     if args.model in CATALOGUE:
         embedder = load_embedder(args.model)
     else:
-        store = _store(args)
-        record = store.get(args.model)
-        if record.status != "completed":
-            raise CliError(f"run {record.id} is {record.status}: only a completed run can embed")
-        embedder = load_classifier_dir(store.path(record.id), name=record.id)
+        embedder = load_run(args.model, _store(args))
     vectors = embedder.embed(texts)
     if args.json:
         _print_json({"texts": texts, "embeddings": vectors.tolist()})

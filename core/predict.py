@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
     from sklearn.linear_model import LogisticRegression
 
+    from core.runs import RunStore
+
 HEAD_FILE = "head.safetensors"
 LABELS_FILE = "labels.json"
 MODEL_DIR = "model"
@@ -172,6 +174,17 @@ def load_classifier_dir(directory: Path, device: str | None = None, name: str = 
     device = device or choose_device().torch_device
     model = load_model(str(directory / MODEL_DIR), device=device)
     return Classifier(model, head, labels, cleaning, name=name or directory.name)
+
+
+def load_run(run_id: str, store: RunStore | None = None, device: str | None = None) -> Classifier:
+    """The classifier of a completed run."""
+    from core.runs import RunStore
+
+    store = store or RunStore()
+    record = store.get(run_id)
+    if record.status != "completed":
+        raise RunError(f"run {record.id} is {record.status}: only a completed run can be used")
+    return load_classifier_dir(store.path(record.id), device=device, name=record.id)
 
 
 def load_embedder(model: str, device: str | None = None) -> Embedder:

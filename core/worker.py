@@ -38,6 +38,7 @@ class RunReporter:
         self.phase_name = "queued"
         self.phase_started = time.monotonic()
         self.last_write = 0.0
+        self.finetune_steps = 0
 
     def phase(self, name: str, total: int | None = None) -> None:
         log.info("phase %s", name)
@@ -51,6 +52,8 @@ class RunReporter:
         if step not in (0, total) and now - self.last_write < PROGRESS_EVERY_S:
             return
         self.last_write = now
+        if self.phase_name == "finetune":
+            self.finetune_steps = total
         elapsed = now - self.phase_started
         eta = elapsed / step * (total - step) if step else None
         self.store.update(
@@ -128,7 +131,7 @@ def run_job(store: RunStore, run_id: str) -> str:
                 "positive_label": result.positive_label,
             },
         )
-        total = store.get(run_id).progress.total
+        total = reporter.finetune_steps
         # The status goes last: a run is served as completed only once everything is on disk.
         store.update(
             run_id,

@@ -1,0 +1,52 @@
+"""Playground inputs: texts typed or uploaded, with optional labels."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from core.errors import DataError
+from core.inputs import cosine_similarity, read_texts, split_lines
+
+
+def test_split_lines_skips_blank_lines():
+    assert split_lines("a\n\n  b  \r\n\n") == ["a", "b"]
+
+
+def test_split_lines_limit():
+    with pytest.raises(DataError, match="3 texts given: at most 2 at once"):
+        split_lines("a\nb\nc", limit=2)
+
+
+def test_two_columns_give_labels():
+    got = read_texts(b'"hello, you",pos\nbad,neg\n\n')
+    assert got.texts == ("hello, you", "bad") and got.labels == ("pos", "neg")
+
+
+def test_one_column_or_mixed_rows_give_no_labels():
+    assert read_texts(b"a\nb\n").labels is None
+    assert read_texts(b"a,x\nb\n").labels is None
+
+
+def test_header_is_skipped_and_utf16_and_bom_read():
+    assert read_texts("text\nhé".encode("utf-16"), header=True).texts == ("hé",)
+    assert read_texts(b"\xef\xbb\xbfx\n").texts == ("x",)
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (b"caf\xe9\n", "byte offset 3 is not UTF-8 text"),
+        (b"\n\n", "the file has no texts"),
+        (b"a\x00b", "the file looks binary"),
+    ],
+)
+def test_bad_files(raw, message):
+    with pytest.raises(DataError, match=message):
+        read_texts(raw)
+
+
+def test_cosine_similarity():
+    sim = cosine_similarity(np.array([[1.0, 0.0], [2.0, 0.0], [0.0, 3.0], [0.0, 0.0]]))
+    assert np.allclose(sim[:3, :3], [[1, 1, 0], [1, 1, 0], [0, 0, 1]])
+    assert sim[3, 3] == 0.0

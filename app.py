@@ -1,0 +1,74 @@
+"""Embedtune's Streamlit app: the router over the pages, and the sidebar every page shares."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+import core  # noqa: F401  (sets the offline environment before any model library loads)
+from core.errors import EmbedtuneError
+from ui import loaders, state
+from ui.widgets import (
+    DASHBOARD_PAGE,
+    DATA_PAGE,
+    METRICS_PAGE,
+    PLAYGROUND_PAGE,
+    TRAIN_PAGE,
+    md,
+    progress_text,
+    run_fraction,
+    status_text,
+)
+
+st.set_page_config(page_title="Embedtune", page_icon="🧭", layout="wide")
+
+PAGES = [
+    st.Page(DATA_PAGE, title="Data", icon="📄", default=True),
+    st.Page(TRAIN_PAGE, title="Train", icon="🏋️"),
+    st.Page(DASHBOARD_PAGE, title="Dashboard", icon="🗂️"),
+    st.Page(METRICS_PAGE, title="Metrics", icon="📈"),
+    st.Page(PLAYGROUND_PAGE, title="Playground", icon="🧪"),
+]
+page = st.navigation(PAGES)
+
+
+def sidebar() -> None:
+    """The active data set, the active run with its status, and the compute device."""
+    with st.sidebar:
+        st.markdown("### 🧭 Embedtune")
+        st.caption("Finetune a sentence-embedding model into a text classifier.")
+
+        st.markdown("**Data set**")
+        dataset = state.get(state.DATASET)
+        if dataset is None:
+            st.caption("None yet: load one on the Data page.")
+        else:
+            name = dataset.train.name or "uploaded file"
+            st.caption(
+                f"{md(name)} · {len(dataset.train)} training, {len(dataset.valid)} validation "
+                f"examples · {len(dataset.classes)} labels"
+            )
+
+        st.markdown("**Run**")
+        run_id = state.active_run_id()
+        record = None
+        if run_id is not None:
+            try:
+                record = state.store().get(run_id)
+            except EmbedtuneError:
+                state.set_active_run(None)
+        if record is None:
+            st.caption("None yet: start one on the Train page.")
+        else:
+            st.caption(f"`{record.id}` · {status_text(record.status)}")
+            if record.active:
+                st.progress(run_fraction(record), text=progress_text(record))
+
+        st.markdown("**Device**")
+        try:
+            st.caption(md(loaders.device().describe()))
+        except Exception as exc:  # noqa: BLE001 - the sidebar must never break a page
+            st.caption(f"unknown ({md(type(exc).__name__)})")
+
+
+sidebar()
+page.run()

@@ -1,0 +1,362 @@
+"""Data page: upload the training (and validation) CSV, preview it, review it, use it."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from core.cleaning import CleaningConfig
+from core.data import LabeledTexts, read_labeled_csv
+from core.errors import EmbedtuneError
+from core.prepare import prepare_dataset, review_for_model
+from core.review import DROP_KINDS, RARE_LABEL_EXAMPLES, Review, droppable_rows
+from ui import charts, loaders, state
+from ui.widgets import TRAIN_PAGE, md, show_error
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "reviews.csv"
+EXAMPLE_NAME = "reviews.csv (example)"
+PREVIEW_ROWS = 1000
+ROWS_SHOWN = 200
+CLEANING_RULES = {
+    "urls": "Remove web addresses (http://, https://, www.)",
+    "html": "Remove HTML tags and decode entities (&amp; → &)",
+    "symbols": "Remove stray symbols and control characters (keeps letters, digits, "
+    "punctuation, currency signs and emoji)",
+    "whitespace": "Collapse runs of spaces, tabs and newlines",
+}
+DROP_NAMES = {
+    "empty": "Rows with an empty text or label",
+    "duplicates": "Repeated rows (the first copy is kept)",
+    "conflicting": "Texts given more than one label",
+    "rare_labels": f"Labels with fewer than {RARE_LABEL_EXAMPLES} examples",
+    "leakage": "Validation texts that are also in the training file",
+}
+SEVERITY_BOX = {"error": st.error, "warning": st.warning, "info": st.info}
+SEVERITY_ICON = {"error": "🚫", "warning": "⚠️", "info": "ℹ️"}
+
+
+def files() -> dict:
+    """The uploaded files as kept across pages: {"train", "valid": (name, bytes) | None,
+    "header": bool}."""
+    return st.session_state.setdefault(
+        state.DATA_FILES, {"train": None, "valid": None, "header": False}
+    )
+
+
+def on_upload(which: str) -> None:
+    uploaded = st.session_state.get(f"upload_{which}")
+    files()[which] = (uploaded.name, uploaded.getvalue()) if uploaded is not None else None
+
+
+def on_header() -> None:
+    files()["header"] = bool(st.session_state.get("data_header"))
+
+
+def load_example() -> None:
+    current = files()
+    current.update(train=(EXAMPLE_NAME, EXAMPLE.read_bytes()), valid=None, header=False)
+    st.session_state["data_header"] = False
+
+
+@st.cache_data(max_entries=4, show_spinner="Reading the file…")
+def parse(raw: bytes, header: bool, name: str) -> LabeledTexts:
+    return read_labeled_csv(raw, header=header, name=name)
+
+
+def rows_frame(data: LabeledTexts, rows: tuple[int, ...] | None = None, limit: int = 0):
+    """A table of (row, text, label); only `rows` when given."""
+    wanted = set(rows) if rows is not None else None
+    records = [
+        {"row": row, "text": text, "label": label}
+        for row, text, label in zip(data.rows, data.texts, data.labels, strict=True)
+        if wanted is None or row in wanted
+    ]
+    if limit:
+        records = records[:limit]
+    return pd.DataFrame(records, columns=["row", "text", "label"])
+
+
+def show_table(frame: pd.DataFrame, height: int | str = "auto") -> None:
+    st.dataframe(
+        frame,
+        hide_index=True,
+        height=height,
+        column_config={
+            "row": st.column_config.NumberColumn("row", width="small", format="%d"),
+            "text": st.column_config.TextColumn("text", width="large"),
+        },
+    )
+
+
+def preview(train: LabeledTexts, valid: LabeledTexts | None) -> None:
+    left, right = st.columns([3, 2], gap="large")
+    with left:
+        tab_train, tab_valid = st.tabs(["Training", "Validation"])
+        with tab_train:
+            st.caption(
+                f"{md(train.name)} · {len(train)} rows · {len(train.classes)} labels"
+                + (f" · first {PREVIEW_ROWS} shown" if len(train) > PREVIEW_ROWS else "")
+            )
+            show_table(rows_frame(train, limit=PREVIEW_ROWS), height=320)
+        with tab_valid:
+            if valid is None:
+                st.info(
+                    "No validation file: a stratified share of each label is held out of the "
+                    "training file for validation (set it under Review)."
+                )
+            else:
+                st.caption(f"{md(valid.name)} · {len(valid)} rows · {len(valid.classes)} labels")
+                show_table(rows_frame(valid, limit=PREVIEW_ROWS), height=320)
+    with right:
+        st.markdown("**Examples per label**")
+        counts = {"Training file": train.class_counts()}
+        if valid is not None:
+            counts["Validation file"] = valid.class_counts()
+        st.altair_chart(charts.label_distribution(counts), width="stretch")
+
+
+def review_options(has_valid: bool) -> tuple[str, CleaningConfig, float]:
+    installed = [m for m in loaders.models() if m.installed]
+    keys = [m.key for m in installed] or ["small"]
+    names = {m.key: f"{m.key} ({m.name})" for m in installed}
+    c1, c2 = st.columns(2)
+    with c1:
+        model = st.selectbox(
+            "Count tokens with the base model",
+            keys,
+            format_func=lambda k: names.get(k, k),
+            key="data_model",
+            help="Texts longer than the model's limit are cut; the review counts them.",
+        )
+    with c2:
+        fraction = 0.2
+        if not has_valid:
+            fraction = st.slider(
+                "Validation share (no validation file)",
+                0.1,
+                0.5,
+                0.2,
+                0.05,
+                key="data_fraction",
+                help="Share of each label held out to measure the model; the split is seeded.",
+            )
+    with st.expander("Cleaning (optional)"):
+        st.caption(
+            "Applied the same way at training and at prediction time. Off by default: the "
+            "model sees the texts as you wrote them."
+        )
+        rules = {
+            rule: st.checkbox(text, key=f"clean_{rule}") for rule, text in CLEANING_RULES.items()
+        }
+    return model, CleaningConfig(**rules), fraction
+
+
+def draw_review(
+    review: Review, train: LabeledTexts, valid: LabeledTexts | None, cleaning: CleaningConfig
+) -> None:
+    c1, c2, c3, c4 = st.columns(4)
+    how = "validation file" if review.valid_source == "file" else "held out"
+    c1.metric("Training examples", review.train_rows)
+    c2.metric(f"Validation examples ({how})", review.valid_rows)
+    c3.metric("Labels", review.num_classes)
+    c4.metric(
+        "Imbalance (largest / smallest)",
+        "–" if review.imbalance_ratio is None else f"{review.imbalance_ratio:.1f} : 1",
+    )
+
+    left, right = st.columns([2, 3], gap="large")
+    with left:
+        st.markdown("**Per label**")
+        table = pd.DataFrame(
+            [
+                {
+                    "label": label,
+                    "training": review.train_counts.get(label, 0),
+                    "validation": review.valid_counts.get(label, 0),
+                }
+                for label in dict.fromkeys([*review.train_counts, *review.valid_counts])
+            ],
+            columns=["label", "training", "validation"],
+        )
+        st.dataframe(table, hide_index=True)
+        for name, stats in (("training", review.train_tokens), ("validation", review.valid_tokens)):
+            if stats is not None:
+                st.caption(
+                    f"Tokens ({name}): mean {stats.mean:.0f}, median {stats.median:.0f}, "
+                    f"95th percentile {stats.p95:.0f}, longest {stats.max}; "
+                    f"{stats.truncated} over the model's {stats.max_tokens}."
+                )
+    with right:
+        st.markdown("**Findings**")
+        if not review.findings:
+            st.success("No problems found.", icon="✅")
+        for i, finding in enumerate(review.findings):
+            where = " (validation file)" if finding.split == "valid" else ""
+            box = SEVERITY_BOX[finding.severity]
+            box(
+                f"**{finding.severity.capitalize()}{where}:** {md(finding.message)}",
+                icon=SEVERITY_ICON[finding.severity],
+            )
+            if finding.rows:
+                data = valid if finding.split == "valid" and valid is not None else train
+                with st.expander(f"The {len(finding.rows)} rows concerned"):
+                    show_table(rows_frame(data, finding.rows, limit=ROWS_SHOWN))
+                    if len(finding.rows) > ROWS_SHOWN:
+                        st.caption(f"First {ROWS_SHOWN} shown.")
+
+    if review.cleaning is not None:
+        st.markdown("**Cleaning: changed texts**")
+        changes = [("training", c) for c in review.changes]
+        changes += [("validation", c) for c in review.valid_changes]
+        if not changes:
+            st.caption("The cleaning rules change no text.")
+        else:
+            st.caption(f"{len(changes)} texts change ({', '.join(review.cleaning.rules)}).")
+            frame = pd.DataFrame(
+                [
+                    {"file": f, "row": c.row, "before": c.before, "after": c.after}
+                    for f, c in changes[:ROWS_SHOWN]
+                ],
+                columns=["file", "row", "before", "after"],
+            )
+            st.dataframe(frame, hide_index=True, height=min(400, 38 + 35 * len(frame)))
+
+
+def use_data(
+    review: Review,
+    train: LabeledTexts,
+    valid: LabeledTexts | None,
+    cleaning: CleaningConfig,
+    fraction: float,
+    key: tuple,
+) -> None:
+    st.markdown("**Drop flagged rows**")
+    drop = []
+    columns = st.columns(len(DROP_KINDS))
+    for column, kind in zip(columns, DROP_KINDS, strict=True):
+        n = sum(len(rows) for rows in droppable_rows(review, [kind]).values())
+        with column:
+            if st.checkbox(
+                f"{DROP_NAMES[kind]} ({n})",
+                key=f"drop_{kind}",
+                disabled=n == 0,
+                value=False,
+            ):
+                drop.append(kind)
+    if st.button("Use this data", type="primary", key="use_data"):
+        try:
+            dataset = prepare_dataset(
+                train, valid, report=review, drop=drop, valid_fraction=fraction, seed=0
+            )
+        except EmbedtuneError as exc:
+            show_error(exc)
+            return
+        st.session_state[state.DATASET] = dataset
+        st.session_state[state.CLEANING] = cleaning
+        st.session_state[state.DATASET_KEY] = (key, tuple(drop))
+    dataset = st.session_state.get(state.DATASET)
+    if dataset is not None and st.session_state.get(state.DATASET_KEY) == (key, tuple(drop)):
+        st.success(
+            f"Data set ready: {len(dataset.train)} training and {len(dataset.valid)} validation "
+            f"examples, {len(dataset.classes)} labels.",
+            icon="✅",
+        )
+        st.page_link(TRAIN_PAGE, label="Next: choose a base model and train", icon="➡️")
+
+
+st.title("Data")
+st.markdown(
+    "Upload a CSV file with two columns, **text** and **label**, one example per row "
+    "(TSV works too). A validation file is optional: without one, part of the training "
+    "file is held out."
+)
+
+current = files()
+up1, up2 = st.columns(2)
+with up1:
+    st.file_uploader(
+        "Training data (CSV)",
+        type=["csv", "tsv", "txt"],
+        key="upload_train",
+        on_change=on_upload,
+        args=("train",),
+    )
+with up2:
+    st.file_uploader(
+        "Validation data (CSV, optional)",
+        type=["csv", "tsv", "txt"],
+        key="upload_valid",
+        on_change=on_upload,
+        args=("valid",),
+    )
+opt1, opt2 = st.columns([1, 1])
+with opt1:
+    st.checkbox(
+        "First row is a header",
+        value=current["header"],
+        key="data_header",
+        on_change=on_header,
+        help="Tick when the first row names the columns (e.g. text,label) instead of being an "
+        "example.",
+    )
+with opt2:
+    st.button(
+        "Load the example data set (300 reviews)",
+        icon="📦",
+        on_click=load_example,
+        key="load_example",
+        help="Product, film and restaurant review sentences labelled positive / negative "
+        "(UCI Sentiment Labelled Sentences, Kotzias et al. 2015).",
+    )
+
+train = valid = None
+try:
+    if current["train"] is not None:
+        name, raw = current["train"]
+        train = parse(raw, current["header"], name)
+    if current["valid"] is not None:
+        name, raw = current["valid"]
+        valid = parse(raw, current["header"], name)
+except EmbedtuneError as exc:
+    show_error(exc)
+    train = None
+
+if train is None:
+    if current["train"] is None:
+        st.info("Upload a training file, or load the example data set to try everything at once.")
+    st.stop()
+
+st.divider()
+st.subheader("Preview")
+preview(train, valid)
+
+st.divider()
+st.subheader("Review")
+model, cleaning, fraction = review_options(valid is not None)
+digest = hashlib.sha256()
+for part in (current["train"], current["valid"]):
+    if part is not None:
+        digest.update(part[0].encode() + b"\0" + part[1])
+review_key = (digest.hexdigest(), current["header"], model, cleaning, fraction)
+if st.button("Review data", type="primary", key="review_data"):
+    try:
+        with st.spinner("Reviewing…"):
+            report = review_for_model(
+                train, valid, model=model, cleaning=cleaning, valid_fraction=fraction
+            )
+        st.session_state[state.REVIEW] = (review_key, report)
+    except EmbedtuneError as exc:
+        show_error(exc)
+stored = st.session_state.get(state.REVIEW)
+if stored is None:
+    st.caption("Review the data before using it: counts, problems and what to drop.")
+elif stored[0] != review_key:
+    st.info("The files or options changed since the last review: review the data again.")
+else:
+    draw_review(stored[1], train, valid, cleaning)
+    st.divider()
+    st.subheader("Use this data")
+    use_data(stored[1], train, valid, cleaning, fraction, review_key)

@@ -1,0 +1,312 @@
+"""Playground page: embed texts, classify them with a finetuned run, and map what finetuning did."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from core.downloads import embeddings_csv, json_bytes, npy_bytes, predictions_csv
+from core.errors import EmbedtuneError
+from core.inputs import MAX_TEXTS, TextsInput, cosine_similarity, read_texts, split_lines
+from core.models import CATALOGUE
+from core.runs import RunRecord
+from ui import charts, loaders, state
+from ui.widgets import TRAIN_PAGE, md, run_title, show_error
+
+SIMILARITY_MAX = 20
+PREVIEW_DIMS = 8
+RESULTS_SHOWN = 10
+EXAMPLE_TEXTS = "I love how fast this works!\nTotal waste of money, it broke after a day."
+
+
+def choose_model() -> tuple[str, RunRecord | None]:
+    """('base:small', None) for a base model, or (run id, its record) for a finetuned run."""
+    installed = {m.key for m in loaders.models() if m.installed}
+    runs = [r for r in state.store().list() if isinstance(r, RunRecord) and r.status == "completed"]
+    options = [f"base:{key}" for key in CATALOGUE if key in installed]
+    options += [r.id for r in runs]
+    records = {r.id: r for r in runs}
+    if not options:
+        st.error("No base model is installed: run `make install`.")
+        st.stop()
+    names = {f"base:{k}": f"Base model: {k} ({CATALOGUE[k].name})" for k in CATALOGUE}
+    names |= {r.id: f"Finetuned: {run_title(r)}" for r in runs}
+    active = state.active_run_id()
+    default = active if active in records else (runs[0].id if runs else options[0])
+    choice = st.selectbox(
+        "Model",
+        options,
+        index=options.index(default),
+        format_func=names.__getitem__,
+        key="playground_model",
+        help="A base model embeds texts; a finetuned run also classifies them.",
+    )
+    if choice in records and choice != active:
+        state.set_active_run(choice)
+    return choice, records.get(choice)
+
+
+def input_texts(prefix: str, allow_upload: bool = True) -> TextsInput | None:
+    """Texts typed one per line, or uploaded as a CSV (first column; a second is the label)."""
+    source = "Type texts"
+    if allow_upload:
+        source = st.segmented_control(
+            "Texts",
+            ["Type texts", "Upload a CSV"],
+            default="Type texts",
+            key=f"{prefix}_source",
+            label_visibility="collapsed",
+        )
+    try:
+        if source == "Upload a CSV":
+            upload = st.file_uploader(
+                "CSV file: one text per row in the first column (a second column is read as the "
+                "label)",
+                type=["csv", "txt"],
+                key=f"{prefix}_upload",
+            )
+            header = st.checkbox("First row is a header", key=f"{prefix}_header")
+            if upload is None:
+                return None
+            return read_texts(upload.getvalue(), header=header)
+        typed = st.text_area(
+            "Texts, one per line",
+            EXAMPLE_TEXTS,
+            key=f"{prefix}_text",
+            height=120,
+        )
+        texts = split_lines(typed or "")
+    except EmbedtuneError as exc:
+        show_error(exc)
+        return None
+    return TextsInput(tuple(texts)) if texts else None
+
+
+def embedder_for(choice: str, record: RunRecord | None):
+    if record is not None:
+        return loaders.classifier(str(state.store().root), record.id, record.finished_at)
+    return loaders.embedder(choice.removeprefix("base:"))
+
+
+def embed_tab(choice: str, record: RunRecord | None) -> None:
+    st.caption(
+        "Turn texts into vectors: similar meanings get nearby vectors (cosine similarity near 1)."
+    )
+    given = input_texts("embed")
+    if given is None:
+        st.info("Type or upload some texts to embed.")
+        return
+    try:
+        model = embedder_for(choice, record)
+        with st.spinner(f"Embedding {len(given.texts)} texts…"):
+            vectors = model.embed(list(given.texts))
+    except EmbedtuneError as exc:
+        show_error(exc)
+        return
+    texts = list(given.texts)
+    st.markdown(f"**{len(texts)} vectors of {vectors.shape[1]} dimensions**")
+    shown = min(PREVIEW_DIMS, vectors.shape[1])
+    frame = pd.DataFrame(vectors[:200, :shown], columns=[f"dim_{i}" for i in range(shown)])
+    frame.insert(0, "text", texts[:200])
+    st.dataframe(
+        frame,
+        hide_index=True,
+        column_config={"text": st.column_config.TextColumn("text", width="medium")},
+    )
+    st.caption(f"First {shown} dimensions shown; the downloads have all {vectors.shape[1]}.")
+    d1, d2, _ = st.columns([1, 1, 3])
+    d1.download_button(
+        "Download CSV",
+        embeddings_csv(texts, vectors),
+        file_name="embeddings.csv",
+        mime="text/csv",
+        on_click="ignore",
+        icon="⬇️",
+        key="download_embeddings_csv",
+    )
+    d2.download_button(
+        "Download .npy",
+        npy_bytes(vectors),
+        file_name="embeddings.npy",
+        mime="application/octet-stream",
+        on_click="ignore",
+        icon="⬇️",
+        key="download_embeddings_npy",
+    )
+    if len(texts) >= 2:
+        st.markdown("**Cosine similarity**")
+        n = min(SIMILARITY_MAX, len(texts))
+        if len(texts) > n:
+            st.caption(f"The first {n} texts.")
+        left, right = st.columns([3, 2])
+        with left:
+            sim = cosine_similarity(vectors[:n])
+            st.altair_chart(charts.similarity(texts[:n], sim), width="content")
+        with right:
+            st.dataframe(
+                pd.DataFrame({"#": range(1, n + 1), "text": texts[:n]}),
+                hide_index=True,
+            )
+
+
+def classify_tab(record: RunRecord | None) -> None:
+    if record is None:
+        st.info(
+            "A base model embeds but cannot classify: pick a finetuned run above "
+            "(or train one on the Train page).",
+            icon="🧪",
+        )
+        st.page_link(TRAIN_PAGE, label="Go to the Train page", icon="➡️")
+        return
+    labels = ", ".join(record.data.get("classes", []))
+    st.caption(f"Labels of this model: {md(labels)}")
+    given = input_texts("classify")
+    if st.button("Classify", type="primary", key="classify", disabled=given is None):
+        try:
+            model = loaders.classifier(str(state.store().root), record.id, record.finished_at)
+            with st.spinner("Classifying…"):
+                results = model.classify(list(given.texts))
+        except EmbedtuneError as exc:
+            show_error(exc)
+            return
+        st.session_state["classify_results"] = (record.id, results)
+    stored = st.session_state.get("classify_results")
+    if stored is None or stored[0] != record.id:
+        return
+    results = stored[1]
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {"text": r["input"], "prediction": r["prediction"], "confidence": r["confidence"]}
+                for r in results
+            ],
+            columns=["text", "prediction", "confidence"],
+        ),
+        hide_index=True,
+        column_config={
+            "text": st.column_config.TextColumn("text", width="large"),
+            "confidence": st.column_config.ProgressColumn(
+                "confidence", min_value=0.0, max_value=1.0, format="percent"
+            ),
+        },
+    )
+    for i, result in enumerate(results[:RESULTS_SHOWN]):
+        with st.container(border=True):
+            left, right = st.columns([2, 3])
+            with left:
+                st.text(result["input"])
+                st.markdown(
+                    f"→ **{md(result['prediction'])}** · {result['confidence']:.1%} confident"
+                )
+            with right:
+                st.altair_chart(
+                    charts.confidences(result["labels"], result["prediction"]),
+                    width="stretch",
+                    key=f"confidence_chart_{i}",
+                )
+    if len(results) > RESULTS_SHOWN:
+        st.caption(f"Charts for the first {RESULTS_SHOWN} texts; the table has all.")
+    st.markdown("**What a developer gets** (`Classifier.classify`, the hosted API's shape)")
+    st.json(results if len(results) <= 20 else results[:20], expanded=2)
+    d1, d2, _ = st.columns([1, 1, 3])
+    d1.download_button(
+        "Download CSV",
+        predictions_csv(results),
+        file_name="predictions.csv",
+        mime="text/csv",
+        on_click="ignore",
+        icon="⬇️",
+        key="download_predictions_csv",
+    )
+    d2.download_button(
+        "Download JSON",
+        json_bytes(results),
+        file_name="predictions.json",
+        mime="application/json",
+        on_click="ignore",
+        icon="⬇️",
+        key="download_predictions_json",
+    )
+
+
+def map_tab(record: RunRecord | None) -> None:
+    if record is None:
+        st.info(
+            "The map compares the base model with a finetuned one: pick a finetuned run above.",
+            icon="🗺️",
+        )
+        return
+    st.caption(
+        "Each point is a text, placed by UMAP so that texts with similar vectors sit together; "
+        "colour is the true label and a cross marks a text the classifier gets wrong. Hover a "
+        "point to read its text. Finetuning should pull each label into its own cluster."
+    )
+    source = st.segmented_control(
+        "Texts to map",
+        ["Validation texts of the run", "Upload texts"],
+        default="Validation texts of the run",
+        key="map_source",
+        label_visibility="collapsed",
+    )
+    store = state.store()
+    if source == "Upload texts":
+        upload = st.file_uploader(
+            f"CSV file: text, label per row (label optional); at most {MAX_TEXTS} rows",
+            type=["csv", "txt"],
+            key="map_upload",
+        )
+        if upload is None:
+            return
+        try:
+            given = read_texts(upload.getvalue())
+        except EmbedtuneError as exc:
+            show_error(exc)
+            return
+        texts, labels = given.texts, given.labels
+    else:
+        try:
+            valid = store.load_dataset(record.id).valid
+        except EmbedtuneError as exc:
+            show_error(exc)
+            return
+        texts, labels = valid.texts[:MAX_TEXTS], valid.labels[:MAX_TEXTS]
+    try:
+        with st.spinner(f"Embedding and mapping {len(texts)} texts with both models…"):
+            maps = loaders.comparison_maps(
+                str(store.root), record.id, record.finished_at, tuple(texts), labels
+            )
+    except EmbedtuneError as exc:
+        show_error(exc)
+        return
+    classes = list(record.data.get("classes", []))
+    if maps.labels is not None:
+        classes += [c for c in dict.fromkeys(maps.labels) if c not in classes]
+    left, right = st.columns(2, gap="large")
+    for column, which, title, predicted in (
+        (left, "base", f"Base model ({record.config.base_model})", maps.base_predicted),
+        (right, "tuned", f"Finetuned ({record.id})", maps.tuned_predicted),
+    ):
+        with column:
+            rows = maps.rows(which)
+            st.altair_chart(charts.embedding_map(rows, title, classes), width="stretch")
+            if maps.labels is not None and predicted is not None:
+                wrong = sum(1 for row in rows if row["correct"] is False)
+                st.caption(f"{wrong} of {len(rows)} texts misclassified")
+    if len(texts) < 5:
+        st.caption("Fewer than 5 texts: the maps are PCA projections (UMAP needs more points).")
+
+
+st.title("Playground")
+choice, record = choose_model()
+embed, classify, mapping = st.tabs(
+    ["Embed", "Classify", "Map"], key="playground_tab", on_change="rerun"
+)
+if embed.open:
+    with embed:
+        embed_tab(choice, record)
+if classify.open:
+    with classify:
+        classify_tab(record)
+if mapping.open:
+    with mapping:
+        map_tab(record)

@@ -1,0 +1,290 @@
+"""Train page: choose the base model and settings, start the finetune, follow it live."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.config import LOSSES, TrainConfig
+from core.errors import EmbedtuneError
+from core.jobs import submit
+from core.models import CATALOGUE
+from core.runs import RunRecord
+from ui import loaders, state
+from ui.widgets import (
+    DASHBOARD_PAGE,
+    DATA_PAGE,
+    METRICS_PAGE,
+    PLAYGROUND_PAGE,
+    config_help,
+    fmt_duration,
+    md,
+    progress_text,
+    run_fraction,
+    show_error,
+    status_text,
+)
+
+REFRESH_S = 1.5
+DEFAULTS = TrainConfig()
+HELP = config_help()
+LOSS_NAMES = {
+    "softmax": "Softmax cross-entropy (recommended)",
+    "batch_all_triplet": "Batch-all triplet",
+}
+
+
+def model_line(key: str) -> str:
+    spec = CATALOGUE[key]
+    return (
+        f"{spec.name} · {spec.parameters / 1e6:.0f}M parameters · {spec.disk_mb} MB · "
+        f"{spec.embedding_dim}-dimensional vectors · up to {spec.max_seq_length} tokens"
+    )
+
+
+def choose_model() -> str:
+    infos = {m.key: m for m in loaders.models()}
+    key = st.radio(
+        "Base model",
+        list(CATALOGUE),
+        format_func=lambda k: f"{k.capitalize()} — {CATALOGUE[k].name}",
+        key="train_model",
+        horizontal=True,
+        help=HELP.get("base_model"),
+    )
+    spec = CATALOGUE[key]
+    st.caption(model_line(key))
+    info = infos.get(key)
+    if info is not None and not info.installed:
+        st.warning("This base model is not installed. Install it with:", icon="📦")
+        st.code(info.install_command or spec.install_command, language="bash")
+    return key
+
+
+def settings() -> dict:
+    """The advanced settings, TrainConfig's defaults filled in and explained."""
+    values: dict = {}
+    with st.expander("Advanced settings"):
+        st.caption(
+            "The defaults come from the benchmarks (docs/BENCHMARKS.md); hover the ⓘ for why."
+        )
+        c1, c2, c3 = st.columns(3)
+        with c1:
+            values["epochs"] = st.number_input(
+                "Epochs (passes over the training data)",
+                1,
+                1000,
+                DEFAULTS.epochs,
+                key="cfg_epochs",
+                help=HELP.get("epochs"),
+            )
+            values["batch_size"] = st.number_input(
+                "Batch size",
+                2,
+                4096,
+                DEFAULTS.batch_size,
+                key="cfg_batch_size",
+                help=HELP.get("batch_size"),
+            )
+            values["seed"] = st.number_input(
+                "Seed",
+                0,
+                2**32 - 1,
+                DEFAULTS.seed,
+                key="cfg_seed",
+                help="Fixes the shuffling and initialisation: the same seed, data and settings "
+                "give the same model (and reuse the finished run).",
+            )
+        with c2:
+            values["learning_rate"] = st.number_input(
+                "Learning rate (model body)",
+                min_value=1e-7,
+                max_value=1.0,
+                value=DEFAULTS.learning_rate,
+                format="%.1e",
+                step=1e-5,
+                key="cfg_learning_rate",
+                help=HELP.get("learning_rate"),
+            )
+            values["head_learning_rate"] = st.number_input(
+                "Learning rate (softmax head)",
+                min_value=1e-6,
+                max_value=10.0,
+                value=DEFAULTS.head_learning_rate,
+                format="%.1e",
+                step=1e-4,
+                key="cfg_head_learning_rate",
+                help=HELP.get("head_learning_rate"),
+            )
+            values["early_stopping_patience"] = st.number_input(
+                "Early stopping patience (evaluations, 0 = off)",
+                0,
+                1000,
+                DEFAULTS.early_stopping_patience,
+                key="cfg_patience",
+                help=HELP.get("early_stopping_patience"),
+            )
+        with c3:
+            values["loss"] = st.selectbox(
+                "Loss",
+                LOSSES,
+                index=LOSSES.index(DEFAULTS.loss),
+                format_func=lambda k: LOSS_NAMES.get(k, k),
+                key="cfg_loss",
+                help=HELP.get("loss"),
+            )
+            values["evals_per_epoch"] = st.number_input(
+                "Evaluations per epoch",
+                1,
+                100,
+                DEFAULTS.evals_per_epoch,
+                key="cfg_evals",
+                help=HELP.get("evals_per_epoch"),
+            )
+            values["balanced_weights"] = st.checkbox(
+                "Balance label weights",
+                DEFAULTS.balanced_weights,
+                key="cfg_balanced",
+                help=HELP.get("balanced_weights"),
+            )
+    return values
+
+
+def estimate(key: str, dataset, epochs: int) -> str:
+    spec = CATALOGUE[key]
+    seconds = len(dataset.train) * epochs / spec.train_examples_per_s_cpu
+    seconds += (len(dataset.train) + len(dataset.valid)) * (epochs + 2) / spec.encode_per_s_cpu
+    return fmt_duration(seconds)
+
+
+def start(config: TrainConfig, dataset) -> None:
+    try:
+        submission = submit(config, dataset, state.store())
+    except EmbedtuneError as exc:
+        show_error(exc)
+        return
+    state.set_active_run(submission.record.id)
+    st.session_state[state.SEEN_STATUS] = submission.record.status
+    st.session_state["train_message"] = (submission.reused, submission.message)
+
+
+def draw_run(record: RunRecord) -> None:
+    """Status, progress, latest validation scores and the Cancel button of one run."""
+    st.markdown(f"**Run `{record.id}`** · {status_text(record.status)}")
+    if record.active:
+        st.progress(run_fraction(record), text=progress_text(record))
+        if st.button("Cancel", key="cancel_run", icon="⏹️"):
+            state.store().request_cancel(record.id)
+            st.toast("Cancelling: the run stops at its next step.")
+    latest = record.history[-1] if record.history else None
+    if latest is not None:
+        m = latest["metrics"]
+        base = record.history[0]["metrics"]
+        where = "baseline (base model)" if latest["step"] == 0 else f"step {latest['step']}"
+        st.caption(f"Latest validation scores: {where}")
+        cols = st.columns(4)
+        for col, (name, title) in zip(
+            cols,
+            (
+                ("accuracy", "Accuracy"),
+                ("f1", "F1"),
+                ("precision", "Precision"),
+                ("recall", "Recall"),
+            ),
+            strict=True,
+        ):
+            delta = None if latest["step"] == 0 else f"{m[name] - base[name]:+.3f}"
+            col.metric(title, f"{m[name]:.3f}", delta)
+    if record.duration_s is not None:
+        st.caption(
+            f"Running for {fmt_duration(record.duration_s)}"
+            if record.active
+            else f"Took {fmt_duration(record.duration_s)}"
+        )
+    if record.status == "completed":
+        st.success("Finetune completed. Now you can test your model in the Playground.", icon="🎉")
+        c1, c2 = st.columns(2)
+        c1.page_link(METRICS_PAGE, label="See the metrics", icon="📈")
+        c2.page_link(PLAYGROUND_PAGE, label="Open the Playground", icon="🧪")
+        if record.finetune_kept is False and record.note:
+            st.info(md(record.note))
+    elif record.status == "failed":
+        reason = (record.error or {}).get("reason", "unknown reason")
+        st.error(f"The run failed: {md(reason)}", icon="❌")
+        tail = (record.error or {}).get("log_tail") or state.store().log_tail(record.id)
+        if tail:
+            st.code("\n".join(tail), language=None)
+    elif record.status == "cancelled":
+        st.info("The run was cancelled. Start it again to retry.", icon="⏹️")
+
+
+def follow(run_id: str) -> None:
+    """Draw the run; while it is active, redraw it every REFRESH_S without blocking the app."""
+    try:
+        record = state.store().get(run_id)
+    except EmbedtuneError as exc:
+        show_error(exc)
+        return
+
+    @st.fragment(run_every=REFRESH_S if record.active else None)
+    def live() -> None:
+        try:
+            current = state.store().get(run_id)
+        except EmbedtuneError as exc:
+            show_error(exc)
+            return
+        draw_run(current)
+        # The run just ended: redraw the whole page (sidebar, links) once.
+        if record.active and not current.active:
+            st.session_state[state.SEEN_STATUS] = current.status
+            st.rerun(scope="app")
+
+    live()
+
+
+st.title("Train")
+dataset = st.session_state.get(state.DATASET)
+if dataset is None:
+    st.info("No data set yet: upload and review one first.", icon="📄")
+    st.page_link(DATA_PAGE, label="Go to the Data page", icon="➡️")
+else:
+    name = dataset.train.name or "uploaded file"
+    st.markdown(
+        f"**Data:** {md(name)} · {len(dataset.train)} training and {len(dataset.valid)} "
+        f"validation examples · {len(dataset.classes)} labels"
+    )
+    key = choose_model()
+    values = settings()
+    cleaning = st.session_state.get(state.CLEANING)
+    installed = {m.key: m.installed for m in loaders.models()}.get(key, False)
+    st.caption(
+        f"Estimated time on this computer's CPU: about {estimate(key, dataset, values['epochs'])}"
+        " (less with early stopping or a GPU)."
+    )
+    if st.button(
+        "Start finetuning", type="primary", key="start_training", disabled=not installed, icon="🚀"
+    ):
+        try:
+            config = TrainConfig(base_model=key, **values)
+            if cleaning is not None:
+                config = config.replace(cleaning=cleaning)
+        except EmbedtuneError as exc:
+            show_error(exc)
+        else:
+            start(config, dataset)
+
+message = st.session_state.pop("train_message", None)
+if message is not None:
+    reused, text = message
+    (st.info if reused else st.success)(md(text), icon="♻️" if reused else "🚀")
+
+run_id = state.active_run_id()
+if run_id is None:
+    # After a restart with no run in the URL: show a finetune still going on, if any.
+    active = [r for r in state.store().list() if isinstance(r, RunRecord) and r.active]
+    if active:
+        run_id = active[0].id
+        state.set_active_run(run_id)
+if run_id is not None:
+    st.divider()
+    follow(run_id)
+    st.page_link(DASHBOARD_PAGE, label="All runs are on the Dashboard", icon="🗂️")

@@ -1,0 +1,1 @@
+"""Streamlit glue for the app: session state, cached loaders, shared widgets and charts."""

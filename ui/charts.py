@@ -1,0 +1,203 @@
+"""Altair charts for the pages; every user text goes in as data (drawn as text, never HTML)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+from core.metrics import Evaluation
+
+METRIC_NAMES = {"accuracy": "Accuracy", "f1": "F1", "precision": "Precision", "recall": "Recall"}
+_FONT = {"labelFontSize": 12, "titleFontSize": 12}
+
+
+def label_distribution(counts: dict[str, dict[str, int]]) -> alt.Chart:
+    """Bars of examples per label, one colour per split ({"Training": {...}, ...})."""
+    rows = [
+        {"label": label, "split": split, "examples": n}
+        for split, per_label in counts.items()
+        for label, n in per_label.items()
+    ]
+    frame = pd.DataFrame(rows, columns=["label", "split", "examples"])
+    labels = list(dict.fromkeys(frame["label"]))
+    return (
+        alt.Chart(frame)
+        .mark_bar()
+        .encode(
+            y=alt.Y("label:N", sort=labels, title=None, axis=alt.Axis(labelLimit=220)),
+            x=alt.X("examples:Q", title="examples"),
+            color=alt.Color("split:N", title=None, legend=alt.Legend(orient="top")),
+            yOffset="split:N",
+            tooltip=["label:N", "split:N", "examples:Q"],
+        )
+        .properties(height=max(120, 34 * len(labels) * max(1, len(counts))))
+    )
+
+
+def metric_history(history: Sequence[dict[str, Any]], name: str) -> alt.LayerChart:
+    """One score over the training steps; the step-0 baseline as a dashed reference rule."""
+    points = [
+        {"step": int(p["step"]), "epoch": float(p.get("epoch", 0.0)), "value": p["metrics"][name]}
+        for p in history
+    ]
+    frame = pd.DataFrame(points, columns=["step", "epoch", "value"])
+    title = METRIC_NAMES.get(name, name)
+    scale = alt.Scale(domain=[0, 1])
+    line = (
+        alt.Chart(frame)
+        .mark_line(point=alt.OverlayMarkDef(size=50), strokeWidth=2.5)
+        .encode(
+            x=alt.X("step:Q", title="training step", axis=alt.Axis(tickMinStep=1)),
+            y=alt.Y("value:Q", title=title, scale=scale, axis=alt.Axis(format=".0%")),
+            tooltip=[
+                alt.Tooltip("step:Q"),
+                alt.Tooltip("epoch:Q", format=".2f"),
+                alt.Tooltip("value:Q", title=title, format=".3f"),
+            ],
+        )
+    )
+    layers: list[alt.Chart] = [line]
+    if points:
+        base = pd.DataFrame([{"value": points[0]["value"], "what": "baseline (base model)"}])
+        rule = (
+            alt.Chart(base)
+            .mark_rule(strokeDash=[6, 4], color="#888", strokeWidth=1.5)
+            .encode(y="value:Q", tooltip=[alt.Tooltip("what:N", title=" "), "value:Q"])
+        )
+        text = (
+            alt.Chart(base)
+            .mark_text(align="left", dx=4, dy=-7, color="#777", fontSize=11)
+            .encode(y="value:Q", x=alt.value(0), text=alt.value("baseline"))
+        )
+        layers += [rule, text]
+    return alt.layer(*layers).properties(title=title, height=220)
+
+
+def confusion_matrix(evaluation: Evaluation, title: str) -> alt.LayerChart:
+    """Heatmap of true (rows) against predicted (columns) labels, with the counts written in."""
+    labels = list(evaluation.labels)
+    rows = []
+    for i, truth in enumerate(labels):
+        row = evaluation.confusion_matrix[i] if i < len(evaluation.confusion_matrix) else ()
+        total = sum(row) or 1
+        for j, guess in enumerate(labels):
+            count = int(row[j]) if j < len(row) else 0
+            rows.append({"true": truth, "predicted": guess, "count": count, "share": count / total})
+    frame = pd.DataFrame(rows, columns=["true", "predicted", "count", "share"])
+    axis = alt.Axis(labelLimit=160, labelAngle=0)
+    base = alt.Chart(frame).encode(
+        x=alt.X("predicted:N", sort=labels, title="predicted label", axis=axis),
+        y=alt.Y("true:N", sort=labels, title="true label", axis=alt.Axis(labelLimit=160)),
+    )
+    rect = base.mark_rect(stroke="white", strokeWidth=2).encode(
+        color=alt.Color(
+            "share:Q",
+            scale=alt.Scale(scheme="blues", domain=[0, 1]),
+            legend=alt.Legend(title="share of row", format=".0%"),
+        ),
+        tooltip=["true:N", "predicted:N", "count:Q", alt.Tooltip("share:Q", format=".0%")],
+    )
+    text = base.mark_text(fontSize=14, fontWeight="bold").encode(
+        text="count:Q",
+        color=alt.condition(alt.datum.share > 0.5, alt.value("white"), alt.value("#222")),
+    )
+    size = max(160, min(480, 70 * len(labels)))
+    return alt.layer(rect, text).properties(title=title, width=size, height=size)
+
+
+def confidences(labels: dict[str, float], prediction: str) -> alt.Chart:
+    """Horizontal bars of each label's confidence; the predicted label highlighted."""
+    frame = pd.DataFrame(
+        [{"label": k, "confidence": v, "predicted": k == prediction} for k, v in labels.items()],
+        columns=["label", "confidence", "predicted"],
+    )
+    order = list(frame.sort_values("confidence", ascending=False)["label"])
+    return (
+        alt.Chart(frame)
+        .mark_bar(cornerRadiusEnd=3)
+        .encode(
+            y=alt.Y("label:N", sort=order, title=None, axis=alt.Axis(labelLimit=200)),
+            x=alt.X(
+                "confidence:Q",
+                scale=alt.Scale(domain=[0, 1]),
+                axis=alt.Axis(format=".0%"),
+                title="confidence",
+            ),
+            color=alt.condition(alt.datum.predicted, alt.value("#4f46e5"), alt.value("#c7c9d9")),
+            tooltip=["label:N", alt.Tooltip("confidence:Q", format=".1%")],
+        )
+        .properties(height=max(60, 26 * len(frame)))
+    )
+
+
+def similarity(texts: Sequence[str], matrix: np.ndarray) -> alt.LayerChart:
+    """Cosine-similarity heatmap; texts are numbered on the axes and shown in the tooltip."""
+    names = [f"{i + 1}" for i in range(len(texts))]
+    rows = [
+        {
+            "a": names[i],
+            "b": names[j],
+            "text a": texts[i],
+            "text b": texts[j],
+            "similarity": float(matrix[i, j]),
+        }
+        for i in range(len(texts))
+        for j in range(len(texts))
+    ]
+    frame = pd.DataFrame(rows)
+    base = alt.Chart(frame).encode(
+        x=alt.X("b:N", sort=names, title="text #", axis=alt.Axis(labelAngle=0)),
+        y=alt.Y("a:N", sort=names, title="text #"),
+    )
+    rect = base.mark_rect().encode(
+        color=alt.Color(
+            "similarity:Q", scale=alt.Scale(scheme="purples", domain=[0, 1]), title="cosine"
+        ),
+        tooltip=["text a:N", "text b:N", alt.Tooltip("similarity:Q", format=".3f")],
+    )
+    text = base.mark_text(fontSize=11).encode(
+        text=alt.Text("similarity:Q", format=".2f"),
+        color=alt.condition(alt.datum.similarity > 0.6, alt.value("white"), alt.value("#222")),
+    )
+    size = max(200, min(560, 36 * len(texts)))
+    return alt.layer(rect, text).properties(width=size, height=size)
+
+
+def embedding_map(rows: list[dict[str, Any]], title: str, labels: Sequence[str]) -> alt.Chart:
+    """A 2-D map coloured by label; misclassified points drawn as crosses."""
+    frame = pd.DataFrame(rows, columns=["x", "y", "text", "label", "predicted", "correct"])
+    frame["label"] = frame["label"].fillna("")
+    frame["point"] = frame["correct"].map({True: "correct", False: "misclassified"})
+    frame["point"] = frame["point"].fillna("unlabelled")
+    tooltip = [alt.Tooltip("text:N", title="text"), alt.Tooltip("label:N", title="label")]
+    if frame["predicted"].notna().any():
+        tooltip.append(alt.Tooltip("predicted:N", title="predicted"))
+    size = 40 if len(frame) > 1000 else 70
+    return (
+        alt.Chart(frame)
+        .mark_point(filled=True, opacity=0.8, size=size)
+        .encode(
+            x=alt.X("x:Q", axis=None, scale=alt.Scale(zero=False)),
+            y=alt.Y("y:Q", axis=None, scale=alt.Scale(zero=False)),
+            color=alt.Color(
+                "label:N",
+                scale=alt.Scale(domain=list(labels)) if labels else alt.Undefined,
+                legend=alt.Legend(orient="bottom", title="label"),
+            ),
+            shape=alt.Shape(
+                "point:N",
+                scale=alt.Scale(
+                    domain=["correct", "misclassified", "unlabelled"],
+                    range=["circle", "cross", "circle"],
+                ),
+                legend=alt.Legend(orient="bottom", title=None),
+            ),
+            tooltip=tooltip,
+        )
+        .properties(title=title, height=420)
+        .interactive()
+    )

@@ -1,0 +1,55 @@
+"""Session-state keys and the active run (kept in the URL too, so a refresh does not lose it)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from core.errors import RunError
+from core.runs import RunStore, validate_run_id
+
+# Keys of st.session_state used across pages (page-local widget keys live in their page).
+DATASET = "dataset"  # core.data.DataSet registered by "Use this data"
+DATASET_KEY = "dataset_key"  # which files, options and drops the registered data set came from
+CLEANING = "cleaning"  # core.cleaning.CleaningConfig chosen with the data set
+DATA_FILES = "data_files"  # {"train": (name, bytes) | None, "valid": ..., "header": bool}
+REVIEW = "review"  # (key, Review) of the files as last reviewed
+RUN_ID = "run_id"  # the active run
+SEEN_STATUS = "seen_status"  # last status drawn for the active run, to notice it finishing
+RUN_QUERY = "run"  # ?run=<id> in the URL
+
+
+def store() -> RunStore:
+    """The runs folder (EMBEDTUNE_RUNS_DIR or ./runs), read on each call."""
+    return RunStore()
+
+
+def active_run_id() -> str | None:
+    """The active run: from this session, else from the URL after a browser refresh."""
+    run_id = st.session_state.get(RUN_ID)
+    if run_id is None:
+        candidate = st.query_params.get(RUN_QUERY)
+        try:
+            run_id = validate_run_id(candidate) if candidate else None
+        except RunError:
+            run_id = None
+        if run_id is not None:
+            st.session_state[RUN_ID] = run_id
+    if run_id is not None and st.query_params.get(RUN_QUERY) != run_id:
+        st.query_params[RUN_QUERY] = run_id
+    return run_id
+
+
+def set_active_run(run_id: str | None) -> None:
+    """Make a run the active one (None: no active run)."""
+    if run_id is None:
+        st.session_state.pop(RUN_ID, None)
+        st.query_params.pop(RUN_QUERY, None)
+    else:
+        st.session_state[RUN_ID] = validate_run_id(run_id)
+        st.query_params[RUN_QUERY] = run_id
+
+
+def get(key: str, default: Any = None) -> Any:
+    return st.session_state.get(key, default)

@@ -1,0 +1,132 @@
+"""Shared widgets and formatting: safe text, errors, run summaries, settings help."""
+
+from __future__ import annotations
+
+import inspect
+import re
+import string
+from datetime import datetime
+
+import streamlit as st
+
+from core.config import TrainConfig
+from core.runs import RunRecord
+
+# Page files, for st.page_link / st.switch_page (registered in app.py).
+DATA_PAGE = "pages/data.py"
+TRAIN_PAGE = "pages/train.py"
+DASHBOARD_PAGE = "pages/dashboard.py"
+METRICS_PAGE = "pages/metrics.py"
+PLAYGROUND_PAGE = "pages/playground.py"
+
+STATUS_ICONS = {
+    "queued": "⏳",
+    "running": "🏃",
+    "completed": "✅",
+    "failed": "❌",
+    "cancelled": "⏹️",
+    "broken": "⚠️",
+}
+PHASE_NAMES = {
+    "queued": "Waiting for the device",
+    "baseline": "Measuring the base model (baseline)",
+    "finetune": "Finetuning",
+    "head": "Fitting the classifier head",
+    "saving": "Saving the model",
+    "done": "Done",
+}
+_ESCAPE = re.compile("([" + re.escape(string.punctuation) + "])")
+
+
+def md(text: object) -> str:
+    """Text shown literally inside Markdown: every ASCII punctuation mark is backslash-escaped,
+    so user text can never become a link, an image, a directive or formatting (HTML is never
+    rendered by Streamlit's Markdown either)."""
+    return _ESCAPE.sub(r"\\\1", str(text)).replace("\n", " ")
+
+
+def show_error(exc: BaseException) -> None:
+    """An EmbedtuneError as the user sees it: the message, never a traceback."""
+    st.error(md(exc), icon="🚫")
+
+
+def status_text(status: str) -> str:
+    return f"{STATUS_ICONS.get(status, '')} {status}".strip()
+
+
+def fmt_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def fmt_time(iso: str | None) -> str:
+    """An ISO timestamp in the server's local time, to the minute."""
+    if not iso:
+        return "–"
+    try:
+        return datetime.fromisoformat(iso).astimezone().strftime("%Y-%m-%d %H:%M")
+    except ValueError:
+        return iso
+
+
+def progress_text(record: RunRecord) -> str:
+    """'Finetuning: step 3 of 16 · about 20 s left'."""
+    p = record.progress
+    text = PHASE_NAMES.get(p.phase, p.phase)
+    if p.total:
+        text += f": step {p.step} of {p.total}"
+    if p.eta_s is not None and record.active and p.phase == "finetune":
+        text += f" · about {fmt_duration(p.eta_s)} left"
+    return text
+
+
+def run_fraction(record: RunRecord) -> float:
+    """Overall progress 0..1 from the phase and step (finetuning is most of the time)."""
+    spans = {"queued": (0.0, 0.0), "baseline": (0.0, 0.1), "finetune": (0.1, 0.9)}
+    spans |= {"head": (0.9, 0.97), "saving": (0.97, 1.0), "done": (1.0, 1.0)}
+    if record.status == "completed":
+        return 1.0
+    start, end = spans.get(record.progress.phase, (0.0, 0.0))
+    return start + (end - start) * record.progress.fraction
+
+
+def run_title(record: RunRecord) -> str:
+    """A one-line description of a run for pickers (plain text, not Markdown)."""
+    data = record.data
+    classes = data.get("classes", [])
+    f1 = f" · F1 {record.best_f1:.3f}" if record.best_f1 is not None else ""
+    name = data.get("train_name") or "data"
+    return (
+        f"{record.id} · {record.config.base_model} · {name} · "
+        f"{len(classes)} labels{f1} · {record.status}"
+    )
+
+
+def config_help() -> dict[str, str]:
+    """Each TrainConfig field's explanation, from the comments above it in core/config.py
+    (the one place defaults are explained)."""
+    lines = inspect.getsource(TrainConfig).splitlines()
+    helps: dict[str, str] = {}
+    pending: list[str] = []
+    field = re.compile(r"^\s{4}(\w+): [^=]+=")
+    for line in lines:
+        stripped = line.strip()
+        if stripped.startswith("#"):
+            pending.append(stripped.lstrip("#").strip())
+            continue
+        match = field.match(line)
+        if match:
+            if pending:
+                helps[match.group(1)] = " ".join(pending)
+            pending = []
+        elif not stripped:
+            pending = []
+    return helps

@@ -16,17 +16,17 @@ from ui.widgets import (
     md,
     progress_text,
     run_fraction,
-    status_text,
+    status_badge,
 )
 
-st.set_page_config(page_title="Embedtune", page_icon="🧭", layout="wide")
+st.set_page_config(page_title="Embedtune", page_icon=":material/explore:", layout="wide")
 
 PAGES = [
-    st.Page(DATA_PAGE, title="Data", icon="📄", default=True),
-    st.Page(TRAIN_PAGE, title="Train", icon="🏋️"),
-    st.Page(DASHBOARD_PAGE, title="Dashboard", icon="🗂️"),
-    st.Page(METRICS_PAGE, title="Metrics", icon="📈"),
-    st.Page(PLAYGROUND_PAGE, title="Playground", icon="🧪"),
+    st.Page(DATA_PAGE, title="Data", icon=":material/description:", default=True),
+    st.Page(TRAIN_PAGE, title="Train", icon=":material/model_training:"),
+    st.Page(DASHBOARD_PAGE, title="Dashboard", icon=":material/dashboard:"),
+    st.Page(METRICS_PAGE, title="Metrics", icon=":material/monitoring:"),
+    st.Page(PLAYGROUND_PAGE, title="Playground", icon=":material/science:"),
 ]
 page = st.navigation(PAGES)
 
@@ -34,7 +34,7 @@ page = st.navigation(PAGES)
 def sidebar() -> None:
     """The active data set, the active run with its status, and the compute device."""
     with st.sidebar:
-        st.markdown("### 🧭 Embedtune")
+        st.markdown("### :material/explore: Embedtune")
         st.caption("Finetune a sentence-embedding model into a text classifier.")
 
         st.markdown("**Data set**")
@@ -59,7 +59,7 @@ def sidebar() -> None:
         if record is None:
             st.caption("None yet: start one on the Train page.")
         else:
-            st.caption(f"`{record.id}` · {status_text(record.status)}")
+            st.markdown(f"`{record.id}` {status_badge(record.status)}")
             if record.active:
                 st.progress(run_fraction(record), text=progress_text(record))
 

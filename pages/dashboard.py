@@ -17,6 +17,7 @@ from ui.widgets import (
     md,
     progress_text,
     show_error,
+    status_badge,
     status_text,
 )
 
@@ -64,13 +65,18 @@ def table(runs: list[RunRecord | BrokenRun]) -> pd.DataFrame:
 def delete_controls(run_id: str, deletable: bool) -> None:
     """Delete with a confirmation step; an active run must be cancelled first."""
     if st.session_state.get(CONFIRM) != run_id:
-        if st.button("Delete this run", key="delete_run", icon="🗑️", disabled=not deletable):
+        if st.button(
+            "Delete this run", key="delete_run", icon=":material/delete:", disabled=not deletable
+        ):
             st.session_state[CONFIRM] = run_id
             st.rerun()
         if not deletable:
             st.caption("Cancel the run before deleting it.")
         return
-    st.warning(f"Delete run `{run_id}` with its model and logs? This cannot be undone.", icon="⚠️")
+    st.warning(
+        f"Delete run `{run_id}` with its model and logs? This cannot be undone.",
+        icon=":material/warning:",
+    )
     yes, no = st.columns([1, 6])
     if yes.button("Yes, delete", key="confirm_delete", type="primary"):
         st.session_state.pop(CONFIRM, None)
@@ -90,10 +96,10 @@ def delete_controls(run_id: str, deletable: bool) -> None:
 
 def details(run: RunRecord | BrokenRun) -> None:
     if isinstance(run, BrokenRun):
-        st.error(f"Run `{run.id}` cannot be read: {md(run.reason)}", icon="⚠️")
+        st.error(f"Run `{run.id}` cannot be read: {md(run.reason)}", icon=":material/warning:")
         delete_controls(run.id, True)
         return
-    st.markdown(f"**Run `{run.id}`** · {status_text(run.status)}")
+    st.markdown(f"**Run `{run.id}`** {status_badge(run.status)}")
     c1, c2, c3 = st.columns(3)
     c1.caption(
         f"Base model: {run.config.base_model} · {run.config.epochs} epochs · "
@@ -111,7 +117,7 @@ def details(run: RunRecord | BrokenRun) -> None:
         st.progress(min(1.0, run.progress.fraction), text=progress_text(run))
     if run.status == "failed":
         reason = (run.error or {}).get("reason", "unknown reason")
-        st.error(f"Failed: {md(reason)}", icon="❌")
+        st.error(f"Failed: {md(reason)}", icon=":material/error:")
         tail = (run.error or {}).get("log_tail") or state.store().log_tail(run.id)
         st.caption("Last lines of the log")
         st.code("\n".join(tail) if tail else "(the log is empty)", language=None)
@@ -120,20 +126,24 @@ def details(run: RunRecord | BrokenRun) -> None:
 
     b1, b2, b3, _ = st.columns([1, 1, 1, 2])
     with b1:
-        if st.button("Open metrics", key="open_metrics", icon="📈", type="primary"):
+        if st.button(
+            "Open metrics", key="open_metrics", icon=":material/monitoring:", type="primary"
+        ):
             state.set_active_run(run.id)
             st.switch_page(METRICS_PAGE, query_params={state.RUN_QUERY: run.id})
     with b2:
         if st.button(
             "Open in Playground",
             key="open_playground",
-            icon="🧪",
+            icon=":material/science:",
             disabled=run.status != "completed",
         ):
             state.set_active_run(run.id)
             st.switch_page(PLAYGROUND_PAGE, query_params={state.RUN_QUERY: run.id})
     with b3:
-        if run.active and st.button("Cancel", key="dashboard_cancel", icon="⏹️"):
+        if run.active and st.button(
+            "Cancel", key="dashboard_cancel", icon=":material/stop_circle:"
+        ):
             state.store().request_cancel(run.id)
             st.toast("Cancelling: the run stops at its next step.")
     delete_controls(run.id, not run.active)
@@ -142,13 +152,13 @@ def details(run: RunRecord | BrokenRun) -> None:
 st.title("Dashboard")
 deleted = st.session_state.pop("dashboard_deleted", None)
 if deleted:
-    st.success(f"Deleted run `{deleted}`.", icon="🗑️")
+    st.success(f"Deleted run `{deleted}`.", icon=":material/delete:")
 
 store = state.store()
 runs = store.list()
 if not runs:
-    st.info("No finetunes yet. Start one on the Train page.", icon="🗂️")
-    st.page_link(TRAIN_PAGE, label="Go to the Train page", icon="➡️")
+    st.info("No finetunes yet. Start one on the Train page.", icon=":material/dashboard:")
+    st.page_link(TRAIN_PAGE, label="Go to the Train page", icon=":material/arrow_forward:")
     st.stop()
 
 counts = {status: 0 for status in ("queued", "running", "completed", "failed", "cancelled")}

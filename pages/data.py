@@ -35,7 +35,11 @@ DROP_NAMES = {
     "leakage": "Validation texts that are also in the training file",
 }
 SEVERITY_BOX = {"error": st.error, "warning": st.warning, "info": st.info}
-SEVERITY_ICON = {"error": "🚫", "warning": "⚠️", "info": "ℹ️"}
+SEVERITY_ICON = {
+    "error": ":material/block:",
+    "warning": ":material/warning:",
+    "info": ":material/info:",
+}
 
 
 def files() -> dict:
@@ -192,7 +196,7 @@ def draw_review(
     with right:
         st.markdown("**Findings**")
         if not review.findings:
-            st.success("No problems found.", icon="✅")
+            st.success("No problems found.", icon=":material/check_circle:")
         for i, finding in enumerate(review.findings):
             where = " (validation file)" if finding.split == "valid" else ""
             box = SEVERITY_BOX[finding.severity]
@@ -233,19 +237,12 @@ def use_data(
     fraction: float,
     key: tuple,
 ) -> None:
-    st.markdown("**Drop flagged rows**")
+    st.markdown("**Drop flagged rows** (by what the review found)")
     drop = []
-    columns = st.columns(len(DROP_KINDS))
-    for column, kind in zip(columns, DROP_KINDS, strict=True):
+    for kind in DROP_KINDS:
         n = sum(len(rows) for rows in droppable_rows(review, [kind]).values())
-        with column:
-            if st.checkbox(
-                f"{DROP_NAMES[kind]} ({n})",
-                key=f"drop_{kind}",
-                disabled=n == 0,
-                value=False,
-            ):
-                drop.append(kind)
+        if st.checkbox(f"{DROP_NAMES[kind]} ({n})", key=f"drop_{kind}", disabled=n == 0):
+            drop.append(kind)
     if st.button("Use this data", type="primary", key="use_data"):
         try:
             dataset = prepare_dataset(
@@ -257,14 +254,17 @@ def use_data(
         st.session_state[state.DATASET] = dataset
         st.session_state[state.CLEANING] = cleaning
         st.session_state[state.DATASET_KEY] = (key, tuple(drop))
+        st.rerun()  # the sidebar shows the new data set
     dataset = st.session_state.get(state.DATASET)
     if dataset is not None and st.session_state.get(state.DATASET_KEY) == (key, tuple(drop)):
         st.success(
             f"Data set ready: {len(dataset.train)} training and {len(dataset.valid)} validation "
             f"examples, {len(dataset.classes)} labels.",
-            icon="✅",
+            icon=":material/check_circle:",
         )
-        st.page_link(TRAIN_PAGE, label="Next: choose a base model and train", icon="➡️")
+        st.page_link(
+            TRAIN_PAGE, label="Next: choose a base model and train", icon=":material/arrow_forward:"
+        )
 
 
 st.title("Data")
@@ -305,7 +305,7 @@ with opt1:
 with opt2:
     st.button(
         "Load the example data set (300 reviews)",
-        icon="📦",
+        icon=":material/inventory_2:",
         on_click=load_example,
         key="load_example",
         help="Product, film and restaurant review sentences labelled positive / negative "

@@ -18,7 +18,7 @@ from ui.widgets import (
     run_fraction,
     run_title,
     show_error,
-    status_text,
+    status_badge,
 )
 
 REFRESH_S = 3.0
@@ -78,11 +78,11 @@ def matrices(record: RunRecord) -> None:
     st.markdown("**Confusion matrix** (validation set; rows: true label, columns: predicted)")
     left, right = st.columns(2)
     with left:
-        st.altair_chart(charts.confusion_matrix(record.final, "Finetuned"), width="content")
+        st.altair_chart(charts.confusion_matrix(record.final, "Finetuned"), width="stretch")
     if record.baseline is not None:
         with right:
             st.altair_chart(
-                charts.confusion_matrix(record.baseline, "Base model (baseline)"), width="content"
+                charts.confusion_matrix(record.baseline, "Base model (baseline)"), width="stretch"
             )
     st.markdown("**Per label**")
     base = {c.label: c for c in record.baseline.per_class} if record.baseline else {}
@@ -132,7 +132,7 @@ def draw(run_id: str) -> None:
             show_error(exc)
             return
         c = current.config
-        st.markdown(f"**Run `{current.id}`** · {status_text(current.status)}")
+        st.markdown(f"**Run `{current.id}`** {status_badge(current.status)}")
         st.caption(
             f"Base model {c.base_model} · {current.data.get('train_rows')} training, "
             f"{current.data.get('valid_rows')} validation examples · "
@@ -143,14 +143,15 @@ def draw(run_id: str) -> None:
             st.progress(run_fraction(current), text=progress_text(current))
         if current.status == "completed":
             st.success(
-                "Finetune completed. Now you can test your model in the Playground.", icon="🎉"
+                "Finetune completed. Now you can test your model in the Playground.",
+                icon=":material/celebration:",
             )
-            st.page_link(PLAYGROUND_PAGE, label="Open the Playground", icon="🧪")
+            st.page_link(PLAYGROUND_PAGE, label="Open the Playground", icon=":material/science:")
             if current.finetune_kept is False and current.note:
-                st.info(md(current.note), icon="ℹ️")
+                st.info(md(current.note), icon=":material/info:")
         elif current.status == "failed":
             reason = (current.error or {}).get("reason", "unknown reason")
-            st.error(f"The run failed: {md(reason)}", icon="❌")
+            st.error(f"The run failed: {md(reason)}", icon=":material/error:")
         elif current.status == "cancelled":
             st.info("The run was cancelled; the scores below are those measured before.")
         if current.final is not None:
@@ -166,8 +167,8 @@ def draw(run_id: str) -> None:
 st.title("Metrics")
 runs = [r for r in state.store().list() if isinstance(r, RunRecord)]
 if not runs:
-    st.info("No runs yet: start a finetune on the Train page.", icon="📈")
-    st.page_link(TRAIN_PAGE, label="Go to the Train page", icon="➡️")
+    st.info("No runs yet: start a finetune on the Train page.", icon=":material/monitoring:")
+    st.page_link(TRAIN_PAGE, label="Go to the Train page", icon=":material/arrow_forward:")
     st.stop()
 
 ids = [r.id for r in runs]

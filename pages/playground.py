@@ -121,7 +121,7 @@ def embed_tab(choice: str, record: RunRecord | None) -> None:
         file_name="embeddings.csv",
         mime="text/csv",
         on_click="ignore",
-        icon="⬇️",
+        icon=":material/download:",
         key="download_embeddings_csv",
     )
     d2.download_button(
@@ -130,7 +130,7 @@ def embed_tab(choice: str, record: RunRecord | None) -> None:
         file_name="embeddings.npy",
         mime="application/octet-stream",
         on_click="ignore",
-        icon="⬇️",
+        icon=":material/download:",
         key="download_embeddings_npy",
     )
     if len(texts) >= 2:
@@ -154,9 +154,9 @@ def classify_tab(record: RunRecord | None) -> None:
         st.info(
             "A base model embeds but cannot classify: pick a finetuned run above "
             "(or train one on the Train page).",
-            icon="🧪",
+            icon=":material/science:",
         )
-        st.page_link(TRAIN_PAGE, label="Go to the Train page", icon="➡️")
+        st.page_link(TRAIN_PAGE, label="Go to the Train page", icon=":material/arrow_forward:")
         return
     labels = ", ".join(record.data.get("classes", []))
     st.caption(f"Labels of this model: {md(labels)}")
@@ -215,7 +215,7 @@ def classify_tab(record: RunRecord | None) -> None:
         file_name="predictions.csv",
         mime="text/csv",
         on_click="ignore",
-        icon="⬇️",
+        icon=":material/download:",
         key="download_predictions_csv",
     )
     d2.download_button(
@@ -224,7 +224,7 @@ def classify_tab(record: RunRecord | None) -> None:
         file_name="predictions.json",
         mime="application/json",
         on_click="ignore",
-        icon="⬇️",
+        icon=":material/download:",
         key="download_predictions_json",
     )
 
@@ -233,7 +233,7 @@ def map_tab(record: RunRecord | None) -> None:
     if record is None:
         st.info(
             "The map compares the base model with a finetuned one: pick a finetuned run above.",
-            icon="🗺️",
+            icon=":material/map:",
         )
         return
     st.caption(

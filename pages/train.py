@@ -21,7 +21,7 @@ from ui.widgets import (
     progress_text,
     run_fraction,
     show_error,
-    status_text,
+    status_badge,
 )
 
 REFRESH_S = 1.5
@@ -55,7 +55,9 @@ def choose_model() -> str:
     st.caption(model_line(key))
     info = infos.get(key)
     if info is not None and not info.installed:
-        st.warning("This base model is not installed. Install it with:", icon="📦")
+        st.warning(
+            "This base model is not installed. Install it with:", icon=":material/inventory_2:"
+        )
         st.code(info.install_command or spec.install_command, language="bash")
     return key
 
@@ -165,14 +167,15 @@ def start(config: TrainConfig, dataset) -> None:
     state.set_active_run(submission.record.id)
     st.session_state[state.SEEN_STATUS] = submission.record.status
     st.session_state["train_message"] = (submission.reused, submission.message)
+    st.rerun()  # the sidebar shows the new run
 
 
 def draw_run(record: RunRecord) -> None:
     """Status, progress, latest validation scores and the Cancel button of one run."""
-    st.markdown(f"**Run `{record.id}`** · {status_text(record.status)}")
+    st.markdown(f"**Run `{record.id}`** {status_badge(record.status)}")
     if record.active:
         st.progress(run_fraction(record), text=progress_text(record))
-        if st.button("Cancel", key="cancel_run", icon="⏹️"):
+        if st.button("Cancel", key="cancel_run", icon=":material/stop_circle:"):
             state.store().request_cancel(record.id)
             st.toast("Cancelling: the run stops at its next step.")
     latest = record.history[-1] if record.history else None
@@ -201,20 +204,23 @@ def draw_run(record: RunRecord) -> None:
             else f"Took {fmt_duration(record.duration_s)}"
         )
     if record.status == "completed":
-        st.success("Finetune completed. Now you can test your model in the Playground.", icon="🎉")
+        st.success(
+            "Finetune completed. Now you can test your model in the Playground.",
+            icon=":material/celebration:",
+        )
         c1, c2 = st.columns(2)
-        c1.page_link(METRICS_PAGE, label="See the metrics", icon="📈")
-        c2.page_link(PLAYGROUND_PAGE, label="Open the Playground", icon="🧪")
+        c1.page_link(METRICS_PAGE, label="See the metrics", icon=":material/monitoring:")
+        c2.page_link(PLAYGROUND_PAGE, label="Open the Playground", icon=":material/science:")
         if record.finetune_kept is False and record.note:
             st.info(md(record.note))
     elif record.status == "failed":
         reason = (record.error or {}).get("reason", "unknown reason")
-        st.error(f"The run failed: {md(reason)}", icon="❌")
+        st.error(f"The run failed: {md(reason)}", icon=":material/error:")
         tail = (record.error or {}).get("log_tail") or state.store().log_tail(record.id)
         if tail:
             st.code("\n".join(tail), language=None)
     elif record.status == "cancelled":
-        st.info("The run was cancelled. Start it again to retry.", icon="⏹️")
+        st.info("The run was cancelled. Start it again to retry.", icon=":material/stop_circle:")
 
 
 def follow(run_id: str) -> None:
@@ -244,8 +250,8 @@ def follow(run_id: str) -> None:
 st.title("Train")
 dataset = st.session_state.get(state.DATASET)
 if dataset is None:
-    st.info("No data set yet: upload and review one first.", icon="📄")
-    st.page_link(DATA_PAGE, label="Go to the Data page", icon="➡️")
+    st.info("No data set yet: upload and review one first.", icon=":material/description:")
+    st.page_link(DATA_PAGE, label="Go to the Data page", icon=":material/arrow_forward:")
 else:
     name = dataset.train.name or "uploaded file"
     st.markdown(
@@ -261,7 +267,11 @@ else:
         " (less with early stopping or a GPU)."
     )
     if st.button(
-        "Start finetuning", type="primary", key="start_training", disabled=not installed, icon="🚀"
+        "Start finetuning",
+        type="primary",
+        key="start_training",
+        disabled=not installed,
+        icon=":material/rocket_launch:",
     ):
         try:
             config = TrainConfig(base_model=key, **values)
@@ -275,7 +285,9 @@ else:
 message = st.session_state.pop("train_message", None)
 if message is not None:
     reused, text = message
-    (st.info if reused else st.success)(md(text), icon="♻️" if reused else "🚀")
+    (st.info if reused else st.success)(
+        md(text), icon=":material/recycling:" if reused else ":material/rocket_launch:"
+    )
 
 run_id = state.active_run_id()
 if run_id is None:
@@ -287,4 +299,4 @@ if run_id is None:
 if run_id is not None:
     st.divider()
     follow(run_id)
-    st.page_link(DASHBOARD_PAGE, label="All runs are on the Dashboard", icon="🗂️")
+    st.page_link(DASHBOARD_PAGE, label="All runs are on the Dashboard", icon=":material/dashboard:")

@@ -105,8 +105,8 @@ def confusion_matrix(evaluation: Evaluation, title: str) -> alt.LayerChart:
         text="count:Q",
         color=alt.condition(alt.datum.share > 0.5, alt.value("white"), alt.value("#222")),
     )
-    size = max(160, min(480, 70 * len(labels)))
-    return alt.layer(rect, text).properties(title=title, width=size, height=size)
+    size = max(180, min(480, 60 * len(labels)))
+    return alt.layer(rect, text).properties(title=title, height=size)
 
 
 def confidences(labels: dict[str, float], prediction: str) -> alt.Chart:

@@ -19,13 +19,13 @@ DASHBOARD_PAGE = "pages/dashboard.py"
 METRICS_PAGE = "pages/metrics.py"
 PLAYGROUND_PAGE = "pages/playground.py"
 
-STATUS_ICONS = {
-    "queued": "⏳",
-    "running": "🏃",
-    "completed": "✅",
-    "failed": "❌",
-    "cancelled": "⏹️",
-    "broken": "⚠️",
+STATUS_STYLE = {
+    "queued": ("gray", "schedule"),
+    "running": ("blue", "directions_run"),
+    "completed": ("green", "check_circle"),
+    "failed": ("red", "error"),
+    "cancelled": ("orange", "stop_circle"),
+    "broken": ("red", "warning"),
 }
 PHASE_NAMES = {
     "queued": "Waiting for the device",
@@ -47,11 +47,18 @@ def md(text: object) -> str:
 
 def show_error(exc: BaseException) -> None:
     """An EmbedtuneError as the user sees it: the message, never a traceback."""
-    st.error(md(exc), icon="🚫")
+    st.error(md(exc), icon=":material/block:")
 
 
 def status_text(status: str) -> str:
-    return f"{STATUS_ICONS.get(status, '')} {status}".strip()
+    """A run's status for tables and pickers (plain text)."""
+    return status
+
+
+def status_badge(status: str) -> str:
+    """A run's status as a coloured Markdown badge with an icon."""
+    color, icon = STATUS_STYLE.get(status, ("gray", "help"))
+    return f":{color}-badge[:material/{icon}: {status}]"
 
 
 def fmt_duration(seconds: float | None) -> str:

@@ -1,0 +1,306 @@
+"""The Streamlit app through AppTest: every page, data upload, training, metrics, playground."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.config import TrainConfig
+from core.data import LabeledTexts, split
+from core.jobs import submit, wait
+from core.runs import RUN_FILE, RunStore
+from tests.tiny_data import HOSTILE, csv_bytes, tiny_pairs
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+PAGES = ["pages/data.py", "pages/train.py", "pages/dashboard.py", "pages/metrics.py"]
+PAGES += ["pages/playground.py"]
+TITLES = dict(zip(PAGES, ["Data", "Train", "Dashboard", "Metrics", "Playground"], strict=True))
+TIMEOUT = 90  # first model load in a fresh process
+TRAIN_TIMEOUT_S = 240
+
+
+def unescape(text: str) -> str:
+    """Markdown with backslash-escaped punctuation back to the text it shows."""
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", text)
+
+
+def shown(at: AppTest) -> str:
+    """Every text value on the page and in the sidebar, as a reader sees it."""
+    values = []
+
+    def walk(node) -> None:
+        value = getattr(node, "value", None)
+        if isinstance(value, str):
+            values.append(unescape(value))
+        label = getattr(node, "label", None)
+        if isinstance(label, str):
+            values.append(unescape(label))
+        for child in getattr(node, "children", {}).values():
+            walk(child)
+
+    walk(at._tree)
+    return "\n".join(values)
+
+
+def open_app(runs: Path, monkeypatch, **query: str) -> AppTest:
+    monkeypatch.setenv("EMBEDTUNE_RUNS_DIR", str(runs))
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params.update(query)
+    return at.run()
+
+
+def go(at: AppTest, page: str) -> AppTest:
+    at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+@pytest.fixture(scope="session")
+def seeded(tmp_path_factory) -> tuple[Path, str]:
+    """A runs folder with one real completed tiny run, a failed run and a broken one."""
+    root = tmp_path_factory.mktemp("seeded-runs")
+    store = RunStore(root)
+    dataset = split(LabeledTexts.from_pairs(tiny_pairs(20), name="tiny.csv"), seed=0)
+    record = submit(TrainConfig(epochs=1), dataset, store).record
+    finished = wait(store, record.id, timeout_s=TRAIN_TIMEOUT_S)
+    assert finished.status == "completed", finished.error
+    failed, _ = store.create(TrainConfig(epochs=1, seed=7), dataset)
+    store.update(
+        failed.id,
+        status="failed",
+        error={"reason": "out of memory in the finetune phase", "log_tail": ["line one", HOSTILE]},
+    )
+    broken = root / "ft-broken000000"
+    broken.mkdir()
+    (broken / RUN_FILE).write_text("{not json", encoding="utf-8")
+    return root, record.id
+
+
+# ----------------------------------------------------------------------------- every page
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_with_an_empty_store(page, tmp_path, monkeypatch):
+    at = open_app(tmp_path / "runs", monkeypatch)
+    # AppTest drops the sidebar of st.navigation apps after the first run: check it first.
+    assert "None yet: start one on the Train page." in shown(at)
+    go(at, page)
+    assert at.title[0].value == TITLES[page]
+    assert not at.error
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_with_a_seeded_store(page, seeded, monkeypatch):
+    root, run_id = seeded
+    at = open_app(root, monkeypatch, run=run_id)
+    assert f"`{run_id}` :green-badge[:material/check_circle: completed]" in shown(at)  # sidebar
+    go(at, page)
+    assert at.title[0].value == TITLES[page]
+    assert at.session_state["run_id"] == run_id
+
+
+# ----------------------------------------------------------------------------- data page
+
+
+def test_data_page_with_a_good_file_reviews_and_registers_it(tmp_path, monkeypatch):
+    pairs = tiny_pairs(12) + [(HOSTILE, "positive"), (HOSTILE, "negative")]
+    at = open_app(tmp_path / "runs", monkeypatch)
+    at.file_uploader(key="upload_train").set_value(("tiny.csv", csv_bytes(pairs), "text/csv"))
+    at.run()
+    assert not at.exception and not at.error
+    assert "tiny.csv · 26 rows · 2 labels" in shown(at)
+    preview = at.dataframe[0].value
+    assert list(preview.columns) == ["row", "text", "label"] and len(preview) == 26
+
+    at.button(key="review_data").click().run()
+    assert not at.exception and not at.error
+    text = shown(at)
+    assert f"'{HOSTILE}' is 'negative' and 'positive' (rows 25, 26)" in text
+    # User text reaches Markdown only escaped: no tag, link or directive can form.
+    conflict = next(w.value for w in at.warning if "more than one label" in w.value)
+    assert "\\<img src\\=x onerror\\=alert\\(1\\)\\>" in conflict
+
+    at.checkbox(key="drop_conflicting").check().run()
+    at.button(key="use_data").click().run()
+    assert not at.exception and not at.error
+    dataset = at.session_state["dataset"]
+    assert HOSTILE not in dataset.train.texts + dataset.valid.texts
+    assert len(dataset.train) + len(dataset.valid) == 24
+    assert "Data set ready: 20 training and 4 validation examples, 2 labels." in shown(at)
+
+
+def test_data_page_shows_a_bad_file_error_without_a_traceback(tmp_path, monkeypatch):
+    at = open_app(tmp_path / "runs", monkeypatch)
+    bad = b"good text,positive\nbad, text,negative\n"
+    at.file_uploader(key="upload_train").set_value(("bad.csv", bad, "text/csv")).run()
+    assert not at.exception
+    assert [unescape(e.value) for e in at.error] == [
+        "row 2: expected 2 columns (text, label), found 3 (put texts that contain a comma in "
+        "double quotes)"
+    ]
+    assert "review_data" not in [b.key for b in at.button]
+
+
+def test_data_page_example_data_set_and_validation_file(tmp_path, monkeypatch):
+    at = open_app(tmp_path / "runs", monkeypatch)
+    at.button(key="load_example").click().run()
+    assert "reviews.csv (example) · 300 rows · 2 labels" in shown(at)
+    valid = csv_bytes([("The film was great", "positive"), ("Awful service", "negative")])
+    at.file_uploader(key="upload_valid").set_value(("valid.csv", valid, "text/csv")).run()
+    at.button(key="review_data").click().run()
+    assert not at.exception and not at.error
+    assert [m.value for m in at.metric][:3] == ["300", "2", "2"]
+
+
+# ----------------------------------------------------------------------------- train page
+
+
+@pytest.mark.slow
+def test_train_page_starts_a_finetune_and_sees_it_complete(tmp_path, monkeypatch):
+    runs = tmp_path / "runs"
+    at = open_app(runs, monkeypatch)
+    data = csv_bytes(tiny_pairs(16))
+    at.file_uploader(key="upload_train").set_value(("train.csv", data, "text/csv")).run()
+    at.button(key="review_data").click().run()
+    at.button(key="use_data").click().run()
+    go(at, "pages/train.py")
+    at.number_input(key="cfg_epochs").set_value(1).run()
+    at.button(key="start_training").click().run()
+    assert not at.exception and not at.error
+    run_id = at.session_state["run_id"]
+    assert at.query_params["run"] == run_id  # a browser refresh finds it again
+    assert f"Started run {run_id}." in shown(at)
+
+    record = wait(RunStore(runs), run_id, timeout_s=TRAIN_TIMEOUT_S)
+    assert record.status == "completed", record.error
+    at.run()
+    text = shown(at)
+    assert "Finetune completed. Now you can test your model in the Playground." in text
+    assert any(link.proto.page.endswith("playground.py") for link in at.get("page_link"))
+
+    # The same data and settings again: the finished run is reused, and says so.
+    at.button(key="start_training").click().run()
+    assert f"Reused completed run {run_id}" in shown(at)
+
+
+def test_a_refreshed_browser_finds_the_run_in_the_url(tmp_path, monkeypatch):
+    runs = tmp_path / "runs"
+    store = RunStore(runs)
+    dataset = split(LabeledTexts.from_pairs(tiny_pairs(6)), seed=0)
+    record, _ = store.create(TrainConfig(epochs=1), dataset)
+    store.update(record.id, status="cancelled")
+    at = go(open_app(runs, monkeypatch, run=record.id), "pages/train.py")
+    assert at.session_state["run_id"] == record.id
+    assert "The run was cancelled" in shown(at)
+
+
+# ----------------------------------------------------------------------------- dashboard
+
+
+@pytest.mark.slow
+def test_dashboard_lists_completed_failed_and_broken_runs(seeded, monkeypatch):
+    root, run_id = seeded
+    at = go(open_app(root, monkeypatch), "pages/dashboard.py")
+    table = at.dataframe[0].value
+    assert set(table["status"]) == {"completed", "failed", "broken"}
+    assert table.loc[table["run"] == run_id, "best F1"].notna().all()
+    failed = table.loc[table["status"] == "failed", "run"].item()
+    at.selectbox(key="dashboard_run").select(failed).run()
+    assert "Failed: out of memory in the finetune phase" in shown(at)
+    assert at.code[0].value == f"line one\n{HOSTILE}"  # the log tail as plain text
+    at.selectbox(key="dashboard_run").select("ft-broken000000").run()
+    assert "cannot be read" in shown(at)
+
+
+def test_dashboard_deletes_a_run_after_confirmation(tmp_path, monkeypatch):
+    runs = tmp_path / "runs"
+    store = RunStore(runs)
+    dataset = split(LabeledTexts.from_pairs(tiny_pairs(6)), seed=0)
+    record, _ = store.create(TrainConfig(epochs=1), dataset)
+    store.update(record.id, status="failed", error={"reason": "test", "log_tail": []})
+    at = go(open_app(runs, monkeypatch), "pages/dashboard.py")
+    at.button(key="delete_run").click().run()
+    assert store.path(record.id).exists()  # not yet: asks first
+    at.button(key="keep_run").click().run()
+    at.button(key="delete_run").click().run()
+    at.button(key="confirm_delete").click().run()
+    assert not at.exception
+    assert not store.path(record.id).exists()
+    assert f"Deleted run `{record.id}`." in shown(at)
+    assert "No finetunes yet" in shown(at)
+
+
+# ----------------------------------------------------------------------------- metrics
+
+
+@pytest.mark.slow
+def test_metrics_page_shows_the_stored_numbers(seeded, monkeypatch):
+    root, run_id = seeded
+    record = RunStore(root).get(run_id)
+    at = go(open_app(root, monkeypatch, run=run_id), "pages/metrics.py")
+    final, gains = record.final.metrics, record.final.metrics.gain_over(record.baseline.metrics)
+    metrics = {m.label: m for m in at.metric}
+    assert metrics["Accuracy"].value == f"{final.accuracy:.3f}"
+    assert metrics["F1"].value == f"{final.f1:.3f}"
+    assert metrics["Recall"].value == f"{final.recall:.3f}"
+    assert metrics["Precision"].delta == f"{gains['precision']:+.3f}"
+    assert "Finetune completed. Now you can test your model in the Playground." in shown(at)
+    per_label = at.dataframe[0].value
+    assert list(per_label["label"]) == ["negative", "positive"]
+    assert list(per_label["support"]) == [c.support for c in record.final.per_class]
+    assert len(at.get("arrow_vega_lite_chart")) == 6  # 4 curves + 2 confusion matrices
+
+
+# ----------------------------------------------------------------------------- playground
+
+
+@pytest.mark.slow
+def test_playground_classifies_a_text(seeded, monkeypatch):
+    root, run_id = seeded
+    at = go(open_app(root, monkeypatch, run=run_id), "pages/playground.py")
+    assert at.selectbox(key="playground_model").value == run_id
+    at.session_state["playground_tab"] = "Classify"
+    at.run()
+    at.text_area(key="classify_text").set_value(f"The hotel was superb, I loved it\n{HOSTILE}")
+    at.button(key="classify").click().run()
+    assert not at.exception and not at.error
+    results = at.session_state["classify_results"][1]
+    assert [r["input"] for r in results] == ["The hotel was superb, I loved it", HOSTILE]
+    assert results[0]["prediction"] == "positive"
+    assert set(results[0]["labels"]) == {"negative", "positive"}
+    assert json.loads(at.json[0].value) == results
+    assert [t.value for t in at.text] == [r["input"] for r in results]  # plain text, not Markdown
+
+
+@pytest.mark.slow
+def test_playground_embeds_with_a_base_model(seeded, monkeypatch):
+    root, _ = seeded
+    at = go(open_app(root, monkeypatch), "pages/playground.py")
+    at.selectbox(key="playground_model").select("base:small").run()
+    at.text_area(key="embed_text").set_value("=cmd()\nhello\nhi there").run()
+    assert not at.exception and not at.error
+    assert "3 vectors of 384 dimensions" in shown(at)
+    assert [d.label for d in at.get("download_button")] == ["Download CSV", "Download .npy"]
+
+
+@pytest.mark.slow
+def test_playground_maps_the_validation_texts(seeded, monkeypatch):
+    root, run_id = seeded
+    at = go(open_app(root, monkeypatch, run=run_id), "pages/playground.py")
+    at.session_state["playground_tab"] = "Map"
+    at.run(timeout=180)
+    assert not at.exception and not at.error
+    assert len(at.get("arrow_vega_lite_chart")) == 2
+    assert sum("texts misclassified" in c for c in shown(at).splitlines()) == 2
+
+
+def test_classify_needs_a_finetuned_run(tmp_path, monkeypatch):
+    at = go(open_app(tmp_path / "runs", monkeypatch), "pages/playground.py")
+    at.session_state["playground_tab"] = "Classify"
+    at.run()
+    assert "A base model embeds but cannot classify" in shown(at)

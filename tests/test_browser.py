@@ -1,0 +1,236 @@
+"""The whole flow in a real headless Chromium: upload, review, train, metrics, playground.
+
+Skipped without /usr/bin/chromium unless EMBEDTUNE_REQUIRE_BROWSER=1 (CI), then it fails.
+With EMBEDTUNE_SCREENSHOTS=1 it saves the README screenshots into docs/screenshots/.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.tiny_data import HOSTILE, csv_bytes, tiny_pairs
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SHOTS = ROOT / "docs" / "screenshots"
+TRAIN_TIMEOUT_MS = 240_000
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+
+def _need_browser() -> None:
+    if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
+        if os.environ.get("EMBEDTUNE_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"{CHROMIUM} is missing and EMBEDTUNE_REQUIRE_BROWSER=1")
+        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def app_server(tmp_path):
+    """`streamlit run app.py` on a free port with its own runs folder; yields the URL."""
+    _need_browser()
+    port = _free_port()
+    env = dict(os.environ, EMBEDTUNE_RUNS_DIR=str(tmp_path / "runs"))
+    log = open(tmp_path / "server.log", "wb")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                    if response.read().strip() == b"ok":
+                        break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError((tmp_path / "server.log").read_text(errors="replace"))
+            time.sleep(0.3)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+def _settled(page, timeout: int = 60_000) -> None:
+    """Wait until Streamlit has finished running the script."""
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout
+    )
+
+
+def _charts_drawn(page, timeout: int = 60_000) -> None:
+    page.wait_for_function(
+        """() => {
+            const charts = document.querySelectorAll('[data-testid="stVegaLiteChart"]');
+            return charts.length > 0 &&
+                [...charts].every(c => c.querySelector('svg.marks, canvas.marks'));
+        }""",
+        timeout=timeout,
+    )
+
+
+def _shot(page, name: str, height: int | None = None) -> None:
+    if os.environ.get("EMBEDTUNE_SCREENSHOTS") != "1":
+        return
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    if height:
+        page.set_viewport_size({"width": 1440, "height": height})
+        page.wait_for_timeout(800)
+    page.screenshot(path=str(SHOTS / f"{name}.png"))
+    page.set_viewport_size({"width": 1440, "height": 900})
+
+
+def _literal_hostile_text(page) -> None:
+    """The hostile text is on the page as text, and no element was made from it."""
+    assert page.get_by_text(HOSTILE, exact=False).first.is_visible()
+    assert page.locator('img[src="x"]').count() == 0
+
+
+def _go(page, title: str) -> None:
+    page.locator('[data-testid="stSidebarNav"]').get_by_text(title, exact=True).click()
+    page.get_by_role("heading", name=title).first.wait_for()
+    _settled(page)
+
+
+def test_upload_train_metrics_and_classify(app_server, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    pairs = tiny_pairs(20)
+    # The same hostile text with two labels: the review quotes it in a conflict warning.
+    pairs += [(HOSTILE, "positive"), (HOSTILE, "negative")]
+    data = tmp_path / "reviews.csv"
+    data.write_bytes(csv_bytes(pairs))
+    dialogs: list[str] = []
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        page = browser.new_page(viewport={"width": 1440, "height": 900})
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        page.set_default_timeout(60_000)
+        page.goto(app_server)
+        page.get_by_text("Upload a CSV file with two columns").wait_for()
+
+        # Data: upload, review (the hostile text shows as text), use.
+        page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(str(data))
+        page.get_by_text("reviews.csv · 42 rows").wait_for()
+        page.get_by_role("button", name="Review data").click()
+        page.get_by_text("Findings").wait_for()
+        _settled(page)
+        page.get_by_text("texts have more than one label").first.wait_for()
+        _literal_hostile_text(page)
+        page.get_by_text("Texts given more than one label").click()  # drop the conflict
+        _settled(page)
+        page.get_by_role("button", name="Use this data").click()
+        page.get_by_text("Data set ready").wait_for()
+        _charts_drawn(page)
+        _shot(page, "data", height=1500)
+
+        # Train: one epoch, watch it complete.
+        page.get_by_role("link", name="Next: choose a base model and train").click()
+        page.get_by_role("heading", name="Train").first.wait_for()
+        page.get_by_text("Advanced settings").click()
+        epochs = page.get_by_role("spinbutton", name="Epochs (passes over the training data)")
+        epochs.fill("1")
+        epochs.press("Enter")
+        _settled(page)
+        page.get_by_role("button", name="Start finetuning").click()
+        page.get_by_text("Started run").wait_for()
+        try:
+            page.get_by_text("Finetuning: step").wait_for(timeout=60_000)
+            _shot(page, "train")
+        except Exception:  # noqa: BLE001 - a fast machine may skip past the finetune phase
+            pass
+        page.get_by_text("Finetune completed").first.wait_for(timeout=TRAIN_TIMEOUT_MS)
+        _settled(page)
+
+        # Metrics: the curves and the confusion matrices.
+        page.get_by_role("link", name="See the metrics").click()
+        page.get_by_role("heading", name="Metrics").first.wait_for()
+        page.get_by_text("Validation scores over training").wait_for()
+        _settled(page)
+        _charts_drawn(page)
+        assert page.locator('[data-testid="stMetric"]').count() >= 4
+        _shot(page, "metrics", height=1900)
+
+        # Dashboard lists the run.
+        _go(page, "Dashboard")
+        page.get_by_text("1 completed").wait_for()
+        _shot(page, "dashboard")
+
+        # Playground: classify a sentence and the hostile text.
+        _go(page, "Playground")
+        page.get_by_role("tab", name="Classify").click()
+        box = page.get_by_role("textbox", name="Texts, one per line")
+        box.fill(f"The pizza was wonderful, I loved it\n{HOSTILE}")
+        box.press("Control+Enter")
+        _settled(page)
+        page.get_by_role("button", name="Classify", exact=True).click()
+        page.get_by_text("What a developer gets").wait_for()
+        _settled(page)
+        _charts_drawn(page)
+        page.get_by_text("→ positive").first.wait_for()
+        _literal_hostile_text(page)
+        _shot(page, "playground-classify", height=1500)
+
+        page.get_by_role("tab", name="Map").click()
+        page.get_by_text("texts misclassified").first.wait_for(timeout=120_000)
+        _settled(page)
+        _charts_drawn(page)
+        _shot(page, "playground-map", height=1000)
+
+        page.get_by_role("tab", name="Embed").click()
+        page.get_by_text("Cosine similarity").wait_for()
+        _settled(page)
+        _charts_drawn(page)
+        _shot(page, "playground-embed", height=1200)
+        browser.close()
+
+    assert dialogs == [], f"the page opened dialogs (script ran?): {dialogs}"

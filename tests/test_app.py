@@ -181,7 +181,7 @@ def test_train_page_starts_a_finetune_and_sees_it_complete(tmp_path, monkeypatch
     at.run()
     text = shown(at)
     assert "Finetune completed. Now you can test your model in the Playground." in text
-    assert any(link.proto.page.endswith("playground.py") for link in at.get("page_link"))
+    assert "Open the Playground" in [link.proto.label for link in at.get("page_link")]
 
     # The same data and settings again: the finished run is reused, and says so.
     at.button(key="start_training").click().run()
@@ -253,7 +253,7 @@ def test_metrics_page_shows_the_stored_numbers(seeded, monkeypatch):
     per_label = at.dataframe[0].value
     assert list(per_label["label"]) == ["negative", "positive"]
     assert list(per_label["support"]) == [c.support for c in record.final.per_class]
-    assert len(at.get("arrow_vega_lite_chart")) == 6  # 4 curves + 2 confusion matrices
+    assert len(at.get("vega_lite_chart")) == 6  # 4 curves + 2 confusion matrices
 
 
 # ----------------------------------------------------------------------------- playground
@@ -295,7 +295,7 @@ def test_playground_maps_the_validation_texts(seeded, monkeypatch):
     at.session_state["playground_tab"] = "Map"
     at.run(timeout=180)
     assert not at.exception and not at.error
-    assert len(at.get("arrow_vega_lite_chart")) == 2
+    assert len(at.get("vega_lite_chart")) == 2
     assert sum("texts misclassified" in c for c in shown(at).splitlines()) == 2
 
 

@@ -176,8 +176,11 @@ def _folder_facts(path: Path) -> tuple[int | None, int | None, int | None, int]:
         with safe_open(str(weights), framework="numpy") as f:
             parameters = 0
             for name in f.keys():
+                tensor = f.get_slice(name)
+                if tensor.get_dtype() not in ("F16", "BF16", "F32", "F64"):
+                    continue  # integer buffers such as position_ids are not parameters
                 count = 1
-                for dim in f.get_slice(name).get_shape():
+                for dim in tensor.get_shape():
                     count *= dim
                 parameters += count
     config = _read_json(path / "config.json")

@@ -197,13 +197,16 @@ def _progress_callback(reporter: Reporter) -> Any:
     return ProgressCallback()
 
 
-def _training_args(config: TrainConfig, device: DeviceInfo, output_dir: Path, n_train: int) -> Any:
-    from sentence_transformers import SentenceTransformerTrainingArguments
+def training_arguments(
+    config: TrainConfig, device: DeviceInfo, output_dir: Path, n_train: int
+) -> dict[str, Any]:
+    """The trainer's settings for a config on a device: evaluation and checkpoint interval,
+    best-checkpoint selection on validation macro-F1, mixed precision on CUDA."""
     from sentence_transformers.sentence_transformer.training_args import BatchSamplers
 
     steps_per_epoch = max(1, math.ceil(n_train / config.batch_size))
     eval_steps = max(1, math.ceil(steps_per_epoch / config.evals_per_epoch))
-    return SentenceTransformerTrainingArguments(
+    return dict(
         output_dir=str(output_dir),
         num_train_epochs=config.epochs,
         per_device_train_batch_size=config.batch_size,
@@ -276,7 +279,10 @@ def train(
     """Run the whole recipe on a prepared data set. Checkpoints go under `workdir`."""
     import transformers
     from datasets import Dataset
-    from sentence_transformers import SentenceTransformerTrainer
+    from sentence_transformers import (
+        SentenceTransformerTrainer,
+        SentenceTransformerTrainingArguments,
+    )
 
     reporter = reporter or SilentReporter()
     started = time.monotonic()
@@ -309,7 +315,9 @@ def train(
     loss = _make_loss(config, model, baseline_head, y_train, len(labels))
     trainer = SentenceTransformerTrainer(
         model=model,
-        args=_training_args(config, device, workdir / "checkpoints", len(train_texts)),
+        args=SentenceTransformerTrainingArguments(
+            **training_arguments(config, device, workdir / "checkpoints", len(train_texts))
+        ),
         train_dataset=Dataset.from_dict({"text": train_texts, "label": y_train.tolist()}),
         loss=loss,
         evaluator=evaluator,

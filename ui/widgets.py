@@ -13,11 +13,11 @@ from core.config import TrainConfig
 from core.runs import RunRecord
 
 # Page files, for st.page_link / st.switch_page (registered in app.py).
-DATA_PAGE = "pages/data.py"
-TRAIN_PAGE = "pages/train.py"
-DASHBOARD_PAGE = "pages/dashboard.py"
-METRICS_PAGE = "pages/metrics.py"
-PLAYGROUND_PAGE = "pages/playground.py"
+DATA_PAGE = "app_pages/data.py"
+TRAIN_PAGE = "app_pages/train.py"
+DASHBOARD_PAGE = "app_pages/dashboard.py"
+METRICS_PAGE = "app_pages/metrics.py"
+PLAYGROUND_PAGE = "app_pages/playground.py"
 
 STATUS_STYLE = {
     "queued": ("gray", "schedule"),

@@ -1,0 +1,201 @@
+"""`python -m core`: every command, its JSON, exit codes and one-line errors."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from core.cli import main
+from tests.engine_data import tiny_dataset
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def _write(path: Path, pairs) -> Path:
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows(pairs)
+    return path
+
+
+def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_python_m_core_reviews_a_real_data_set_as_json():
+    out = subprocess.run(
+        [sys.executable, "-m", "core", "review", str(SHARED / "sst2" / "train.csv"), "--json"],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    # The automatic 20 % validation split is already counted in.
+    assert (report["train_rows"], report["valid_rows"]) == (8000, 2000)
+    counts = {k: report["train_counts"][k] + report["valid_counts"][k] for k in ("0", "1")}
+    assert counts == {"0": 4426, "1": 5574}
+
+
+def test_review_of_unusable_data_exits_2_with_one_error_line(tmp_path, capsys):
+    bad = _write(tmp_path / "bad.csv", [("good", "pos"), ("bad", "neg", "extra")])
+    code, out, err = run_cli(capsys, "review", str(bad))
+    assert code == 2
+    assert err == (
+        "error: row 2: expected 2 columns (text, label), found 3 "
+        "(put texts that contain a comma in double quotes)\n"
+    )
+    empty = _write(tmp_path / "empty-text.csv", [("good", "pos"), ("", "neg"), ("bad", "neg")])
+    code, out, err = run_cli(capsys, "review", str(empty))
+    assert code == 2 and err.startswith("error: ") and "row 2" in err and err.count("\n") == 1
+    assert "Traceback" not in out + err
+
+
+def test_errors_about_runs_are_one_line(tmp_path, capsys):
+    code, _, err = run_cli(capsys, "status", "../../etc", "--runs-dir", str(tmp_path))
+    assert code == 2 and err.startswith("error: invalid run id '../../etc'")
+    code, _, err = run_cli(capsys, "classify", "ft-000000000000", "hi", "--runs-dir", str(tmp_path))
+    assert code == 2 and err == f"error: no run 'ft-000000000000' in {tmp_path}\n"
+
+
+def test_models_lists_the_catalogue_and_the_device(capsys):
+    code, out, _ = run_cli(capsys, "models", "--json")
+    data = json.loads(out)
+    assert code == 0 and [m["key"] for m in data["models"]] == ["small", "large"]
+    assert data["device"]["kind"] in ("cpu", "cuda", "mps")
+
+
+def test_embed_with_a_base_model(capsys):
+    code, out, _ = run_cli(capsys, "embed", "small", "hello", "world", "--json")
+    data = json.loads(out)
+    assert code == 0 and data["texts"] == ["hello", "world"]
+    assert len(data["embeddings"]) == 2 and len(data["embeddings"][0]) == 384
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One real finetune through the CLI, shared by the tests below."""
+    folder = tmp_path_factory.mktemp("cli")
+    data = tiny_dataset()
+    pairs = list(zip(data.train.texts + data.valid.texts, data.train.labels + data.valid.labels))
+    train_csv = _write(folder / "train.csv", pairs)
+    runs = folder / "runs"
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "core",
+            "train",
+            str(train_csv),
+            "--epochs",
+            "1",
+            "--runs-dir",
+            str(runs),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[1],
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stderr
+    return folder, runs, json.loads(out.stdout), out.stderr
+
+
+@pytest.mark.slow
+def test_train_prints_progress_and_one_json_object(trained):
+    _, _, result, stderr = trained
+    assert result["status"] == "completed"
+    for key in ("baseline", "finetuned"):
+        assert set(result[key]) >= {"accuracy", "f1", "precision", "recall", "macro_f1"}
+    assert result["run_id"].startswith("ft-")
+    assert "Started run" in stderr and "finetune" in stderr
+
+
+@pytest.mark.slow
+def test_training_the_same_again_reuses_the_run(trained, capsys):
+    folder, runs, result, _ = trained
+    code, out, err = run_cli(
+        capsys,
+        "train",
+        str(folder / "train.csv"),
+        "--epochs",
+        "1",
+        "--runs-dir",
+        str(runs),
+        "--json",
+    )
+    assert code == 0 and json.loads(out)["run_id"] == result["run_id"]
+    assert err.startswith(f"Reused completed run {result['run_id']}")
+
+
+@pytest.mark.slow
+def test_runs_status_classify_evaluate_export(trained, capsys, tmp_path):
+    folder, runs, result, _ = trained
+    run_id = result["run_id"]
+    code, out, _ = run_cli(capsys, "runs", "--runs-dir", str(runs), "--json")
+    assert code == 0 and [r["run_id"] for r in json.loads(out)] == [run_id]
+
+    code, out, _ = run_cli(capsys, "status", run_id, "--runs-dir", str(runs), "--json")
+    assert code == 0 and json.loads(out)["finetuned"] == result["finetuned"]
+
+    code, out, _ = run_cli(
+        capsys,
+        "classify",
+        run_id,
+        "a spicy curry (9)",
+        "the laptop overheats (9)",
+        "--runs-dir",
+        str(runs),
+        "--json",
+    )
+    predictions = json.loads(out)
+    assert code == 0 and [p["prediction"] for p in predictions] == ["food", "tech"]
+    assert set(predictions[0]["labels"]) == {"food", "sport", "tech"}
+
+    code, out, _ = run_cli(
+        capsys, "evaluate", run_id, str(folder / "train.csv"), "--runs-dir", str(runs), "--json"
+    )
+    evaluation = json.loads(out)
+    assert code == 0 and evaluation["n"] == 24
+    assert {"accuracy", "f1", "precision", "recall", "macro_f1"} <= set(evaluation)
+    assert len(evaluation["confusion_matrix"]) == 3 and len(evaluation["per_class"]) == 3
+
+    code, out, _ = run_cli(
+        capsys, "embed", run_id, "a spicy curry", "--runs-dir", str(runs), "--json"
+    )
+    assert code == 0 and len(json.loads(out)["embeddings"][0]) == 384
+
+    dest = tmp_path / "exported"
+    code, out, _ = run_cli(capsys, "export", run_id, str(dest), "--runs-dir", str(runs))
+    assert code == 0
+    assert sorted(p.name for p in dest.iterdir()) == [
+        "head.safetensors",
+        "labels.json",
+        "model",
+        "run.json",
+    ]
+    code, _, err = run_cli(capsys, "export", run_id, str(dest), "--runs-dir", str(runs))
+    assert code == 2 and err == f"error: {dest} exists and is not empty: choose a new folder\n"
+
+
+@pytest.mark.slow
+def test_evaluate_refuses_labels_the_model_never_saw(trained, capsys, tmp_path):
+    _, runs, result, _ = trained
+    test_csv = _write(
+        tmp_path / "test.csv", [("a spicy curry", "food"), ("a yacht race", "sailing")]
+    )
+    code, _, err = run_cli(
+        capsys, "evaluate", result["run_id"], str(test_csv), "--runs-dir", str(runs)
+    )
+    assert code == 2
+    assert err == (
+        "error: row 2: label 'sailing' was not in the training data "
+        "(the model knows food, sport, tech)\n"
+    )

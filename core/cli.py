@@ -70,17 +70,14 @@ def _read_texts(args: argparse.Namespace) -> list[str]:
 def _read_text_column(path: Path, header: bool) -> list[str]:
     """The first column of a CSV (texts to classify or embed; other columns are ignored)."""
     from core.errors import DataError
+    from core.inputs import read_texts
 
     try:
-        text = path.read_bytes().decode("utf-8-sig")
+        raw = path.read_bytes()
     except OSError as exc:
         raise DataError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise DataError(
-            f"{path} is not UTF-8 text (byte {exc.start}): save it as CSV UTF-8"
-        ) from exc
-    rows = [row for row in csv.reader(text.splitlines(keepends=True)) if row]
-    return [row[0] for row in rows[1 if header else 0 :]]
+    # The command line has no upload limit: the file is the user's own.
+    return list(read_texts(raw, header=header, limit=sys.maxsize).texts)
 
 
 # -- commands --------------------------------------------------------------------------------

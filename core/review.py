@@ -410,7 +410,9 @@ def review(
                 Finding(
                     "leakage",
                     "warning",
-                    f"{len(leakage)} validation texts also appear in the training data "
+                    f"{len(leakage)} validation "
+                    f"{'text also appears' if len(leakage) == 1 else 'texts also appear'}"
+                    f" in the training data "
                     f"(validation {describe_rows(rows)}): the validation score will look better "
                     "than it is; drop them from the validation set",
                     rows,
@@ -423,7 +425,7 @@ def review(
                 Finding(
                     "missing_in_valid",
                     "info",
-                    f"{len(missing)} labels have no validation examples: "
+                    f"{_count(len(missing), 'label has', 'labels have')} no validation examples: "
                     f"{', '.join(repr(label) for label in missing)}; their scores cannot be "
                     "measured",
                     (),
@@ -542,7 +544,8 @@ def _label_findings(train: LabeledTexts, counts: dict[str, int]) -> list[Finding
             Finding(
                 "rare_labels",
                 "warning",
-                f"{len(rare)} labels have fewer than {RARE_LABEL_EXAMPLES} examples: {listed}; "
+                f"{_count(len(rare), 'label has', 'labels have')}"
+                f" fewer than {RARE_LABEL_EXAMPLES} examples: {listed}; "
                 "the model can hardly learn them and their scores mean little: add examples or "
                 "drop these labels",
                 rows,
@@ -563,7 +566,8 @@ def _empty_findings(
             Finding(
                 "empty_text",
                 "error",
-                f"{len(empty_text)} empty texts ({describe_rows(empty_text)}): drop them or "
+                f"{_count(len(empty_text), 'empty text', 'empty texts')}"
+                f" ({describe_rows(empty_text)}): drop them or "
                 "fill them in",
                 empty_text,
                 split_name,
@@ -574,7 +578,8 @@ def _empty_findings(
             Finding(
                 "empty_label",
                 "error",
-                f"{len(empty_label)} rows without a label ({describe_rows(empty_label)}): drop "
+                f"{_count(len(empty_label), 'row', 'rows')}"
+                f" without a label ({describe_rows(empty_label)}): drop "
                 "them or label them",
                 empty_label,
                 split_name,
@@ -586,7 +591,8 @@ def _empty_findings(
             Finding(
                 "cleaned_to_empty",
                 "warning",
-                f"cleaning leaves {len(emptied)} texts empty ({describe_rows(emptied)}): "
+                f"cleaning leaves {_count(len(emptied), 'text', 'texts')}"
+                f" empty ({describe_rows(emptied)}): "
                 "they are reported as empty texts; drop them or turn off a cleaning rule",
                 emptied,
                 split_name,
@@ -643,7 +649,8 @@ def _duplicate_findings(
             Finding(
                 "duplicates",
                 "warning",
-                f"{len(extra)} rows repeat an earlier row's text and label "
+                f"{_count(len(extra), 'row repeats', 'rows repeat')}"
+                f" an earlier row's text and label "
                 f"({describe_rows(extra)}): {why}; drop the copies (the first is kept)",
                 extra,
                 split_name,
@@ -657,7 +664,7 @@ def _duplicate_findings(
             Finding(
                 "conflicting_labels",
                 "warning",
-                f"{len(conflicts)} texts have more than one label, e.g. "
+                f"{_count(len(conflicts), 'text has', 'texts have')} more than one label, e.g. "
                 f"{_shorten(first.text)!r} is {labels} "
                 f"({describe_rows(first.rows)}): the model cannot be right on both; fix the "
                 "labels or drop these rows",
@@ -666,6 +673,11 @@ def _duplicate_findings(
             )
         )
     return findings
+
+
+def _count(n: int, one: str, many: str) -> str:
+    """'1 row repeats' / '3 rows repeat': the number with the right form of the words."""
+    return f"{n} {one if n == 1 else many}"
 
 
 def _shorten(text: str, limit: int = 60) -> str:

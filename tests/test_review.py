@@ -193,7 +193,7 @@ def test_empty_texts_and_labels_are_errors():
         "train",
     )
     assert result.finding("empty_label").message == (
-        "1 rows without a label (row 3): drop them or label them"
+        "1 row without a label (row 3): drop them or label them"
     )
     assert not result.ok
 
@@ -210,7 +210,7 @@ def test_duplicates_and_conflicting_labels():
     )
     assert result.conflicts == (Conflict("train", "y", (2, 5), ("b", "a")),)
     assert result.finding("conflicting_labels").message == (
-        "1 texts have more than one label, e.g. 'y' is 'a' and 'b' (rows 2, 5): the model cannot "
+        "1 text has more than one label, e.g. 'y' is 'a' and 'b' (rows 2, 5): the model cannot "
         "be right on both; fix the labels or drop these rows"
     )
     assert result.ok  # warnings only
@@ -272,7 +272,7 @@ def test_review_with_cleaning_reports_changes_and_texts_cleaned_to_empty():
     )
     assert result.valid_changes == (TextChange(1, "<b>ok</b>", "ok"),)
     assert result.finding("cleaned_to_empty").message == (
-        "cleaning leaves 1 texts empty (row 3): they are reported as empty texts; drop them or "
+        "cleaning leaves 1 text empty (row 3): they are reported as empty texts; drop them or "
         "turn off a cleaning rule"
     )
     assert result.finding("empty_text").rows == (3,)
@@ -333,4 +333,4 @@ def test_to_text_report():
         "  pos          5        1",
     ]
     assert "warning: only 8 labelled training examples" in text
-    assert "warning: 1 labels have fewer than 5 examples: 'neg' (2)" in text
+    assert "warning: 1 label has fewer than 5 examples: 'neg' (2)" in text

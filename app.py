@@ -6,6 +6,7 @@ import streamlit as st
 
 import core  # noqa: F401  (sets the offline environment before any model library loads)
 from core.errors import EmbedtuneError
+from core.sharing import DemoSettings
 from ui import loaders, state
 from ui.widgets import (
     DASHBOARD_PAGE,
@@ -36,6 +37,14 @@ def sidebar() -> None:
     with st.sidebar:
         st.markdown("### :material/explore: Embedtune")
         st.caption("Finetune a sentence-embedding model into a text classifier.")
+        demo = DemoSettings.from_env()
+        if demo.shared:
+            state.workspace_id()  # in the URL from the first page, so a refresh keeps it
+            st.caption(
+                f"Shared demo: your runs are visible only through this page's link · up to "
+                f"{demo.max_rows} rows, {demo.max_jobs} finetune at a time, "
+                f"{demo.max_train_s / 60:g} minutes each."
+            )
 
         st.markdown("**Data set**")
         dataset = state.get(state.DATASET)

@@ -66,8 +66,14 @@ def load_example() -> None:
 
 
 @st.cache_data(max_entries=4, show_spinner="Reading the file…")
-def parse(raw: bytes, header: bool, name: str) -> LabeledTexts:
-    return read_labeled_csv(raw, header=header, name=name)
+def parse(raw: bytes, header: bool, name: str, max_bytes: int) -> LabeledTexts:
+    return read_labeled_csv(raw, header=header, name=name, max_bytes=max_bytes)
+
+
+def upload_limit() -> int:
+    """The server's upload limit in bytes (server.maxUploadSize), checked again here so a file
+    that reaches the page some other way gets the same clear message."""
+    return int(st.get_option("server.maxUploadSize")) * 2**20
 
 
 def rows_frame(data: LabeledTexts, rows: tuple[int, ...] | None = None, limit: int = 0):
@@ -316,10 +322,10 @@ train = valid = None
 try:
     if current["train"] is not None:
         name, raw = current["train"]
-        train = parse(raw, current["header"], name)
+        train = parse(raw, current["header"], name, upload_limit())
     if current["valid"] is not None:
         name, raw = current["valid"]
-        valid = parse(raw, current["header"], name)
+        valid = parse(raw, current["header"], name, upload_limit())
 except EmbedtuneError as exc:
     show_error(exc)
     train = None

@@ -9,6 +9,7 @@ from core.errors import EmbedtuneError
 from core.jobs import submit
 from core.models import CATALOGUE
 from core.runs import RunRecord
+from core.sharing import DemoSettings, check_submission
 from ui import loaders, state
 from ui.widgets import (
     DASHBOARD_PAGE,
@@ -160,7 +161,9 @@ def estimate(key: str, dataset, epochs: int) -> str:
 
 def start(config: TrainConfig, dataset) -> None:
     try:
-        submission = submit(config, dataset, state.store())
+        store = state.store()
+        check_submission(DemoSettings.from_env(), store, config, dataset)
+        submission = submit(config, dataset, store)
     except EmbedtuneError as exc:
         show_error(exc)
         return

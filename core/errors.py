@@ -25,3 +25,7 @@ class RunError(EmbedtuneError):
 
 class StorageError(EmbedtuneError):
     """The runs folder cannot be written (permissions, disk full)."""
+
+
+class LimitError(EmbedtuneError):
+    """A shared demo's per-visitor cap (rows, concurrent finetunes) would be exceeded."""

@@ -56,9 +56,11 @@ def start_worker(store: RunStore, run_id: str) -> int:
     run_dir = store.path(run_id)
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
+    command = [sys.executable, "-m", "core.worker", "--runs-dir", str(store.root.resolve())]
+    command += ["--lock-root", str(store.lock_root.resolve()), run_id]
     with open(run_dir / LOG_FILE, "ab") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "core.worker", "--runs-dir", str(store.root.resolve()), run_id],
+            command,
             cwd=PROJECT_ROOT,
             env=env,
             stdin=subprocess.DEVNULL,

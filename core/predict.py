@@ -15,6 +15,7 @@ import numpy as np
 from core.cleaning import CleaningConfig
 from core.errors import RunError
 from core.models import choose_device, load_model
+from core.runs import MODEL_DIR
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
 
 HEAD_FILE = "head.safetensors"
 LABELS_FILE = "labels.json"
-MODEL_DIR = "model"
 
 
 def _as_list(texts: str | Sequence[str]) -> list[str]:

@@ -28,6 +28,7 @@ LOG_FILE = "log.txt"
 CANCEL_FILE = "cancel"
 WORKER_LOCK = "worker.lock"
 DATASET_FILE = "dataset.json"
+MODEL_DIR = "model"  # a completed run's finetuned body (core.predict saves it)
 STATUSES = ("queued", "running", "completed", "failed", "cancelled")
 ACTIVE = ("queued", "running")
 # A worker holds its lock within a second or two of being spawned; until then its pid vouches.
@@ -213,8 +214,15 @@ def _pid_alive(pid: int | None) -> bool:
 class RunStore:
     """The runs folder. Every reader and writer (app, CLI, worker) goes through this."""
 
-    def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
+    def __init__(
+        self,
+        root: str | os.PathLike[str] | None = None,
+        lock_root: str | os.PathLike[str] | None = None,
+    ) -> None:
         self.root = Path(root) if root is not None else default_runs_dir()
+        # Where the one-job-at-a-time device lock lives: the runs folder, or in a shared demo
+        # the folder above every visitor's workspace (see core.sharing).
+        self.lock_root = Path(lock_root) if lock_root is not None else self.root
 
     # -- paths -----------------------------------------------------------------------------
     def path(self, run_id: str) -> Path:
@@ -317,9 +325,18 @@ class RunStore:
             ):
                 continue
             try:
-                runs.append(self.get(entry.name))
+                record = self.get(entry.name)
             except RunError as exc:
                 runs.append(BrokenRun(entry.name, str(exc)))
+                continue
+            if record.status == "completed" and not (entry / MODEL_DIR).is_dir():
+                # Deleted by hand or lost with a disk: listed, never served as a model.
+                reason = (
+                    f"run {entry.name} is broken: it completed but its {MODEL_DIR} folder is gone"
+                )
+                runs.append(BrokenRun(entry.name, reason))
+                continue
+            runs.append(record)
         runs.sort(
             key=lambda r: (getattr(r, "created_at", ""), r.id),
             reverse=True,
@@ -369,7 +386,12 @@ class RunStore:
                 except RunError:
                     existing = None
                 if existing is not None and existing.status in ("completed", *ACTIVE):
-                    return existing, False
+                    model_lost = (
+                        existing.status == "completed"
+                        and not (self.path(run_id) / MODEL_DIR).is_dir()
+                    )
+                    if not model_lost:
+                        return existing, False
             record = RunRecord(
                 id=run_id,
                 config=config,

@@ -23,22 +23,28 @@ from core.runs import (  # noqa: E402
     RunStore,
     now_iso,
 )
+from core.sharing import DemoSettings  # noqa: E402
 
 log = logging.getLogger("embedtune.worker")
 POLL_S = 0.5
 # Progress is written at most this often (each write is a small atomic file replace).
 PROGRESS_EVERY_S = 1.0
+TEST_PAUSE_ENV = "EMBEDTUNE_TEST_PAUSE_PHASE"
+TEST_PAUSE_S = 60.0
 
 
 class RunReporter:
     """Writes a job's phase, steps, ETA and evaluations into its run record."""
 
-    def __init__(self, store: RunStore, run_id: str) -> None:
+    def __init__(self, store: RunStore, run_id: str, time_limit_s: float | None = None) -> None:
         self.store, self.run_id = store, run_id
         self.phase_name = "queued"
         self.phase_started = time.monotonic()
         self.last_write = 0.0
         self.finetune_steps = 0
+        self.started = time.monotonic()
+        self.time_limit_s = time_limit_s
+        self.timed_out = False
 
     def phase(self, name: str, total: int | None = None) -> None:
         log.info("phase %s", name)
@@ -46,6 +52,7 @@ class RunReporter:
         self.store.update(
             self.run_id, progress=Progress(phase=name, total=total or 0, updated_at=now_iso())
         )
+        _test_pause(name)
 
     def step(self, step: int, total: int) -> None:
         now = time.monotonic()
@@ -70,7 +77,20 @@ class RunReporter:
         self.store.modify(self.run_id, lambda r: r.replace(history=(*r.history, point)))
 
     def should_stop(self) -> bool:
+        if self.time_limit_s is not None and time.monotonic() - self.started > self.time_limit_s:
+            self.timed_out = True
+            return True
         return self.store.cancel_requested(self.run_id)
+
+
+def _test_pause(phase: str) -> None:
+    """Test hook: with EMBEDTUNE_TEST_PAUSE_PHASE=<phase>, sleep at the start of that phase so
+    a test can kill the worker there (the baseline, head and saving phases last a blink);
+    "saved" pauses after the model is written but before the run is marked completed.
+    Unset (always, outside tests) it does nothing."""
+    if os.environ.get(TEST_PAUSE_ENV) == phase:
+        log.info("pausing at the start of the %s phase (%s)", phase, TEST_PAUSE_ENV)
+        time.sleep(TEST_PAUSE_S)
 
 
 def _queue_position(store: RunStore, run_id: str) -> list[str]:
@@ -84,7 +104,7 @@ def wait_for_turn(store: RunStore, run_id: str) -> Any | None:
     """Block until this run is first in the queue and holds the device; None if cancelled."""
     from filelock import FileLock, Timeout
 
-    device_lock = FileLock(str(store.root / ".device.lock"))
+    device_lock = FileLock(str(store.lock_root / ".device.lock"))
     while True:
         if store.cancel_requested(run_id):
             return None
@@ -116,7 +136,7 @@ def run_job(store: RunStore, run_id: str) -> str:
         device = choose_device(record.config.device)
         store.update(run_id, status="running", started_at=now_iso(), device=device.to_dict())
         log.info("run %s on %s", run_id, device.describe())
-        reporter = RunReporter(store, run_id)
+        reporter = RunReporter(store, run_id, DemoSettings.from_env().train_time_limit_s)
         result = train(record.config, store.load_dataset(run_id), workdir, reporter)
         reporter.phase("saving")
         save_classifier(
@@ -131,6 +151,7 @@ def run_job(store: RunStore, run_id: str) -> str:
                 "positive_label": result.positive_label,
             },
         )
+        _test_pause("saved")  # the model is on disk, the status not yet: the riskiest moment
         total = reporter.finetune_steps
         # The status goes last: a run is served as completed only once everything is on disk.
         store.update(
@@ -146,9 +167,14 @@ def run_job(store: RunStore, run_id: str) -> str:
         log.info("run %s completed", run_id)
         return "completed"
     except Cancelled:
-        store.update(run_id, status="cancelled", finished_at=now_iso())
-        log.info("run %s cancelled", run_id)
-        return "cancelled"
+        if not reporter.timed_out:
+            store.update(run_id, status="cancelled", finished_at=now_iso())
+            log.info("run %s cancelled", run_id)
+            return "cancelled"
+        reason = (
+            f"stopped after {reporter.time_limit_s:g} s: this shared demo limits the training "
+            "time of a finetune (EMBEDTUNE_DEMO_MAX_TRAIN_S); use fewer rows or epochs"
+        )
     except EmbedtuneError as exc:
         reason = str(exc)
     except Exception as exc:  # noqa: BLE001 - the edge: any failure is recorded, not lost
@@ -172,12 +198,13 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m core.worker")
     parser.add_argument("--runs-dir", required=True)
+    parser.add_argument("--lock-root", help="folder of the device lock (default: --runs-dir)")
     parser.add_argument("run_id")
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s"
     )
-    store = RunStore(args.runs_dir)
+    store = RunStore(args.runs_dir, lock_root=args.lock_root)
     # Held for the worker's whole life: readers take a free lock as proof the worker died.
     lock = FileLock(str(store.path(args.run_id) / WORKER_LOCK))
     try:

@@ -11,7 +11,15 @@ from core.config import TrainConfig
 from core.data import LabeledTexts, split
 from core.errors import RunError, StorageError
 from core.metrics import evaluate_predictions
-from core.runs import RUN_FILE, BrokenRun, Progress, RunStore, compute_run_id, validate_run_id
+from core.runs import (
+    MODEL_DIR,
+    RUN_FILE,
+    BrokenRun,
+    Progress,
+    RunStore,
+    compute_run_id,
+    validate_run_id,
+)
 
 
 @pytest.fixture
@@ -68,6 +76,7 @@ def test_same_finetune_reuses_an_active_or_completed_run_and_replaces_a_failed_o
     record, _ = store.create(TrainConfig(), dataset)
     assert store.create(TrainConfig(), dataset) == (store.get(record.id), False)
     store.update(record.id, status="completed")
+    (store.path(record.id) / MODEL_DIR).mkdir()
     again, created = store.create(TrainConfig(), dataset)
     assert not created and again.status == "completed"
     store.update(record.id, status="failed", error={"reason": "x"})
@@ -94,6 +103,7 @@ def test_a_just_spawned_worker_is_given_time_to_take_its_lock(store, dataset):
 def test_broken_runs_are_listed_with_the_reason_and_can_be_deleted(store, dataset):
     record, _ = store.create(TrainConfig(), dataset)
     store.update(record.id, status="completed")
+    (store.path(record.id) / MODEL_DIR).mkdir()
     (store.root / "ft-garbled").mkdir()
     (store.root / "ft-garbled" / RUN_FILE).write_text("{half a file")
     (store.root / "ft-nojson").mkdir()

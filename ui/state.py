@@ -8,6 +8,7 @@ import streamlit as st
 
 from core.errors import RunError
 from core.runs import RunStore, validate_run_id
+from core.sharing import DemoSettings, new_workspace_id, workspace_store
 
 # Keys of st.session_state used across pages (page-local widget keys live in their page).
 DATASET = "dataset"  # core.data.DataSet registered by "Use this data"
@@ -18,11 +19,33 @@ REVIEW = "review"  # (key, Review) of the files as last reviewed
 RUN_ID = "run_id"  # the active run
 SEEN_STATUS = "seen_status"  # last status drawn for the active run, to notice it finishing
 RUN_QUERY = "run"  # ?run=<id> in the URL
+WORKSPACE = "workspace"  # shared-demo mode: this visitor's workspace id
+WORKSPACE_QUERY = "ws"  # ?ws=<id> in the URL, so a refresh finds the workspace again
 
 
 def store() -> RunStore:
-    """The runs folder (EMBEDTUNE_RUNS_DIR or ./runs), read on each call."""
-    return RunStore()
+    """The runs folder (EMBEDTUNE_RUNS_DIR or ./runs), read on each call; in shared-demo mode
+    this visitor's own workspace inside it."""
+    base = RunStore()
+    if not DemoSettings.from_env().shared:
+        return base
+    return workspace_store(base, workspace_id())
+
+
+def workspace_id() -> str:
+    """This visitor's workspace: from the session, else the URL, else a new random one."""
+    workspace = st.session_state.get(WORKSPACE)
+    if workspace is None:
+        candidate = st.query_params.get(WORKSPACE_QUERY)
+        try:
+            workspace = validate_run_id(candidate) if candidate else None
+        except RunError:
+            workspace = None
+        workspace = workspace or new_workspace_id()
+        st.session_state[WORKSPACE] = workspace
+    if st.query_params.get(WORKSPACE_QUERY) != workspace:
+        st.query_params[WORKSPACE_QUERY] = workspace
+    return workspace
 
 
 def active_run_id() -> str | None:

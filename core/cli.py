@@ -372,6 +372,19 @@ def cmd_models(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from core.server import api_key_from_env, serve
+
+    key = api_key_from_env(args.api_key)
+    store = _store(args)
+    auth = "Authorization: Bearer KEY required" if key else "no API key (--api-key to require one)"
+    print(
+        f"serving runs in {store.root} on http://{args.host}:{args.port} ({auth})", file=sys.stderr
+    )
+    serve(store, host=args.host, port=args.port, api_key=key, rate_per_s=args.rate_limit or None)
+    return EXIT_OK
+
+
 # -- parser ----------------------------------------------------------------------------------
 
 
@@ -439,6 +452,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run")
     p.add_argument("dest")
     add("models", cmd_models, "list base models and the compute device")
+    p = add("serve", cmd_serve, "serve Embed and Classify over HTTP (the hosted API's format)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument(
+        "--api-key",
+        default=None,
+        help="require 'Authorization: Bearer KEY' (default: EMBEDTUNE_API_KEY, else none)",
+    )
+    p.add_argument(
+        "--rate-limit",
+        type=float,
+        default=200.0,
+        help="requests per second per client address (0: no limit; default 200)",
+    )
     return parser
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import re
 import threading
+import tracemalloc
 import zipfile
 from pathlib import Path
 
@@ -113,6 +114,23 @@ def test_a_file_over_the_servers_upload_limit_shows_st_error(tmp_path, monkeypat
         assert [unescape(e.value) for e in at.error] == [core_message(raw, max_bytes=2**20)]
     finally:
         st_config.set_option("server.maxUploadSize", before)
+
+
+def test_100k_rows_and_100k_character_texts_are_read_and_reviewed_in_bounded_memory():
+    from bench.robustness import make_csv
+    from core.review import review
+
+    raw = make_csv(100_000, 100_000, 10)  # 7 MB: 100,000 rows, 10 of them 100,000 characters
+    tracemalloc.start()
+    try:
+        data = read_labeled_csv(raw, name="big.csv")
+        report = review(data)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(data) == 100_000 and max(len(t) for t in data.texts) == 100_000
+    assert report.train_rows + report.valid_rows == 100_000
+    assert peak < 40 * len(raw), f"peak {peak / 2**20:.0f} MB for a {len(raw) / 2**20:.0f} MB file"
 
 
 # ----------------------------------------------------------------------------- broken runs

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from core.api import MAX_INPUTS, classify_body, classify_snippets
 from core.downloads import embeddings_csv, json_bytes, npy_bytes, predictions_csv
 from core.errors import EmbedtuneError
 from core.inputs import MAX_TEXTS, TextsInput, cosine_similarity, read_texts, split_lines
@@ -16,6 +17,7 @@ from ui.widgets import TRAIN_PAGE, md, run_title, show_error
 SIMILARITY_MAX = 20
 PREVIEW_DIMS = 8
 RESULTS_SHOWN = 10
+JSON_SHOWN = 20
 EXAMPLE_TEXTS = "I love how fast this works!\nTotal waste of money, it broke after a day."
 
 
@@ -165,20 +167,30 @@ def classify_tab(record: RunRecord | None) -> None:
         try:
             model = loaders.classifier(str(state.store().root), record.id, record.finished_at)
             with st.spinner("Classifying…"):
-                results = model.classify(list(given.texts))
+                # Exactly what POST /v1/classify answers for these texts (`python -m core serve`).
+                body = classify_body(model, list(given.texts))
         except EmbedtuneError as exc:
             show_error(exc)
             return
-        st.session_state["classify_results"] = (record.id, results)
+        st.session_state["classify_results"] = (record.id, body["classifications"], body)
     stored = st.session_state.get("classify_results")
     if stored is None or stored[0] != record.id:
         return
-    results = stored[1]
+    results, body = stored[1], stored[2]
+    flat = [
+        {
+            "input": r["input"],
+            "prediction": r["prediction"],
+            "confidence": r["confidence"],
+            "labels": {label: v["confidence"] for label, v in r["labels"].items()},
+        }
+        for r in results
+    ]
     st.dataframe(
         pd.DataFrame(
             [
                 {"text": r["input"], "prediction": r["prediction"], "confidence": r["confidence"]}
-                for r in results
+                for r in flat
             ],
             columns=["text", "prediction", "confidence"],
         ),
@@ -190,7 +202,7 @@ def classify_tab(record: RunRecord | None) -> None:
             ),
         },
     )
-    for i, result in enumerate(results[:RESULTS_SHOWN]):
+    for i, result in enumerate(flat[:RESULTS_SHOWN]):
         with st.container(border=True):
             left, right = st.columns([2, 3])
             with left:
@@ -206,12 +218,11 @@ def classify_tab(record: RunRecord | None) -> None:
                 )
     if len(results) > RESULTS_SHOWN:
         st.caption(f"Charts for the first {RESULTS_SHOWN} texts; the table has all.")
-    st.markdown("**What a developer gets** (`Classifier.classify`, the hosted API's shape)")
-    st.json(results if len(results) <= 20 else results[:20], expanded=2)
+    developer_view(record.id, body)
     d1, d2, _ = st.columns([1, 1, 3])
     d1.download_button(
         "Download CSV",
-        predictions_csv(results),
+        predictions_csv(flat),
         file_name="predictions.csv",
         mime="text/csv",
         on_click="ignore",
@@ -220,13 +231,39 @@ def classify_tab(record: RunRecord | None) -> None:
     )
     d2.download_button(
         "Download JSON",
-        json_bytes(results),
+        json_bytes(body),
         file_name="predictions.json",
         mime="application/json",
         on_click="ignore",
         icon=":material/download:",
         key="download_predictions_json",
     )
+
+
+def developer_view(run_id: str, body: dict) -> None:
+    """The service's answer for these texts, and the same request as curl and Python."""
+    results = body["classifications"]
+    st.markdown(
+        "**What a developer gets**: the JSON that `POST /v1/classify` returns for these texts "
+        "(start the service with `python -m core serve`; the hosted Classify API's shape, so the "
+        "official `cohere` client works by changing its `base_url`)"
+    )
+    shown = {**body, "classifications": results[:JSON_SHOWN]}
+    st.json(shown, expanded=2)
+    if len(results) > JSON_SHOWN:
+        st.caption(
+            f"The first {JSON_SHOWN} of {len(results)} classifications; the JSON download has all."
+        )
+    inputs = [r["input"] for r in results[:MAX_INPUTS]]
+    if len(results) > MAX_INPUTS:
+        st.caption(
+            f"One request takes at most {MAX_INPUTS} texts: "
+            f"the snippets send the first {MAX_INPUTS}."
+        )
+    curl, python = classify_snippets(run_id, inputs)
+    tab_curl, tab_python = st.tabs(["curl", "Python"])
+    tab_curl.code(curl, language="bash")
+    tab_python.code(python, language="python")
 
 
 def map_tab(record: RunRecord | None) -> None:

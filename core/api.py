@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -160,3 +161,33 @@ def embed_body(
         body["embeddings"] = _by_type(vectors, embedding_types or ["float"])
     body["meta"] = {"api_version": API_VERSION}
     return body
+
+
+DEFAULT_BASE_URL = "http://127.0.0.1:8000"
+
+
+def classify_snippets(
+    model: str, inputs: Sequence[str], base_url: str = DEFAULT_BASE_URL
+) -> tuple[str, str]:
+    """A copy-paste `curl` command and Python (official cohere client) call for this request."""
+    body = json.dumps({"model": model, "inputs": list(inputs)}, ensure_ascii=False)
+    quoted = "'" + body.replace("'", "'\\''") + "'"
+    curl = (
+        f"curl -s {base_url}/v1/classify \\\n"
+        "  -H 'Content-Type: application/json' \\\n"
+        "  -H 'Authorization: Bearer KEY' \\\n"
+        f"  -d {quoted}"
+    )
+    listed = ",\n".join(f"        {json.dumps(t, ensure_ascii=False)}" for t in inputs)
+    python = (
+        "import cohere\n\n"
+        "# The server: python -m core serve (add --api-key KEY to require a key)\n"
+        f'co = cohere.Client(api_key="KEY", base_url="{base_url}")\n'
+        "response = co.classify(\n"
+        f'    model="{model}",\n'
+        f"    inputs=[\n{listed},\n    ],\n"
+        ")\n"
+        "for c in response.classifications:\n"
+        "    print(c.prediction, round(c.confidence, 3), c.input)"
+    )
+    return curl, python

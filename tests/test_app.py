@@ -278,7 +278,10 @@ def test_playground_classifies_a_text(seeded, monkeypatch):
     assert [r["input"] for r in results] == ["The hotel was superb, I loved it", HOSTILE]
     assert results[0]["prediction"] == "positive"
     assert set(results[0]["labels"]) == {"negative", "positive"}
-    assert json.loads(at.json[0].value) == results
+    # Exactly what POST /v1/classify answers, and the same request as curl and Python.
+    assert json.loads(at.json[0].value)["classifications"] == results
+    assert [c.language for c in at.code] == ["bash", "python"]
+    assert f'"model": "{run_id}"' in at.code[0].value and "co.classify(" in at.code[1].value
     assert [t.value for t in at.text] == [r["input"] for r in results]  # plain text, not Markdown
 
 

@@ -18,7 +18,7 @@ import pytest
 import uvicorn
 from fastapi.testclient import TestClient
 
-from core.api import classify_body
+from core.api import classify_body, classify_snippets
 from core.jobs import submit, wait
 from core.predict import load_embedder, load_run
 from core.runs import RunStore
@@ -329,3 +329,14 @@ def test_python_m_core_serve_starts_on_loopback(tmp_path):
         proc.terminate()
         _, err = proc.communicate(timeout=20)
     assert f"on http://127.0.0.1:{port} (Authorization: Bearer KEY required)" in err
+
+
+def test_snippets_are_a_valid_request_for_the_same_texts():
+    import shlex
+
+    curl, python = classify_snippets("ft-abc", ["it's great", 'say "hi"'])
+    words = shlex.split(curl.replace("\\\n", " "))
+    assert words[:3] == ["curl", "-s", "http://127.0.0.1:8000/v1/classify"]
+    assert json.loads(words[-1]) == {"model": "ft-abc", "inputs": ["it's great", 'say "hi"']}
+    compile(python, "snippet", "exec")
+    assert 'model="ft-abc"' in python and '"say \\"hi\\""' in python

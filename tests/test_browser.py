@@ -177,7 +177,7 @@ def test_upload_train_metrics_and_classify(app_server, tmp_path):
         page.get_by_role("button", name="Review data").click()
         page.get_by_text("Findings").wait_for()
         _settled(page)
-        page.get_by_text("texts have more than one label").first.wait_for()
+        page.get_by_text("more than one label").first.wait_for()
         _literal_hostile_text(page)
         page.get_by_text("Texts given more than one label").click()  # drop the conflict
         _settled(page)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 
@@ -48,13 +46,10 @@ def test_rejects_a_1d_array():
 
 
 @pytest.mark.slow
-def test_a_few_thousand_points_stay_usable():
-    x = blobs(3000, dim=384)
-    project(blobs(50))  # numba compiles once per process; time the projection itself
-    started = time.monotonic()
-    coords = project(x)
-    assert coords.shape == (3000, 2)
-    assert time.monotonic() - started < 60
+def test_a_few_thousand_points_are_projected():
+    # How long it takes is a benchmark figure (bench/), not a test assertion.
+    coords = project(blobs(2000, dim=384))
+    assert coords.shape == (2000, 2) and np.isfinite(coords).all()
 
 
 class FakeModel:

@@ -41,3 +41,12 @@ def test_unknown_settings_are_refused():
 def test_identity_ignores_the_device_but_not_the_recipe():
     assert TrainConfig(device="cpu").identity() == TrainConfig().identity()
     assert TrainConfig(seed=1).identity() != TrainConfig().identity()
+
+
+def test_the_public_api_is_importable_from_core():
+    import core
+
+    for name in core.__all__:
+        assert getattr(core, name) is not None
+    with pytest.raises(AttributeError):
+        core.no_such_thing  # noqa: B018

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import time
+
 from core.config import TrainConfig
 from core.data import DataSet, LabeledTexts, split
+from core.runs import RunRecord, RunStore
 
 # One epoch of a few batches with short sequences: enough to exercise every phase.
 TINY = {"epochs": 1, "batch_size": 8, "max_seq_length": 32, "device": "cpu"}
@@ -25,3 +28,15 @@ def tiny_dataset(per_label: int = 8, seed: int = 0) -> DataSet:
 
 def tiny_config(**changes: object) -> TrainConfig:
     return TrainConfig().replace(**{**TINY, **changes})
+
+
+def wait_for(store: RunStore, run_id: str, condition, timeout_s: float = 180) -> RunRecord:
+    """Poll a run until `condition(record)` holds; fail if it ends (or times out) before."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        record = store.get(run_id)
+        if condition(record):
+            return record
+        assert record.active, f"run ended early: {record.status} {record.error}"
+        time.sleep(0.2)
+    raise AssertionError(f"run {run_id} never reached the expected state")

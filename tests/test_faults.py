@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -17,28 +16,17 @@ from core.jobs import submit, wait
 from core.predict import load_run
 from core.runs import MODEL_DIR, RunStore
 from core.worker import TEST_PAUSE_ENV
-from tests.engine_data import tiny_config, tiny_dataset
+from tests.engine_data import tiny_config, tiny_dataset, wait_for
 from tests.test_app import go, open_app, shown
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _wait_for(store: RunStore, run_id: str, condition, timeout_s: float = 180):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        record = store.get(run_id)
-        if condition(record):
-            return record
-        assert record.active, f"run ended early: {record.status} {record.error}"
-        time.sleep(0.2)
-    raise AssertionError(f"run {run_id} never reached the expected state")
-
-
 def _paused_in(store: RunStore, run_id: str, phase: str):
     """The record once the worker has logged its pause at the start of `phase`."""
     marker = f"pausing at the start of the {phase} phase"
-    return _wait_for(store, run_id, lambda r: any(marker in line for line in store.log_tail(r.id)))
+    return wait_for(store, run_id, lambda r: any(marker in line for line in store.log_tail(r.id)))
 
 
 def test_a_worker_killed_in_each_phase_fails_cleanly_and_a_retry_succeeds(tmp_path, monkeypatch):

@@ -4,27 +4,15 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 
 import pytest
 
 from core.jobs import submit, wait
 from core.predict import load_run
 from core.runs import RunStore
-from tests.engine_data import tiny_config, tiny_dataset
+from tests.engine_data import tiny_config, tiny_dataset, wait_for
 
 pytestmark = pytest.mark.slow
-
-
-def _wait_for(store: RunStore, run_id: str, condition, timeout_s: float = 180):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        record = store.get(run_id)
-        if condition(record):
-            return record
-        assert record.active, f"run ended early: {record.status} {record.error}"
-        time.sleep(0.2)
-    raise AssertionError(f"run {run_id} never reached the expected state")
 
 
 def test_jobs_run_one_at_a_time_in_order_and_identical_ones_are_reused(tmp_path):
@@ -33,7 +21,7 @@ def test_jobs_run_one_at_a_time_in_order_and_identical_ones_are_reused(tmp_path)
     second = submit(tiny_config(seed=7), tiny_dataset(), store)
     assert not first.reused and not second.reused
     assert first.message == f"Started run {first.record.id}."
-    _wait_for(store, first.record.id, lambda r: r.status == "running")
+    wait_for(store, first.record.id, lambda r: r.status == "running")
     assert store.get(second.record.id).status == "queued"
 
     done_first = wait(store, first.record.id, timeout_s=300)
@@ -62,7 +50,7 @@ def _long_config():
 def test_cancel_stops_a_running_job_and_serves_no_model(tmp_path):
     store = RunStore(tmp_path / "runs")
     run_id = submit(_long_config(), tiny_dataset(), store).record.id
-    _wait_for(store, run_id, lambda r: r.progress.phase == "finetune" and r.progress.step > 0)
+    wait_for(store, run_id, lambda r: r.progress.phase == "finetune" and r.progress.step > 0)
     store.request_cancel(run_id)
     record = wait(store, run_id, timeout_s=120)
     assert record.status == "cancelled"
@@ -74,7 +62,7 @@ def test_cancel_stops_a_running_job_and_serves_no_model(tmp_path):
 def test_a_killed_worker_is_reported_as_failed_with_its_phase_and_log(tmp_path):
     store = RunStore(tmp_path / "runs")
     run_id = submit(_long_config(), tiny_dataset(), store).record.id
-    record = _wait_for(store, run_id, lambda r: r.progress.phase == "finetune")
+    record = wait_for(store, run_id, lambda r: r.progress.phase == "finetune")
     os.kill(record.pid, signal.SIGKILL)
     record = wait(store, run_id, timeout_s=30)
     assert record.status == "failed"

@@ -6,18 +6,17 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.errors import EmbedtuneError
 from core.runs import RunRecord
 from ui import charts, state
 from ui.widgets import (
     PLAYGROUND_PAGE,
     TRAIN_PAGE,
     fmt_duration,
+    live_run,
     md,
     progress_text,
     run_fraction,
     run_title,
-    show_error,
     status_badge,
 )
 
@@ -117,51 +116,38 @@ def matrices(record: RunRecord) -> None:
     )
 
 
-def draw(run_id: str) -> None:
-    try:
-        record = state.store().get(run_id)
-    except EmbedtuneError as exc:
-        show_error(exc)
-        return
-
-    @st.fragment(run_every=REFRESH_S if record.active else None)
-    def body() -> None:
-        try:
-            current = state.store().get(run_id)
-        except EmbedtuneError as exc:
-            show_error(exc)
-            return
-        c = current.config
-        st.markdown(f"**Run `{current.id}`** {status_badge(current.status)}")
-        st.caption(
-            f"Base model {c.base_model} · {current.data.get('train_rows')} training, "
-            f"{current.data.get('valid_rows')} validation examples · "
-            f"{len(current.data.get('classes', []))} labels · {c.epochs} epochs · "
-            f"{'running for' if current.active else 'took'} {fmt_duration(current.duration_s)}"
+def draw_record(current: RunRecord) -> None:
+    c = current.config
+    st.markdown(f"**Run `{current.id}`** {status_badge(current.status)}")
+    st.caption(
+        f"Base model {c.base_model} · {current.data.get('train_rows')} training, "
+        f"{current.data.get('valid_rows')} validation examples · "
+        f"{len(current.data.get('classes', []))} labels · {c.epochs} epochs · "
+        f"{'running for' if current.active else 'took'} {fmt_duration(current.duration_s)}"
+    )
+    if current.active:
+        st.progress(run_fraction(current), text=progress_text(current))
+    if current.status == "completed":
+        st.success(
+            "Finetune completed. Now you can test your model in the Playground.",
+            icon=":material/celebration:",
         )
-        if current.active:
-            st.progress(run_fraction(current), text=progress_text(current))
-        if current.status == "completed":
-            st.success(
-                "Finetune completed. Now you can test your model in the Playground.",
-                icon=":material/celebration:",
-            )
-            st.page_link(PLAYGROUND_PAGE, label="Open the Playground", icon=":material/science:")
-            if current.finetune_kept is False and current.note:
-                st.info(md(current.note), icon=":material/info:")
-        elif current.status == "failed":
-            reason = (current.error or {}).get("reason", "unknown reason")
-            st.error(f"The run failed: {md(reason)}", icon=":material/error:")
-        elif current.status == "cancelled":
-            st.info("The run was cancelled; the scores below are those measured before.")
-        if current.final is not None:
-            headline(current)
-        curves(current)
-        matrices(current)
-        if record.active and not current.active:
-            st.rerun(scope="app")
+        st.page_link(PLAYGROUND_PAGE, label="Open the Playground", icon=":material/science:")
+        if current.finetune_kept is False and current.note:
+            st.info(md(current.note), icon=":material/info:")
+    elif current.status == "failed":
+        reason = (current.error or {}).get("reason", "unknown reason")
+        st.error(f"The run failed: {md(reason)}", icon=":material/error:")
+    elif current.status == "cancelled":
+        st.info("The run was cancelled; the scores below are those measured before.")
+    if current.final is not None:
+        headline(current)
+    curves(current)
+    matrices(current)
 
-    body()
+
+def draw(run_id: str) -> None:
+    live_run(run_id, draw_record, REFRESH_S)
 
 
 st.title("Metrics")

@@ -18,6 +18,7 @@ from ui.widgets import (
     PLAYGROUND_PAGE,
     config_help,
     fmt_duration,
+    live_run,
     md,
     progress_text,
     run_fraction,
@@ -227,27 +228,12 @@ def draw_run(record: RunRecord) -> None:
 
 
 def follow(run_id: str) -> None:
-    """Draw the run; while it is active, redraw it every REFRESH_S without blocking the app."""
-    try:
-        record = state.store().get(run_id)
-    except EmbedtuneError as exc:
-        show_error(exc)
-        return
+    """Draw the run and keep it live while it trains."""
 
-    @st.fragment(run_every=REFRESH_S if record.active else None)
-    def live() -> None:
-        try:
-            current = state.store().get(run_id)
-        except EmbedtuneError as exc:
-            show_error(exc)
-            return
-        draw_run(current)
-        # The run just ended: redraw the whole page (sidebar, links) once.
-        if record.active and not current.active:
-            st.session_state[state.SEEN_STATUS] = current.status
-            st.rerun(scope="app")
+    def remember_status(record: RunRecord) -> None:
+        st.session_state[state.SEEN_STATUS] = record.status
 
-    live()
+    live_run(run_id, draw_run, REFRESH_S, on_end=remember_status)
 
 
 st.title("Train")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import re
 import string
+from collections.abc import Callable
 from datetime import datetime
 
 import streamlit as st
@@ -137,3 +138,36 @@ def config_help() -> dict[str, str]:
         elif not stripped:
             pending = []
     return helps
+
+
+def live_run(
+    run_id: str,
+    draw: Callable[[RunRecord], None],
+    refresh_s: float,
+    on_end: Callable[[RunRecord], None] | None = None,
+) -> None:
+    """Draw a run; while it is active, redraw it every `refresh_s` in a fragment (never a
+    blocking loop), and rerun the whole page once when it ends (sidebar, links)."""
+    from core.errors import EmbedtuneError
+    from ui import state
+
+    try:
+        record = state.store().get(run_id)
+    except EmbedtuneError as exc:
+        show_error(exc)
+        return
+
+    @st.fragment(run_every=refresh_s if record.active else None)
+    def live() -> None:
+        try:
+            current = state.store().get(run_id)
+        except EmbedtuneError as exc:
+            show_error(exc)
+            return
+        draw(current)
+        if record.active and not current.active:
+            if on_end is not None:
+                on_end(current)
+            st.rerun(scope="app")
+
+    live()

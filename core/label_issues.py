@@ -1,0 +1,519 @@
+"""Likely label errors (cleanlab on out-of-fold head probabilities) and near-duplicate texts."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from core.data import LabeledTexts, describe_rows, sort_labels
+from core.errors import DataError
+
+if TYPE_CHECKING:
+    import numpy as np
+    from sentence_transformers import SentenceTransformer
+
+FORMAT_VERSION = 1
+NEAR_DUPLICATE_THRESHOLD = 0.95
+"""Cosine at or above which two different texts are near-duplicates. On the shared data sets
+(bench/label_issues.py) pairs at 0.95+ are rewordings of one message (case, punctuation, one
+word); below 0.9 they are merely on the same topic."""
+MAX_FOLDS = 5
+"""Most folds for the out-of-fold probabilities: 5 keeps each head trained on 80 % of the rows."""
+MIN_FOLD_EXAMPLES = 2
+"""Examples of each label wanted in every held-out fold (fewer folds are used to get them)."""
+MIN_LABEL_EXAMPLES = 3
+"""Labels with fewer examples are not checked: a head cannot learn them from the other folds."""
+MAX_PAIRS = 5000
+"""Most near-duplicate pairs kept of each kind (conflicting, same label): bounds memory."""
+BLOCK_ELEMENTS = 16 * 2**20
+"""Similarity cells computed at once (64 MB of float32): memory stays bounded at 100k rows."""
+EMBED_CHUNK = 512
+"""Texts embedded per progress step."""
+CHOICES = ("keep", "relabel", "drop")
+"""What the user can do with a flagged row; "keep" is the default and changes nothing."""
+
+Progress = Callable[[str, int, int], None]
+"""on_progress(phase, done, total): phase is "embedding", "folds" or "near-duplicates"."""
+
+
+# ----------------------------------------------------------------------------- records
+
+
+@dataclass(frozen=True)
+class LabelIssue:
+    """A row whose given label the out-of-fold head finds unlikely, and the label it suggests."""
+
+    row: int
+    text: str
+    given_label: str
+    suggested_label: str
+    given_confidence: float  # the head's probability for the given label (low: likely wrong)
+    suggested_confidence: float  # its probability for the suggested label
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "row": self.row,
+            "text": self.text,
+            "given_label": self.given_label,
+            "suggested_label": self.suggested_label,
+            "given_confidence": self.given_confidence,
+            "suggested_confidence": self.suggested_confidence,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LabelIssue:
+        return cls(
+            row=int(data["row"]),
+            text=data["text"],
+            given_label=data["given_label"],
+            suggested_label=data["suggested_label"],
+            given_confidence=float(data["given_confidence"]),
+            suggested_confidence=float(data["suggested_confidence"]),
+        )
+
+
+@dataclass(frozen=True)
+class NearDuplicate:
+    """Two different texts with almost the same embedding."""
+
+    rows: tuple[int, int]
+    texts: tuple[str, str]
+    labels: tuple[str, str]
+    similarity: float
+
+    @property
+    def conflicting(self) -> bool:
+        return self.labels[0] != self.labels[1]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rows": list(self.rows),
+            "texts": list(self.texts),
+            "labels": list(self.labels),
+            "similarity": self.similarity,
+            "conflicting": self.conflicting,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> NearDuplicate:
+        return cls(
+            rows=(int(data["rows"][0]), int(data["rows"][1])),
+            texts=(data["texts"][0], data["texts"][1]),
+            labels=(data["labels"][0], data["labels"][1]),
+            similarity=float(data["similarity"]),
+        )
+
+
+@dataclass(frozen=True)
+class LabelIssues:
+    """The label check of one training set: flagged rows (most likely wrong first) and
+    near-duplicate pairs (conflicting labels first)."""
+
+    base_model: str
+    fingerprint: str
+    rows_checked: int
+    folds: int
+    threshold: float
+    issues: tuple[LabelIssue, ...]
+    near_duplicates: tuple[NearDuplicate, ...]
+    skipped_labels: tuple[str, ...] = ()  # labels too rare to check (see MIN_LABEL_EXAMPLES)
+    more_pairs: int = 0  # near-duplicate pairs found beyond MAX_PAIRS and not listed
+    seconds: float = 0.0
+    from_cache: bool = field(default=False, compare=False)  # not stored
+
+    @property
+    def conflicting_pairs(self) -> tuple[NearDuplicate, ...]:
+        return tuple(pair for pair in self.near_duplicates if pair.conflicting)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format_version": FORMAT_VERSION,
+            "base_model": self.base_model,
+            "fingerprint": self.fingerprint,
+            "rows_checked": self.rows_checked,
+            "folds": self.folds,
+            "threshold": self.threshold,
+            "issues": [issue.to_dict() for issue in self.issues],
+            "near_duplicates": [pair.to_dict() for pair in self.near_duplicates],
+            "skipped_labels": list(self.skipped_labels),
+            "more_pairs": self.more_pairs,
+            "seconds": self.seconds,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LabelIssues:
+        return cls(
+            base_model=data["base_model"],
+            fingerprint=data["fingerprint"],
+            rows_checked=int(data["rows_checked"]),
+            folds=int(data["folds"]),
+            threshold=float(data["threshold"]),
+            issues=tuple(LabelIssue.from_dict(item) for item in data["issues"]),
+            near_duplicates=tuple(
+                NearDuplicate.from_dict(item) for item in data["near_duplicates"]
+            ),
+            skipped_labels=tuple(data.get("skipped_labels", ())),
+            more_pairs=int(data.get("more_pairs", 0)),
+            seconds=float(data.get("seconds", 0.0)),
+        )
+
+    def to_text(self, limit: int = 20) -> str:
+        """A readable section for the CLI review."""
+        lines = [
+            f"Label check ({self.base_model} base model, {self.rows_checked} rows, "
+            f"{self.folds}-fold out-of-fold head, {self.seconds:.1f} s)"
+        ]
+        if self.skipped_labels:
+            lines.append(
+                f"  not checked: labels with fewer than {MIN_LABEL_EXAMPLES} examples: "
+                + ", ".join(repr(label) for label in self.skipped_labels)
+            )
+        if not self.issues:
+            lines.append("  no likely label errors found")
+        else:
+            lines.append(
+                f"  {len(self.issues)} rows may be mislabelled (most likely first; "
+                "confidence = the head's probability):"
+            )
+            for issue in self.issues[:limit]:
+                lines.append(
+                    f"  row {issue.row}: {issue.given_label!r} ({issue.given_confidence:.2f})"
+                    f" -> {issue.suggested_label!r} ({issue.suggested_confidence:.2f})"
+                    f"  {_shorten(issue.text)!r}"
+                )
+            if len(self.issues) > limit:
+                lines.append(f"  ... and {len(self.issues) - limit} more (--json lists all)")
+        pairs = self.near_duplicates
+        total = len(pairs) + self.more_pairs
+        if not pairs:
+            lines.append(f"  no near-duplicate texts (cosine >= {self.threshold:g})")
+        else:
+            lines.append(
+                f"  {total} near-duplicate pairs (cosine >= {self.threshold:g}), "
+                f"{len(self.conflicting_pairs)} with different labels:"
+            )
+            for pair in pairs[:limit]:
+                mark = "different labels" if pair.conflicting else "same label"
+                lines.append(
+                    f"  {describe_rows(pair.rows)} ({mark}, {pair.similarity:.3f}): "
+                    f"{_shorten(pair.texts[0])!r} {pair.labels[0]!r} / "
+                    f"{_shorten(pair.texts[1])!r} {pair.labels[1]!r}"
+                )
+            if total > limit:
+                lines.append(f"  ... and {total - limit} more")
+        return "\n".join(lines)
+
+
+def _shorten(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
+
+
+# ----------------------------------------------------------------------------- the check
+
+
+def find_label_issues(
+    data: LabeledTexts,
+    base_model: str = "small",
+    *,
+    cache: bool = True,
+    threshold: float = NEAR_DUPLICATE_THRESHOLD,
+    seed: int = 0,
+    model: SentenceTransformer | None = None,
+    on_progress: Progress | None = None,
+) -> LabelIssues:
+    """Flag rows whose label is likely wrong, and near-duplicate pairs of texts.
+
+    The texts are embedded once with the frozen base model (or `model`, already loaded); the
+    logistic-regression head gives out-of-fold probabilities (stratified k-fold) and cleanlab
+    ranks the likely label errors by self-confidence. Rows with an empty label are left out.
+    With `cache`, the result is kept as JSON under cache_dir() by data fingerprint and base model.
+    """
+    path = cache_path(data, base_model, threshold=threshold, seed=seed)
+    if cache and path.is_file():
+        try:
+            stored = json.loads(path.read_text(encoding="utf-8"))
+            if stored.get("format_version") == FORMAT_VERSION:
+                return replace(LabelIssues.from_dict(stored), from_cache=True)
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # a damaged cache file is recomputed and rewritten
+    started = time.perf_counter()
+    result = _compute(data, base_model, threshold, seed, model, on_progress)
+    result = replace(result, seconds=round(time.perf_counter() - started, 2))
+    if cache:
+        _write_json(path, result.to_dict())
+    return result
+
+
+def cache_path(
+    data: LabeledTexts,
+    base_model: str = "small",
+    *,
+    threshold: float = NEAR_DUPLICATE_THRESHOLD,
+    seed: int = 0,
+) -> Path:
+    """Where find_label_issues keeps its result for this data and these settings."""
+    from core.config import TrainConfig
+    from core.models import cache_dir
+
+    config = TrainConfig()
+    key = json.dumps(
+        [
+            FORMAT_VERSION,
+            data.fingerprint(),
+            list(data.rows),
+            str(base_model),
+            threshold,
+            seed,
+            config.head_c,
+            config.balanced_weights,
+        ]
+    )
+    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+    return cache_dir() / "label-issues" / f"{digest}.json"
+
+
+def _write_json(path: Path, payload: dict[str, Any]) -> None:
+    """Atomic write: a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(payload, handle, ensure_ascii=False)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def choose_folds(counts: Mapping[str, int]) -> int:
+    """k for the stratified k-fold: at most MAX_FOLDS, and small enough that every label has
+    MIN_FOLD_EXAMPLES examples in each held-out fold where its count allows; at least 2."""
+    smallest = min(counts.values())
+    return max(2, min(MAX_FOLDS, smallest // MIN_FOLD_EXAMPLES))
+
+
+def _compute(
+    data: LabeledTexts,
+    base_model: str,
+    threshold: float,
+    seed: int,
+    model: SentenceTransformer | None,
+    on_progress: Progress | None,
+) -> LabelIssues:
+    import numpy as np
+
+    report = on_progress or (lambda phase, done, total: None)
+    counts: dict[str, int] = {}
+    for label in data.labels:
+        if label:
+            counts[label] = counts.get(label, 0) + 1
+    skipped = tuple(sort_labels(label for label, n in counts.items() if n < MIN_LABEL_EXAMPLES))
+    checked = tuple(label for label in sort_labels(counts) if label not in skipped)
+    if len(checked) < 2:
+        raise DataError(
+            f"the label check needs at least 2 labels with {MIN_LABEL_EXAMPLES} or more examples "
+            f"each, found {len(checked)}: add examples"
+        )
+
+    if model is None:
+        from core.models import load_model
+
+        model = load_model(base_model)
+    embeddings = _embed(model, data.texts, report)
+
+    index = {label: i for i, label in enumerate(checked)}
+    keep = np.array([label in index for label in data.labels], dtype=bool)
+    positions = np.flatnonzero(keep)
+    y = np.array([index[data.labels[i]] for i in positions], dtype=np.int64)
+    folds = choose_folds({label: counts[label] for label in checked})
+    probs = _out_of_fold(embeddings[positions], y, len(checked), folds, seed, report)
+
+    from cleanlab.filter import find_label_issues as cleanlab_issues
+
+    # n_jobs=1: no worker processes (the app's server and a loaded 2-core machine both prefer it).
+    ranked = cleanlab_issues(
+        y, probs, return_indices_ranked_by="self_confidence", n_jobs=1, verbose=False
+    )
+    issues = []
+    for i in ranked:
+        i = int(i)
+        given = int(y[i])
+        others = probs[i].copy()
+        others[given] = -1.0  # the suggestion is the most likely *other* label
+        suggested = int(others.argmax())
+        position = int(positions[i])
+        issues.append(
+            LabelIssue(
+                row=data.rows[position],
+                text=data.texts[position],
+                given_label=checked[given],
+                suggested_label=checked[suggested],
+                given_confidence=round(float(probs[i, given]), 4),
+                suggested_confidence=round(float(probs[i, suggested]), 4),
+            )
+        )
+
+    pairs, more = near_duplicates(data, embeddings, threshold, on_progress=report)
+    return LabelIssues(
+        base_model=str(base_model),
+        fingerprint=data.fingerprint(),
+        rows_checked=len(positions),
+        folds=folds,
+        threshold=threshold,
+        issues=tuple(issues),
+        near_duplicates=tuple(pairs),
+        skipped_labels=skipped,
+        more_pairs=more,
+    )
+
+
+def _embed(model: SentenceTransformer, texts: tuple[str, ...], report: Progress) -> np.ndarray:
+    import numpy as np
+
+    from core.training import encode
+
+    parts = []
+    report("embedding", 0, len(texts))
+    for start in range(0, len(texts), EMBED_CHUNK):
+        parts.append(encode(model, texts[start : start + EMBED_CHUNK]))
+        report("embedding", min(start + EMBED_CHUNK, len(texts)), len(texts))
+    if not parts:
+        return np.zeros((0, model.get_embedding_dimension()), dtype=np.float32)
+    embeddings = np.concatenate(parts)
+    # Cosine as a dot product needs unit vectors whatever the model's own normalisation.
+    norms = np.linalg.norm(embeddings, axis=1, keepdims=True)
+    return embeddings / np.maximum(norms, 1e-12)
+
+
+def _out_of_fold(
+    x: np.ndarray, y: np.ndarray, num_labels: int, folds: int, seed: int, report: Progress
+) -> np.ndarray:
+    """Each row's label probabilities from a head that never saw it (labels 0..num_labels-1)."""
+    import warnings
+
+    import numpy as np
+    from sklearn.model_selection import StratifiedKFold
+
+    from core.config import TrainConfig
+    from core.training import fit_head
+
+    config = TrainConfig(seed=seed)
+    probs = np.zeros((len(y), num_labels), dtype=np.float64)
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    with warnings.catch_warnings():
+        # A label with fewer examples than folds is expected here (choose_folds explains).
+        warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
+        splits = list(splitter.split(x, y))
+    report("folds", 0, folds)
+    for done, (train_idx, test_idx) in enumerate(splits, start=1):
+        head = fit_head(x[train_idx], y[train_idx], config)
+        # A label missing from this fold's training rows keeps probability 0.
+        probs[np.ix_(test_idx, head.classes_)] = head.predict_proba(x[test_idx])
+        report("folds", done, folds)
+    return probs
+
+
+def near_duplicates(
+    data: LabeledTexts,
+    embeddings: np.ndarray,
+    threshold: float = NEAR_DUPLICATE_THRESHOLD,
+    *,
+    max_pairs: int = MAX_PAIRS,
+    on_progress: Progress | None = None,
+) -> tuple[list[NearDuplicate], int]:
+    """Pairs of different texts with cosine >= threshold (unit-length embeddings), conflicting
+    labels first, then most similar first; and how many more pairs there were beyond max_pairs
+    of each kind. The similarity matrix is computed in blocks, so memory stays bounded."""
+    import numpy as np
+
+    report = on_progress or (lambda phase, done, total: None)
+    n = len(data)
+    block = max(1, min(n, BLOCK_ELEMENTS // max(n, 1)))
+    found: dict[bool, list[tuple[float, int, int]]] = {True: [], False: []}
+    more = 0
+    total_blocks = (n + block - 1) // block
+    report("near-duplicates", 0, total_blocks)
+    for done, start in enumerate(range(0, n, block), start=1):
+        stop = min(start + block, n)
+        # Only pairs (i, j) with j > i: the upper triangle of this block of rows.
+        sims = embeddings[start:stop] @ embeddings[start:].T
+        rows_i, cols = np.nonzero(sims >= threshold)
+        for a, c in zip(rows_i.tolist(), cols.tolist(), strict=True):
+            i, j = start + a, start + c
+            if j <= i or data.texts[i] == data.texts[j]:
+                continue  # the pair itself, or an exact duplicate (the review reports those)
+            conflicting = data.labels[i] != data.labels[j]
+            bucket = found[conflicting]
+            if len(bucket) < max_pairs:
+                bucket.append((float(sims[a, c]), i, j))
+            else:
+                more += 1
+        report("near-duplicates", done, total_blocks)
+    pairs = []
+    for conflicting in (True, False):
+        for similarity, i, j in sorted(found[conflicting], key=lambda t: (-t[0], t[1], t[2])):
+            pairs.append(
+                NearDuplicate(
+                    rows=(data.rows[i], data.rows[j]),
+                    texts=(data.texts[i], data.texts[j]),
+                    labels=(data.labels[i], data.labels[j]),
+                    similarity=round(min(similarity, 1.0), 4),
+                )
+            )
+    return pairs, more
+
+
+# ----------------------------------------------------------------------------- the user's choices
+
+
+def apply_choices(
+    data: LabeledTexts, result: LabelIssues, choices: Mapping[int, str]
+) -> LabeledTexts:
+    """The data with the user's choices applied, by file row: "relabel" gives a flagged row its
+    suggested label, "drop" removes it, "keep" (and any row not chosen) leaves it as it is.
+    The name records what changed, so a run trained on it says so."""
+    bad = {row: choice for row, choice in choices.items() if choice not in CHOICES}
+    if bad:
+        row, choice = next(iter(bad.items()))
+        raise DataError(f"row {row}: unknown choice {choice!r}: choose one of {', '.join(CHOICES)}")
+    suggested = {issue.row: issue.suggested_label for issue in result.issues}
+    unknown = sorted(
+        row for row, choice in choices.items() if choice != "keep" and row not in suggested
+    )
+    if unknown:
+        raise DataError(
+            f"not flagged by the label check ({describe_rows(unknown)}): only flagged rows can be "
+            "relabelled or dropped"
+        )
+    relabel = {row for row, choice in choices.items() if choice == "relabel"}
+    drop = {row for row, choice in choices.items() if choice == "drop"}
+    if not relabel and not drop:
+        return data
+    labels = tuple(
+        suggested[row] if row in relabel else label
+        for row, label in zip(data.rows, data.labels, strict=True)
+    )
+    note = ", ".join(
+        part
+        for part in (
+            f"{len(relabel)} relabelled" if relabel else "",
+            f"{len(drop)} dropped" if drop else "",
+        )
+        if part
+    )
+    edited = LabeledTexts(data.texts, labels, data.rows, f"{data.name} (label check: {note})")
+    return edited.without_rows(drop)
+
+
+def choices_above(result: LabelIssues, confidence: float, choice: str) -> dict[int, str]:
+    """`choice` for every flagged row whose suggested label has at least this confidence."""
+    return {
+        issue.row: choice for issue in result.issues if issue.suggested_confidence >= confidence
+    }

@@ -92,14 +92,61 @@ def cmd_review(args: argparse.Namespace) -> int:
     valid = read_labeled_csv(args.valid, header=args.header) if args.valid else None
     cleaning = CleaningConfig.ALL if args.clean else None
     report = review_for_model(train, valid, model=args.model, cleaning=cleaning)
+    checked = None
+    if args.label_issues and report.ok:
+        checked = _label_issues(train, args.model, cleaning)
     if args.json:
-        _print_json(report.to_dict())
+        payload = report.to_dict()
+        if checked is not None:
+            payload["label_issues"] = checked.to_dict()
+        _print_json(payload)
     else:
         print(report.to_text())
+        if checked is not None:
+            print()
+            print(checked.to_text())
     if not report.ok:
         errors = [f for f in report.findings if f.severity == "error"]
         raise CliError(errors[0].message + " (see the review above; --drop empty drops such rows)")
     return EXIT_OK
+
+
+PROGRESS_FROM_ROWS = 2000
+"""The label check shows a progress bar on stderr from this many rows (about 10 s on a CPU)."""
+
+
+def _label_issues(train: Any, model: str, cleaning: Any) -> Any:
+    """The label check of the training texts as the model will see them (cleaned if asked)."""
+    from core.cleaning import clean
+    from core.label_issues import find_label_issues
+
+    if cleaning is not None:
+        train = clean(train, cleaning)[0]
+    progress = _phase_bars() if len(train) >= PROGRESS_FROM_ROWS else None
+    try:
+        return find_label_issues(train, model, on_progress=progress)
+    finally:
+        if progress is not None:
+            progress("", 0, 0)  # closes the last bar
+
+
+def _phase_bars() -> Callable[[str, int, int], None]:
+    """A tqdm bar on stderr per phase of a long computation; an empty phase closes the last."""
+    from tqdm import tqdm
+
+    state: dict[str, Any] = {"bar": None, "phase": None}
+
+    def update(phase: str, done: int, total: int) -> None:
+        if phase != state["phase"]:
+            if state["bar"] is not None:
+                state["bar"].close()
+            state["phase"] = phase
+            state["bar"] = tqdm(total=total, desc=phase, file=sys.stderr) if phase else None
+        if state["bar"] is not None:
+            state["bar"].n = done
+            state["bar"].refresh()
+
+    return update
 
 
 def _config_from_args(args: argparse.Namespace) -> Any:
@@ -413,6 +460,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("review", cmd_review, "review a data set before finetuning")
     data_args(p)
+    p.add_argument(
+        "--label-issues",
+        action="store_true",
+        help="also flag likely wrong labels and near-duplicate texts (embeds the training texts)",
+    )
 
     p = add("train", cmd_train, "finetune a base model on a data set (blocks; progress on stderr)")
     data_args(p)

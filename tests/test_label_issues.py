@@ -169,3 +169,29 @@ def test_choices_are_checked(small_model, cache):
         f"not flagged by the label check (row {unflagged}): only flagged rows can be relabelled "
         "or dropped"
     )
+
+
+# ----------------------------------------------------------------------------- the CLI
+
+
+def test_cli_review_with_label_issues(tmp_path, cache, capsys, monkeypatch):
+    import csv
+
+    from core import cli
+
+    data, wrong = planted()
+    path = tmp_path / "planted.csv"
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows(zip(data.texts, data.labels, strict=True))
+    monkeypatch.setattr(cli, "PROGRESS_FROM_ROWS", 1)  # a bar even for this small file
+    assert cli.main(["review", str(path), "--label-issues", "--json"]) == 0
+    out, err = capsys.readouterr()
+    payload = json.loads(out)
+    flagged = {item["row"]: item for item in payload["label_issues"]["issues"]}
+    assert {row: flagged[row]["suggested_label"] for row in wrong} == wrong
+    assert "near_duplicates" in payload["label_issues"] and "findings" in payload
+    assert "embedding" in err and "folds" in err  # tqdm bars on stderr, not in the JSON
+    assert cli.main(["review", str(path), "--label-issues"]) == 0  # from the cache now
+    out, err = capsys.readouterr()
+    assert "Label check (small base model, 36 rows, 5-fold" in out
+    assert "row 4: 'weather'" in out and "-> 'sport'" in out

@@ -16,6 +16,9 @@ DATASET_KEY = "dataset_key"  # which files, options and drops the registered dat
 CLEANING = "cleaning"  # core.cleaning.CleaningConfig chosen with the data set
 DATA_FILES = "data_files"  # {"train": (name, bytes) | None, "valid": ..., "header": bool}
 REVIEW = "review"  # (key, Review) of the files as last reviewed
+LABEL_ISSUES = "label_issues"  # (key, core.label_issues.LabelIssues) of the last label check
+LABEL_CHOICES = "label_choices"  # {"choices": {row: keep/relabel/drop}, "version": editor number}
+DATASET_CHOICES = "dataset_choices"  # the label-check choices the registered data set applied
 RUN_ID = "run_id"  # the active run
 SEEN_STATUS = "seen_status"  # last status drawn for the active run, to notice it finishing
 RUN_QUERY = "run"  # ?run=<id> in the URL

@@ -34,6 +34,8 @@ _API = {
     "Review": "core.review",
     "review_for_model": "core.prepare",
     "prepare_dataset": "core.prepare",
+    "find_label_issues": "core.label_issues",
+    "LabelIssues": "core.label_issues",
     "TrainConfig": "core.config",
     "RunStore": "core.runs",
     "RunRecord": "core.runs",

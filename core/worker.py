@@ -27,6 +27,7 @@ from core.sharing import DemoSettings  # noqa: E402
 
 log = logging.getLogger("embedtune.worker")
 POLL_S = 0.5
+LOCK_WAIT_S = 15.0
 # Progress is written at most this often (each write is a small atomic file replace).
 PROGRESS_EVERY_S = 1.0
 TEST_PAUSE_ENV = "EMBEDTUNE_TEST_PAUSE_PHASE"
@@ -206,9 +207,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     store = RunStore(args.runs_dir, lock_root=args.lock_root)
     # Held for the worker's whole life: readers take a free lock as proof the worker died.
+    # A reader's probe holds it for an instant, so wait a little rather than give up at once;
+    # only another live worker holds it for longer.
     lock = FileLock(str(store.path(args.run_id) / WORKER_LOCK))
     try:
-        lock.acquire(timeout=0)
+        lock.acquire(timeout=LOCK_WAIT_S)
     except Timeout:
         log.error("another worker already runs %s", args.run_id)
         return 1

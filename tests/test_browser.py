@@ -240,7 +240,7 @@ def test_upload_train_metrics_and_classify(app_server, tmp_path):
         _shot(page, "playground-map", height=1000)
 
         page.get_by_role("tab", name="Embed").click()
-        page.get_by_text("Cosine similarity").wait_for()
+        page.get_by_text("Cosine similarity", exact=True).wait_for()
         _settled(page)
         _charts_drawn(page)
         _shot(page, "playground-embed", height=1200)

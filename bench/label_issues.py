@@ -6,6 +6,7 @@ flagged rows help the finetune?
     python bench/label_issues.py finetune --pairs sst2:0,emotion:0   # noisy vs cleaned macro-F1
     python bench/label_issues.py frozen --seeds 0    # the same with the frozen head only (cheap)
     python bench/label_issues.py time --rows 10000   # seconds and peak memory (fresh process)
+    python bench/label_issues.py pairs --rows 20000  # the near-duplicate search alone
     python bench/label_issues.py summary
 
 Results are appended as JSON lines to bench/out/label_issues.jsonl; finished items are skipped.
@@ -239,6 +240,30 @@ def timing(rows: int) -> None:
     )
 
 
+def pairs_timing(rows: int) -> None:
+    """The near-duplicate search alone on `rows` random unit vectors (384-d, like the small model):
+    seconds and peak memory of the blocked similarity search, without embedding."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((rows, 384)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    data = LabeledTexts.from_pairs((f"text {i}", str(i % 2)) for i in range(rows))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    started = time.perf_counter()
+    found, more = near_duplicates(data, x, 0.95)
+    save(
+        {
+            "kind": "pairs_time",
+            "dataset": "random",
+            "seed": rows,
+            "rows": rows,
+            "seconds": round(time.perf_counter() - started, 1),
+            "pairs": len(found) + more,
+            "rss_before_mb": round(before),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        }
+    )
+
+
 def summary() -> str:
     rows = [json.loads(line) for line in OUT.read_text().splitlines() if line.strip()]
     out = [
@@ -290,13 +315,18 @@ def summary() -> str:
     out += ["", "| rows | load s | check s | peak RSS MB |", "|---|---|---|---|"]
     for r in (r for r in rows if r["kind"] == "time"):
         out.append(f"| {r['rows']} | {r['load_s']} | {r['check_s']} | {r['peak_rss_mb']} |")
+    for r in (r for r in rows if r["kind"] == "pairs_time"):
+        out.append(
+            f"| {r['rows']} random vectors, near-duplicate search only | - | {r['seconds']} | "
+            f"{r['peak_rss_mb']} (before: {r['rss_before_mb']}) |"
+        )
     return "\n".join(out)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "what", choices=["detect", "thresholds", "finetune", "frozen", "time", "summary"]
+        "what", choices=["detect", "thresholds", "finetune", "frozen", "time", "pairs", "summary"]
     )
     parser.add_argument("--datasets", default=",".join(DATASETS))
     parser.add_argument("--pairs", default="sst2:0", help="data set:seed,... for finetune")
@@ -308,6 +338,9 @@ def main() -> None:
         return
     if args.what == "time":
         timing(args.rows)
+        return
+    if args.what == "pairs":
+        pairs_timing(args.rows)
         return
     from core.models import load_model
 

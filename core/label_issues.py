@@ -430,11 +430,21 @@ def near_duplicates(
 ) -> tuple[list[NearDuplicate], int]:
     """Pairs of different texts with cosine >= threshold (unit-length embeddings), conflicting
     labels first, then most similar first; and how many more pairs there were beyond max_pairs
-    of each kind. The similarity matrix is computed in blocks, so memory stays bounded."""
+    of each kind (the first found in file order are kept). Each distinct text is compared once;
+    the similarity matrix is computed in blocks, so memory stays bounded."""
     import numpy as np
 
     report = on_progress or (lambda phase, done, total: None)
-    n = len(data)
+    # Each distinct text once (its first row): exact duplicates are the review's to report, and
+    # thousands of copies of one text must not turn into millions of pairs here.
+    first: dict[str, int] = {}
+    for position, text in enumerate(data.texts):
+        first.setdefault(text, position)
+    unique = np.fromiter(first.values(), dtype=np.int64, count=len(first))
+    vectors = embeddings[unique]
+    label_ids = {label: i for i, label in enumerate(dict.fromkeys(data.labels))}
+    labels = np.array([label_ids[data.labels[p]] for p in unique.tolist()], dtype=np.int64)
+    n = len(unique)
     block = max(1, min(n, BLOCK_ELEMENTS // max(n, 1)))
     found: dict[bool, list[tuple[float, int, int]]] = {True: [], False: []}
     more = 0
@@ -442,23 +452,24 @@ def near_duplicates(
     report("near-duplicates", 0, total_blocks)
     for done, start in enumerate(range(0, n, block), start=1):
         stop = min(start + block, n)
-        # Only pairs (i, j) with j > i: the upper triangle of this block of rows.
-        sims = embeddings[start:stop] @ embeddings[start:].T
-        rows_i, cols = np.nonzero(sims >= threshold)
-        for a, c in zip(rows_i.tolist(), cols.tolist(), strict=True):
-            i, j = start + a, start + c
-            if j <= i or data.texts[i] == data.texts[j]:
-                continue  # the pair itself, or an exact duplicate (the review reports those)
-            conflicting = data.labels[i] != data.labels[j]
-            bucket = found[conflicting]
-            if len(bucket) < max_pairs:
-                bucket.append((float(sims[a, c]), i, j))
-            else:
-                more += 1
+        # Only pairs (a, b) with b > a: the upper triangle of this block of rows.
+        sims = vectors[start:stop] @ vectors[start:].T
+        a, c = np.nonzero(sims >= threshold)
+        upper = c > a
+        a, c = a[upper], c[upper]
+        values, first_ids, second_ids = sims[a, c], start + a, start + c
+        conflicting = labels[first_ids] != labels[second_ids]
+        for kind in (True, False):
+            picked = np.flatnonzero(conflicting == kind)
+            room = max(0, max_pairs - len(found[kind]))
+            for k in picked[:room].tolist():
+                found[kind].append((float(values[k]), int(first_ids[k]), int(second_ids[k])))
+            more += max(0, len(picked) - room)
         report("near-duplicates", done, total_blocks)
     pairs = []
-    for conflicting in (True, False):
-        for similarity, i, j in sorted(found[conflicting], key=lambda t: (-t[0], t[1], t[2])):
+    for kind in (True, False):
+        for similarity, i, j in sorted(found[kind], key=lambda t: (-t[0], t[1], t[2])):
+            i, j = int(unique[i]), int(unique[j])
             pairs.append(
                 NearDuplicate(
                     rows=(data.rows[i], data.rows[j]),

@@ -195,3 +195,10 @@ def test_cli_review_with_label_issues(tmp_path, cache, capsys, monkeypatch):
     out, err = capsys.readouterr()
     assert "Label check (small base model, 36 rows, 5-fold" in out
     assert "row 4: 'weather'" in out and "-> 'sport'" in out
+
+
+def test_many_copies_of_one_text_are_not_pairs():
+    data = LabeledTexts.from_pairs([("same", "a")] * 3000 + [("Same", "b")])
+    e = np.ones((len(data), 2), dtype=np.float32) / np.sqrt(2)
+    pairs, more = near_duplicates(data, e, 0.95)
+    assert [(p.rows, p.labels) for p in pairs] == [((1, 3001), ("a", "b"))] and more == 0

@@ -48,6 +48,9 @@ class TrainConfig:
     evals_per_epoch: int = 1
     # Weight classes inversely to their frequency in the loss and the head.
     balanced_weights: bool = False
+    # Fit the served head on training + validation rows once the checkpoint is chosen (the
+    # reported validation scores stay those of the head fitted on training rows alone).
+    refit_head_on_all: bool = True
     # Inverse regularisation strength of the logistic-regression head (scikit-learn's C).
     head_c: float = 1.0
     cleaning: CleaningConfig = field(default_factory=CleaningConfig)
@@ -103,7 +106,8 @@ class TrainConfig:
             self.device in (None, "cpu", "cuda", "mps"),
             f"device must be cpu, cuda or mps, got {self.device!r}",
         )
-        need(isinstance(self.balanced_weights, bool), "balanced_weights must be true or false")
+        for name in ("balanced_weights", "refit_head_on_all"):
+            need(isinstance(getattr(self, name), bool), f"{name} must be true or false")
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)

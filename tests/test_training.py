@@ -39,6 +39,17 @@ def test_training_changes_the_weights_and_records_every_evaluation(result):
     assert result.device.kind == "cpu"
 
 
+def test_the_served_head_learns_from_training_and_validation_rows(result):
+    from core.training import encode, fit_head
+
+    data = tiny_dataset()
+    index = {label: i for i, label in enumerate(result.labels)}
+    texts = list(data.train.texts + data.valid.texts)
+    y = np.array([index[label] for label in data.train.labels + data.valid.labels])
+    expected = fit_head(encode(result.model, texts), y, tiny_config(epochs=2))
+    np.testing.assert_allclose(result.head.coef_, expected.coef_, atol=1e-6)
+
+
 def test_same_seed_data_and_settings_give_the_same_metrics(result, tmp_path):
     again = train(tiny_config(epochs=2), tiny_dataset(), tmp_path)
     assert again.history == result.history

@@ -35,16 +35,20 @@ def store() -> RunStore:
     return workspace_store(base, workspace_id())
 
 
+def _id_from_url(key: str) -> str | None:
+    """A run or workspace id from the page's URL, or None when absent or not a valid id."""
+    candidate = st.query_params.get(key)
+    try:
+        return validate_run_id(candidate) if candidate else None
+    except RunError:
+        return None
+
+
 def workspace_id() -> str:
     """This visitor's workspace: from the session, else the URL, else a new random one."""
     workspace = st.session_state.get(WORKSPACE)
     if workspace is None:
-        candidate = st.query_params.get(WORKSPACE_QUERY)
-        try:
-            workspace = validate_run_id(candidate) if candidate else None
-        except RunError:
-            workspace = None
-        workspace = workspace or new_workspace_id()
+        workspace = _id_from_url(WORKSPACE_QUERY) or new_workspace_id()
         st.session_state[WORKSPACE] = workspace
     if st.query_params.get(WORKSPACE_QUERY) != workspace:
         st.query_params[WORKSPACE_QUERY] = workspace
@@ -55,11 +59,7 @@ def active_run_id() -> str | None:
     """The active run: from this session, else from the URL after a browser refresh."""
     run_id = st.session_state.get(RUN_ID)
     if run_id is None:
-        candidate = st.query_params.get(RUN_QUERY)
-        try:
-            run_id = validate_run_id(candidate) if candidate else None
-        except RunError:
-            run_id = None
+        run_id = _id_from_url(RUN_QUERY)
         if run_id is not None:
             st.session_state[RUN_ID] = run_id
     if run_id is not None and st.query_params.get(RUN_QUERY) != run_id:

@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from core.cleaning import CleaningConfig, clean
-from core.data import LabeledTexts, read_labeled_csv
+from core.data import LabeledTexts, encoding_warning, read_labeled_csv
 from core.errors import EmbedtuneError
 from core.label_issues import CHOICES, LabelIssues, apply_choices, choices_above, find_label_issues
 from core.prepare import prepare_dataset, review_for_model
@@ -499,13 +499,16 @@ with opt2:
     )
 
 train = valid = None
+encoding_notes = []  # files read in an encoding other than UTF-8
 try:
     if current["train"] is not None:
         name, raw = current["train"]
         train = parse(raw, current["header"], name, upload_limit())
+        encoding_notes.append(encoding_warning(raw, name))
     if current["valid"] is not None:
         name, raw = current["valid"]
         valid = parse(raw, current["header"], name, upload_limit())
+        encoding_notes.append(encoding_warning(raw, name))
 except EmbedtuneError as exc:
     show_error(exc)
     train = None
@@ -514,6 +517,9 @@ if train is None:
     if current["train"] is None:
         st.info("Upload a training file, or load the example data set to try everything at once.")
     st.stop()
+for note in encoding_notes:
+    if note is not None:
+        st.warning(md(note), icon=":material/warning:")
 
 st.divider()
 st.subheader("Preview")

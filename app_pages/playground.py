@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from core.api import MAX_INPUTS, classify_body, classify_snippets
+from core.data import encoding_warning
 from core.downloads import embeddings_csv, json_bytes, npy_bytes, predictions_csv
 from core.errors import EmbedtuneError
 from core.inputs import MAX_TEXTS, TextsInput, cosine_similarity, read_texts, split_lines
@@ -70,7 +71,9 @@ def input_texts(prefix: str, allow_upload: bool = True) -> TextsInput | None:
             header = st.checkbox("First row is a header", key=f"{prefix}_header")
             if upload is None:
                 return None
-            return read_texts(upload.getvalue(), header=header)
+            given = read_texts(upload.getvalue(), header=header)
+            warn_encoding(upload.getvalue(), upload.name)
+            return given
         typed = st.text_area(
             "Texts, one per line",
             EXAMPLE_TEXTS,
@@ -82,6 +85,13 @@ def input_texts(prefix: str, allow_upload: bool = True) -> TextsInput | None:
         show_error(exc)
         return None
     return TextsInput(tuple(texts)) if texts else None
+
+
+def warn_encoding(raw: bytes, name: str) -> None:
+    """A warning under an upload that was read in an encoding other than UTF-8."""
+    note = encoding_warning(raw, name)
+    if note is not None:
+        st.warning(md(note), icon=":material/warning:")
 
 
 def embedder_for(choice: str, record: RunRecord | None):
@@ -299,6 +309,7 @@ def map_tab(record: RunRecord | None) -> None:
         except EmbedtuneError as exc:
             show_error(exc)
             return
+        warn_encoding(upload.getvalue(), upload.name)
         texts, labels = given.texts, given.labels
     else:
         try:

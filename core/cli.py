@@ -80,16 +80,26 @@ def _read_text_column(path: Path, header: bool) -> list[str]:
     return list(read_texts(raw, header=header, limit=sys.maxsize).texts)
 
 
+def _read_labeled(path: str, header: bool) -> Any:
+    """A labelled CSV; a file read in an encoding other than UTF-8 gets `warning: ...` on stderr."""
+    from core.data import encoding_warning, read_labeled_csv
+
+    data = read_labeled_csv(path, header=header)
+    warning = encoding_warning(path)
+    if warning is not None:
+        print(f"warning: {warning}", file=sys.stderr)
+    return data
+
+
 # -- commands --------------------------------------------------------------------------------
 
 
 def cmd_review(args: argparse.Namespace) -> int:
     from core.cleaning import CleaningConfig
-    from core.data import read_labeled_csv
     from core.prepare import review_for_model
 
-    train = read_labeled_csv(args.train, header=args.header)
-    valid = read_labeled_csv(args.valid, header=args.header) if args.valid else None
+    train = _read_labeled(args.train, args.header)
+    valid = _read_labeled(args.valid, args.header) if args.valid else None
     cleaning = CleaningConfig.ALL if args.clean else None
     report = review_for_model(train, valid, model=args.model, cleaning=cleaning)
     checked = None
@@ -166,13 +176,12 @@ def _config_from_args(args: argparse.Namespace) -> Any:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from core.data import read_labeled_csv
     from core.jobs import submit, wait
     from core.prepare import prepare_dataset
 
     config = _config_from_args(args)
-    train = read_labeled_csv(args.train, header=args.header)
-    valid = read_labeled_csv(args.valid, header=args.header) if args.valid else None
+    train = _read_labeled(args.train, args.header)
+    valid = _read_labeled(args.valid, args.header) if args.valid else None
     dataset = prepare_dataset(train, valid, drop=args.drop or (), seed=config.seed)
     store = _store(args)
     submission = submit(config, dataset, store)
@@ -317,12 +326,11 @@ def _load_run_classifier(args: argparse.Namespace) -> Any:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from core.data import read_labeled_csv
     from core.errors import DataError
     from core.metrics import evaluate_predictions
 
     classifier = _load_run_classifier(args)
-    test = read_labeled_csv(args.test, header=args.header)
+    test = _read_labeled(args.test, args.header)
     labels = [str(c) for c in classifier.classes_]
     unknown = sorted(set(test.labels) - set(labels))
     if unknown:

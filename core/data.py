@@ -237,6 +237,28 @@ def _check_size(size: int, max_bytes: int) -> None:
         )
 
 
+def encoding_warning(source: str | os.PathLike[str] | bytes, name: str = "") -> str | None:
+    """A warning for a file that reads safely but is not UTF-8 (UTF-16 with a byte-order mark,
+    as Excel's "Unicode Text" saves it), else None. Other encodings are errors (see _decode)."""
+    if isinstance(source, bytes):
+        head = source[:2]
+    else:
+        name = name or os.path.basename(os.fspath(source))
+        try:
+            with open(source, "rb") as handle:
+                head = handle.read(2)
+        except OSError:
+            return None  # read_labeled_csv says what is wrong with the path
+    if not head.startswith(_UTF16_BOMS):
+        return None
+    order = "little" if head == b"\xff\xfe" else "big"
+    return (
+        f"{name or 'the file'} is UTF-16 ({order}-endian, with a byte-order mark), not UTF-8: "
+        "it was read as UTF-16. Check that the texts look right, and save it as 'CSV UTF-8' so "
+        "that every tool reads it the same way"
+    )
+
+
 def _decode(raw: bytes) -> str:
     """Bytes to text: UTF-8 (BOM optional) or UTF-16 with a BOM; anything else is an error."""
     if raw.startswith(_ZIP_MAGIC):

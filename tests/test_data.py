@@ -17,6 +17,7 @@ from core.data import (
     LabeledTexts,
     check_trainable,
     describe_rows,
+    encoding_warning,
     make_dataset,
     read_labeled_csv,
     sort_labels,
@@ -77,6 +78,24 @@ def test_bom_and_crlf(tmp_path):
 def test_utf16_with_bom_is_decoded():
     raw = "good\tpos\r\nbad\tneg\r\n".encode("utf-16")
     assert read_labeled_csv(raw).texts == ("good", "bad")
+
+
+def test_utf16_is_read_with_a_warning_and_utf8_without(tmp_path):
+    content = "caf\u00e9 \U0001f600,pos\nbad,neg\n"
+    little = b"\xff\xfe" + content.encode("utf-16-le")
+    big = b"\xfe\xff" + content.encode("utf-16-be")
+    assert read_labeled_csv(little) == read_labeled_csv(big) == read_labeled_csv(content.encode())
+    assert encoding_warning(little, "a.csv") == (
+        "a.csv is UTF-16 (little-endian, with a byte-order mark), not UTF-8: it was read as "
+        "UTF-16. Check that the texts look right, and save it as 'CSV UTF-8' so that every tool "
+        "reads it the same way"
+    )
+    assert encoding_warning(big).startswith("the file is UTF-16 (big-endian, with a byte-order")
+    assert encoding_warning(write(tmp_path, big)).startswith("data.csv is UTF-16 (big-endian")
+    for utf8 in (content.encode(), b"\xef\xbb\xbf" + content.encode(), b""):
+        assert encoding_warning(utf8) is None
+    assert encoding_warning(write(tmp_path, content.encode())) is None
+    assert encoding_warning(tmp_path / "missing.csv") is None  # read_labeled_csv says why
 
 
 def test_quoted_fields_keep_commas_quotes_and_newlines_and_rows_follow_physical_lines():

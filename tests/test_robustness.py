@@ -15,7 +15,7 @@ from streamlit import config as st_config
 
 from core.cli import main
 from core.config import TrainConfig
-from core.data import LabeledTexts, read_labeled_csv, split
+from core.data import LabeledTexts, encoding_warning, read_labeled_csv, split
 from core.errors import DataError, LimitError, RunError
 from core.jobs import submit, wait
 from core.predict import load_run
@@ -83,9 +83,27 @@ def test_a_file_over_the_limit_is_refused_before_it_is_read(tmp_path, capsys):
     assert err.startswith("error: the file is 201.0 MB, over the 200 MB limit")
 
 
-def test_utf16_is_read_safely_everywhere(tmp_path, capsys):
-    raw = GOOD.decode("utf-8").encode("utf-16")
-    assert read_labeled_csv(raw) == read_labeled_csv(GOOD)
+# UTF-16 with a byte-order mark is the one other encoding that can be told apart safely, so it
+# is read, with a warning (the message is tested in test_data.py). Latin-1 cannot be told from
+# Windows-1252 or other 8-bit encodings, so it stays an error (in MALFORMED above).
+UTF16 = GOOD.decode("utf-8").encode("utf-16")
+
+
+def test_utf16_is_read_with_a_warning_on_the_command_line(tmp_path, capsys):
+    path = tmp_path / "unicode.csv"
+    path.write_bytes(UTF16)
+    for command in (
+        ["review", str(path)],
+        ["review", str(tmp_path / "ok.csv"), "--valid", str(path)],
+    ):
+        (tmp_path / "ok.csv").write_bytes(GOOD)
+        code = main([*command, "--runs-dir", str(tmp_path / "runs")])
+        out, err = capsys.readouterr()
+        assert code == 0
+        assert err == f"warning: {encoding_warning(UTF16, 'unicode.csv')}\n"
+        assert "unicode.csv is UTF-16" not in out
+    main(["review", str(tmp_path / "ok.csv"), "--runs-dir", str(tmp_path / "runs")])
+    assert capsys.readouterr().err == ""  # UTF-8: no warning
 
 
 def test_every_malformed_file_shows_st_error_on_the_data_page(tmp_path, monkeypatch):
@@ -96,11 +114,22 @@ def test_every_malformed_file_shows_st_error_on_the_data_page(tmp_path, monkeypa
         assert not at.exception, kind
         assert [unescape(e.value) for e in at.error] == [core_message(raw)], kind
         assert "review_data" not in [b.key for b in at.button], kind
-    # UTF-16 with a BOM reads as it is: a preview, no error.
-    utf16 = GOOD.decode("utf-8").encode("utf-16")
-    at.file_uploader(key=uploader).set_value(("utf16.csv", utf16, "text/csv")).run()
+    # UTF-16 with a BOM is read: a preview, no error, and a warning that says so.
+    at.file_uploader(key=uploader).set_value(("utf16.csv", UTF16, "text/csv")).run()
     assert not at.exception and not at.error
     assert "utf16.csv · 6 rows · 2 labels" in shown(at)
+    assert [unescape(w.value) for w in at.warning] == [encoding_warning(UTF16, "utf16.csv")]
+    at.file_uploader(key=uploader).set_value(("utf8.csv", GOOD, "text/csv")).run()
+    assert not at.warning
+
+
+def test_utf16_uploads_in_the_playground_are_read_with_a_warning(tmp_path, monkeypatch):
+    at = go(open_app(tmp_path / "runs", monkeypatch), "app_pages/playground.py")
+    at.segmented_control(key="embed_source").set_value("Upload a CSV").run()
+    at.file_uploader(key="embed_upload").set_value(("texts.csv", UTF16, "text/csv")).run()
+    assert not at.exception and not at.error
+    assert [unescape(w.value) for w in at.warning] == [encoding_warning(UTF16, "texts.csv")]
+    assert "6 vectors of 384 dimensions" in shown(at)
 
 
 def test_a_file_over_the_servers_upload_limit_shows_st_error(tmp_path, monkeypatch):

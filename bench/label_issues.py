@@ -7,6 +7,8 @@ flagged rows help the finetune?
     python bench/label_issues.py frozen --seeds 0    # the same with the frozen head only (cheap)
     python bench/label_issues.py time --rows 10000   # seconds and peak memory (fresh process)
     python bench/label_issues.py pairs --rows 20000  # the near-duplicate search alone
+    python bench/label_issues.py variants --seeds 0  # other heads, embeddings and cleanlab settings
+    python bench/label_issues.py policies --seeds 0  # frozen head: drop or relabel which flags
     python bench/label_issues.py summary
 
 Results are appended as JSON lines to bench/out/label_issues.jsonl; finished items are skipped.
@@ -132,38 +134,47 @@ def thresholds(datasets: list[str], model) -> None:
         )
 
 
-def finetune(pairs: list[tuple[str, int]], model) -> None:
-    finished = done("finetune")
+def finetune(pairs: list[tuple[str, int]], policies: list[str], model) -> None:
+    """Embedtune's default finetune (TrainConfig defaults, CPU) on the noisy sample and on it
+    cleaned by each policy; test macro-F1. One record per (data set, seed, training data), so
+    the noisy finetune is shared by every policy and an interrupted run resumes."""
+    finished = {
+        (r["dataset"], r["seed"], r["data"]) for r in _rows() if r["kind"] == "finetune_run"
+    }
     for name, seed in pairs:
-        if (name, seed) in finished:
+        todo = [p for p in ("noisy", *policies) if (name, seed, p) not in finished]
+        if not todo:
             continue
         folder = DATA / DATASETS[name]
         test = stratified_sample(read_labeled_csv(folder / "test.csv"), MAX_TEST, 0)
         noisy, flipped = flip(sample(name, seed), NOISE, seed)
         result = find_label_issues(noisy, model=model, cache=False, seed=seed)
-        flagged = {issue.row for issue in result.issues}
-        cleaned = noisy.without_rows(flagged)
-        scores = {}
-        for variant, data in (("noisy", noisy), ("cleaned", cleaned)):
-            started = time.perf_counter()
-            scores[variant] = run_embedtune(data, test, seed, {})
-            scores[variant]["wall_s"] = round(time.perf_counter() - started, 1)
-        save(
-            {
-                "kind": "finetune",
-                "dataset": name,
-                "seed": seed,
-                "rows": len(noisy),
-                "flipped": len(flipped),
-                "dropped": len(flagged),
-                "dropped_flipped": len(flagged & flipped),
-                "test_rows": len(test),
-                "noisy_macro_f1": scores["noisy"]["macro_f1"],
-                "cleaned_macro_f1": scores["cleaned"]["macro_f1"],
-                "noisy": scores["noisy"],
-                "cleaned": scores["cleaned"],
+        for policy in todo:
+            data = noisy if policy == "noisy" else cleaned_by(noisy, result, policy)
+            kept = dict(zip(data.rows, data.labels, strict=True))
+            touched = {
+                row
+                for row, label in zip(noisy.rows, noisy.labels, strict=True)
+                if kept.get(row) != label
             }
-        )
+            started = time.perf_counter()
+            scores = run_embedtune(data, test, seed, {})
+            scores["wall_s"] = round(time.perf_counter() - started, 1)
+            save(
+                {
+                    "kind": "finetune_run",
+                    "dataset": name,
+                    "seed": seed,
+                    "data": policy,
+                    "rows": len(data),
+                    "flipped": len(flipped),
+                    "flagged": len(result.issues),
+                    "changed": [len(touched), len(touched & flipped)],
+                    "test_rows": len(test),
+                    "macro_f1": scores["macro_f1"],
+                    "scores": scores,
+                }
+            )
 
 
 def frozen(datasets: list[str], seeds: list[int], model) -> None:
@@ -274,6 +285,350 @@ def pairs_timing(rows: int) -> None:
     )
 
 
+EMBEDDINGS = Path("bench/out/embeddings")
+FILTERS = ("prune_by_noise_rate", "both", "confident_learning", "predicted_neq_given")
+RANKINGS = ("self_confidence", "normalized_margin", "confidence_weighted_entropy")
+
+
+def sample_embeddings(name: str, seed: int, key: str, data: LabeledTexts, models: dict):
+    """Unit-length embeddings of the sample with base model `key`, kept under bench/out."""
+    path = EMBEDDINGS / f"{key}-{name}-{seed}.npy"
+    if path.exists():
+        return np.load(path)
+    from core.models import load_model
+    from core.training import encode
+
+    if key not in models:
+        models[key] = load_model(key, device="cpu")
+    started = time.perf_counter()
+    x = encode(models[key], data.texts)
+    x /= np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    print(f"embedded {name} seed {seed} with {key}: {time.perf_counter() - started:.0f} s")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(path, x)
+    return x
+
+
+def oof_probs(x: np.ndarray, y: np.ndarray, k: int, folds: int, seed: int, head: str):
+    """Out-of-fold probabilities from one kind of head on the same stratified folds."""
+    import warnings
+
+    from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
+    from sklearn.model_selection import StratifiedKFold
+    from sklearn.neighbors import KNeighborsClassifier
+
+    probs = np.zeros((len(y), k))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=UserWarning)
+        splits = list(StratifiedKFold(folds, shuffle=True, random_state=seed).split(x, y))
+    for train_idx, test_idx in splits:
+        if head == "lr" or head.startswith("lr_c"):
+            c = float(head[4:]) if head.startswith("lr_c") else 1.0
+            model = LogisticRegression(C=c, max_iter=2000, random_state=seed)
+        elif head == "lrcv":
+            # C chosen per fold by an inner 3-fold CV on log-loss
+            model = LogisticRegressionCV(
+                Cs=[0.25, 1, 4, 16, 64], cv=3, scoring="neg_log_loss", max_iter=2000
+            )
+        elif head.startswith("knn"):
+            model = KNeighborsClassifier(int(head[3:]), weights="distance", metric="cosine")
+        else:
+            raise ValueError(head)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=UserWarning)
+            model.fit(x[train_idx], y[train_idx])
+            probs[np.ix_(test_idx, model.classes_)] = model.predict_proba(x[test_idx])
+    return probs
+
+
+VARIANTS = {
+    # name: (embeddings, heads averaged)
+    "small-lr": (("small",), ("lr",)),
+    "small-lr_c4": (("small",), ("lr_c4",)),
+    "small-lr_c16": (("small",), ("lr_c16",)),
+    "small-lrcv": (("small",), ("lrcv",)),
+    "small-knn10": (("small",), ("knn10",)),
+    "small-lr+knn10": (("small",), ("lr", "knn10")),
+    "large-lr": (("large",), ("lr",)),
+    "large-lr_c4": (("large",), ("lr_c4",)),
+    "large-lr+knn10": (("large",), ("lr", "knn10")),
+    "concat-lr": (("small", "large"), ("lr",)),
+    "concat-lr_c4": (("small", "large"), ("lr_c4",)),
+    "small+large-lr": (("small|large",), ("lr",)),
+}
+
+
+def variants(datasets: list[str], seeds: list[int], names: list[str]) -> None:
+    """Every variant on the same noisy samples: precision, recall and precision@k per cleanlab
+    filter and ranking (the default is small-lr, prune_by_noise_rate, self_confidence)."""
+    from cleanlab.filter import find_label_issues as cleanlab_issues
+
+    from core.label_issues import choose_folds
+
+    models: dict = {}
+    finished = {(r["dataset"], r["seed"], r["variant"]) for r in _rows() if r["kind"] == "variant"}
+    for seed in seeds:
+        for name in datasets:
+            todo = [v for v in names if (name, seed, v) not in finished]
+            if not todo:
+                continue
+            data = sample(name, seed)
+            noisy, flipped = flip(data, NOISE, seed)
+            classes = noisy.classes
+            index = {label: i for i, label in enumerate(classes)}
+            y = np.array([index[label] for label in noisy.labels])
+            truth = np.array([noisy.rows[i] in flipped for i in range(len(noisy))])
+            k = int(truth.sum())
+            counts = {label: noisy.labels.count(label) for label in classes}
+            folds = choose_folds(counts)
+            for variant in todo:
+                spaces, heads = VARIANTS[variant]
+                started = time.perf_counter()
+                parts = []
+                for space in spaces:
+                    if "|" in space:  # average of one head per embedding
+                        parts += [
+                            oof_probs(
+                                sample_embeddings(name, seed, key, data, models),
+                                y,
+                                len(classes),
+                                folds,
+                                seed,
+                                heads[0],
+                            )
+                            for key in space.split("|")
+                        ]
+                if not parts:
+                    x = np.hstack([sample_embeddings(name, seed, s, data, models) for s in spaces])
+                    parts = [oof_probs(x, y, len(classes), folds, seed, h) for h in heads]
+                probs = np.mean(parts, axis=0)
+                probs /= probs.sum(axis=1, keepdims=True)
+                head_s = time.perf_counter() - started
+                scores = {}
+                for filter_by in FILTERS:
+                    for rank in RANKINGS:
+                        ranked = cleanlab_issues(
+                            y,
+                            probs,
+                            filter_by=filter_by,
+                            return_indices_ranked_by=rank,
+                            n_jobs=1,
+                        )
+                        hits = truth[ranked]
+                        scores[f"{filter_by}/{rank}"] = {
+                            "flagged": len(ranked),
+                            "precision": float(hits.mean()) if len(ranked) else 0.0,
+                            "recall": float(hits.sum() / k),
+                            "precision_at_k": float(hits[:k].sum() / k),
+                        }
+                save(
+                    {
+                        "kind": "variant",
+                        "dataset": name,
+                        "seed": seed,
+                        "variant": variant,
+                        "flipped": k,
+                        "oof_accuracy": float((probs.argmax(1) == y)[~truth].mean()),
+                        "head_s": round(head_s, 1),
+                        "scores": scores,
+                    }
+                )
+
+
+POLICIES = {
+    # name: (choice, lowest suggested-label confidence); what the Data page's bulk action does
+    "drop_all": ("drop", 0.0),
+    "relabel_all": ("relabel", 0.0),
+    "drop>=0.5": ("drop", 0.5),
+    "drop>=0.7": ("drop", 0.7),
+    "drop>=0.9": ("drop", 0.9),
+    "relabel>=0.5": ("relabel", 0.5),
+    "relabel>=0.7": ("relabel", 0.7),
+    "relabel>=0.9": ("relabel", 0.9),
+}
+
+
+def cleaned_by(noisy: LabeledTexts, result, policy: str) -> LabeledTexts:
+    """The noisy sample after a bulk choice of the Data page (core.label_issues.choices_above)."""
+    from core.label_issues import apply_choices, choices_above
+
+    choice, confidence = POLICIES[policy]
+    return apply_choices(noisy, result, choices_above(result, confidence, choice))
+
+
+def policies(datasets: list[str], seeds: list[int], model) -> None:
+    """Frozen-embedding head (small model) on the noisy sample and on it after each policy,
+    test macro-F1: cheap, to choose the policy that the finetune comparison then checks."""
+    from core.config import TrainConfig
+    from core.metrics import compute_metrics
+    from core.training import encode, fit_head
+
+    finished = {(r["dataset"], r["seed"]) for r in _rows() if r["kind"] == "policy"}
+    for name in datasets:
+        folder = DATA / DATASETS[name]
+        test = stratified_sample(read_labeled_csv(folder / "test.csv"), MAX_TEST, 0)
+        test_x = None
+        for seed in seeds:
+            if (name, seed) in finished:
+                continue
+            if test_x is None:
+                test_x = encode(model, test.texts)
+            data = sample(name, seed)
+            noisy, flipped = flip(data, NOISE, seed)
+            result = find_label_issues(noisy, model=model, cache=False, seed=seed)
+            x = sample_embeddings(name, seed, "small", data, {"small": model})
+            position = {row: i for i, row in enumerate(noisy.rows)}
+            labels = noisy.classes
+            index = {label: i for i, label in enumerate(labels)}
+            scores, changed = {}, {}
+            for policy in ("noisy", *POLICIES):
+                edited = noisy if policy == "noisy" else cleaned_by(noisy, result, policy)
+                keep = [position[row] for row in edited.rows]
+                y = np.array([index[label] for label in edited.labels])
+                head = fit_head(x[keep], y, TrainConfig(seed=seed))
+                predicted = [labels[int(i)] for i in head.predict(test_x)]
+                scores[policy] = compute_metrics(list(test.labels), predicted, labels).macro_f1
+                kept = dict(zip(edited.rows, edited.labels, strict=True))
+                touched = {
+                    row
+                    for row, label in zip(noisy.rows, noisy.labels, strict=True)
+                    if kept.get(row) != label
+                }
+                changed[policy] = [len(touched), len(touched & flipped)]
+            save(
+                {
+                    "kind": "policy",
+                    "dataset": name,
+                    "seed": seed,
+                    "rows": len(noisy),
+                    "flipped": len(flipped),
+                    "flagged": len(result.issues),
+                    "test_rows": len(test),
+                    "macro_f1": scores,
+                    "changed": changed,  # rows dropped or relabelled, of them flipped
+                }
+            )
+
+
+def _rows() -> list[dict]:
+    if not OUT.exists():
+        return []
+    return [json.loads(line) for line in OUT.read_text().splitlines() if line.strip()]
+
+
+def variants_summary(setting: str = "prune_by_noise_rate/self_confidence") -> str:
+    """precision@k per variant and data set (mean over the seeds present), one cleanlab setting;
+    then the mean precision@k of every setting per variant."""
+    rows = [r for r in _rows() if r["kind"] == "variant"]
+    names = list(dict.fromkeys(r["variant"] for r in rows))
+    out = ["| variant | " + " | ".join(DATASETS) + " | mean | seeds |", "|" + "---|" * 10]
+    for variant in names:
+        cells, means = [], []
+        seeds = set()
+        for name in DATASETS:
+            vs = [
+                r["scores"][setting]["precision_at_k"]
+                for r in rows
+                if r["variant"] == variant and r["dataset"] == name
+            ]
+            seeds |= {r["seed"] for r in rows if r["variant"] == variant and r["dataset"] == name}
+            cells.append(f"{statistics.mean(vs):.2f}" if vs else "-")
+            if vs:
+                means.append(statistics.mean(vs))
+        mean = f"{statistics.mean(means):.3f}" if len(means) == len(DATASETS) else "-"
+        out.append(f"| {variant} | " + " | ".join(cells) + f" | {mean} | {sorted(seeds)} |")
+    settings = [f"{f}/{r}" for f in FILTERS for r in RANKINGS]
+    out += ["", "| variant | " + " | ".join(settings) + " |", "|" + "---|" * (len(settings) + 1)]
+    for variant in names:
+        cells = []
+        for s in settings:
+            per = [
+                statistics.mean(
+                    r["scores"][s]["precision_at_k"]
+                    for r in rows
+                    if r["variant"] == variant and r["dataset"] == name
+                )
+                for name in DATASETS
+                if any(r["variant"] == variant and r["dataset"] == name for r in rows)
+            ]
+            cells.append(f"{statistics.mean(per):.3f}" if len(per) == len(DATASETS) else "-")
+        out.append(f"| {variant} | " + " | ".join(cells) + " |")
+    return "\n".join(out)
+
+
+def finetune_summary(rows: list[dict]) -> str:
+    """Test macro-F1 of the finetune on the noisy sample and on each cleaned one."""
+    runs = {(r["dataset"], r["seed"], r["data"]): r for r in rows if r["kind"] == "finetune_run"}
+    cleaned = list(dict.fromkeys(k[2] for k in runs if k[2] != "noisy"))
+    out = [
+        "| data set | seed | noisy macro-F1 | "
+        + " | ".join(f"{p} (rows changed, of them flipped) | Δ" for p in cleaned)
+        + " |",
+        "|" + "---|" * (3 + 2 * len(cleaned)),
+    ]
+    deltas: dict[str, list[float]] = {p: [] for p in cleaned}
+    noisy_all = []
+    for (name, seed, data), r in runs.items():
+        if data != "noisy":
+            continue
+        noisy_all.append(r["macro_f1"])
+        cells = []
+        for p in cleaned:
+            c = runs.get((name, seed, p))
+            if c is None:
+                cells.append("- | -")
+                continue
+            deltas[p].append(c["macro_f1"] - r["macro_f1"])
+            cells.append(
+                f"{c['macro_f1']:.3f} ({c['changed'][0]}, {c['changed'][1]}) | "
+                f"{c['macro_f1'] - r['macro_f1']:+.3f}"
+            )
+        out.append(f"| {name} | {seed} | {r['macro_f1']:.3f} | " + " | ".join(cells) + " |")
+    if noisy_all:
+        out.append(
+            f"| **mean** | | {statistics.mean(noisy_all):.3f} | "
+            + " | ".join(
+                f"| {statistics.mean(d):+.3f} (n={len(d)})" if d else "| -" for d in deltas.values()
+            )
+            + " |"
+        )
+    return "\n".join(out)
+
+
+def policy_summary(rows: list[dict]) -> str:
+    """Frozen head: test macro-F1 change of each cleaning policy against the noisy sample."""
+    rs = [r for r in rows if r["kind"] == "policy"]
+    if not rs:
+        return ""
+    names = list(POLICIES)
+    out = [
+        "| data set | seed | flagged | noisy | " + " | ".join(names) + " |",
+        "|" + "---|" * (4 + len(names)),
+    ]
+    deltas: dict[str, list[float]] = {p: [] for p in names}
+    for r in rs:
+        f1 = r["macro_f1"]
+        cells = []
+        for p in names:
+            d = f1[p] - f1["noisy"]
+            deltas[p].append(d)
+            cells.append(f"{d:+.3f} ({r['changed'][p][0]}/{r['changed'][p][1]})")
+        out.append(
+            f"| {r['dataset']} | {r['seed']} | {r['flagged']} | {f1['noisy']:.3f} | "
+            + " | ".join(cells)
+            + " |"
+        )
+    out.append(
+        "| **mean Δ** | | | | "
+        + " | ".join(f"{statistics.mean(d):+.3f}" for d in deltas.values())
+        + " |"
+    )
+    out.append(
+        "| **worst Δ** | | | | " + " | ".join(f"{min(d):+.3f}" for d in deltas.values()) + " |"
+    )
+    return "\n".join(out)
+
+
 def summary() -> str:
     rows = [json.loads(line) for line in OUT.read_text().splitlines() if line.strip()]
     out = [
@@ -306,14 +661,7 @@ def summary() -> str:
     out.append("|" + "---|" * (len(THRESHOLDS) + 1))
     for r in (r for r in rows if r["kind"] == "thresholds"):
         out.append(f"| {r['dataset']} | " + " | ".join(str(v) for v in r["pairs"].values()) + " |")
-    out += ["", "| data set | seed | dropped (of them flipped) | noisy macro-F1 | cleaned | Δ |"]
-    out.append("|" + "---|" * 6)
-    for r in (r for r in rows if r["kind"] == "finetune"):
-        delta = r["cleaned_macro_f1"] - r["noisy_macro_f1"]
-        out.append(
-            f"| {r['dataset']} | {r['seed']} | {r['dropped']} ({r['dropped_flipped']}) | "
-            f"{r['noisy_macro_f1']:.3f} | {r['cleaned_macro_f1']:.3f} | {delta:+.3f} |"
-        )
+    out += ["", finetune_summary(rows), "", policy_summary(rows)]
     out += [
         "",
         "| data set | seed | flagged (of them flipped) | noisy macro-F1 | flagged dropped | Δ "
@@ -346,8 +694,21 @@ def summary() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "what", choices=["detect", "thresholds", "finetune", "frozen", "time", "pairs", "summary"]
+        "what",
+        choices=[
+            "detect",
+            "thresholds",
+            "finetune",
+            "frozen",
+            "time",
+            "pairs",
+            "variants",
+            "policies",
+            "summary",
+        ],
     )
+    parser.add_argument("--variants", default=",".join(VARIANTS), help="for variants")
+    parser.add_argument("--policies", default="drop_all", help="cleaning policies for finetune")
     parser.add_argument("--datasets", default=",".join(DATASETS))
     parser.add_argument("--pairs", default="sst2:0", help="data set:seed,... for finetune")
     parser.add_argument("--seeds", default="0", help="seeds for frozen")
@@ -355,6 +716,12 @@ def main() -> None:
     args = parser.parse_args()
     if args.what == "summary":
         print(summary())
+        print()
+        print(variants_summary())
+        return
+    if args.what == "variants":
+        datasets, seeds = args.datasets.split(","), [int(s) for s in args.seeds.split(",")]
+        variants(datasets, seeds, args.variants.split(","))
         return
     if args.what == "time":
         timing(args.rows)
@@ -369,11 +736,13 @@ def main() -> None:
         detect(args.datasets.split(","), model)
     elif args.what == "frozen":
         frozen(args.datasets.split(","), [int(s) for s in args.seeds.split(",")], model)
+    elif args.what == "policies":
+        policies(args.datasets.split(","), [int(s) for s in args.seeds.split(",")], model)
     elif args.what == "thresholds":
         thresholds(args.datasets.split(","), model)
     else:
         pairs = [(p.split(":")[0], int(p.split(":")[1])) for p in args.pairs.split(",")]
-        finetune(pairs, model)
+        finetune(pairs, [p for p in args.policies.split(",") if p], model)
 
 
 if __name__ == "__main__":

@@ -162,6 +162,25 @@ def test_100k_rows_and_100k_character_texts_are_read_and_reviewed_in_bounded_mem
     assert peak < 40 * len(raw), f"peak {peak / 2**20:.0f} MB for a {len(raw) / 2**20:.0f} MB file"
 
 
+def test_a_100k_character_text_is_cut_for_the_model_where_the_review_says():
+    from core.predict import load_embedder
+    from core.prepare import review_for_model
+
+    long = ("the soup was far too salty tonight " * 3000)[:100_000].strip()
+    data = LabeledTexts.from_pairs([(long, "food"), ("she scored twice", "sport")] * 3)
+    stats = review_for_model(data, model="small").train_tokens
+    assert stats.truncated_rows == (1, 3, 5) and stats.max > 10_000
+    embedder = load_embedder("small", device="cpu")
+    assert embedder.max_seq_length == stats.max_tokens == 256
+    # The model sees exactly the first max_tokens tokens ([CLS] and [SEP] included).
+    tokenizer = embedder.model.tokenizer
+    kept = tokenizer(long, add_special_tokens=False)["input_ids"][: stats.max_tokens - 2]
+    prefix = tokenizer.decode(kept)
+    assert len(prefix) < 2_000  # 254 tokens of a 100,000-character text
+    vectors = embedder.embed([long, prefix])
+    assert abs(float(vectors[0] @ vectors[1]) - 1.0) < 1e-5
+
+
 # ----------------------------------------------------------------------------- broken runs
 
 
@@ -323,6 +342,23 @@ def test_shared_demo_visitors_never_see_each_others_runs(tmp_path, monkeypatch):
 
 
 # ----------------------------------------------------------------------------- source checks
+
+
+def test_the_server_configuration_defaults_to_the_safe_one():
+    import tomllib
+
+    from core.data import MAX_FILE_BYTES
+
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
+    server = config["server"]
+    assert server["address"] == "127.0.0.1"  # localhost only unless told otherwise
+    assert server["enableXsrfProtection"] is True
+    assert server["maxUploadSize"] * 2**20 == MAX_FILE_BYTES
+    assert config["browser"]["gatherUsageStats"] is False
+    assert config["client"]["showErrorDetails"] == "none"  # no tracebacks in the browser
+    assert "enableCORS" not in server  # Streamlit's default: CORS protection on
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "## Sharing a demo" in readme and "**Authentication in front**" in readme
 
 
 UNSAFE = {

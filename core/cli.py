@@ -184,6 +184,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     valid = _read_labeled(args.valid, args.header) if args.valid else None
     dataset = prepare_dataset(train, valid, drop=args.drop or (), seed=config.seed)
     store = _store(args)
+    from core.distributed import launched
+
+    if launched():  # torchrun / accelerate launch: train here, in every process (rank 0 reports)
+        from core.distributed import train_distributed
+
+        record = train_distributed(config, dataset, store)
+        return EXIT_OK if record is None else _report_run(record, args.json)
     submission = submit(config, dataset, store)
     print(submission.message, file=sys.stderr)
     try:
@@ -358,7 +365,38 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _batch(args: argparse.Namespace, kind: str, model: str) -> int | None:
+    """With --out: stream the --file through core.batch (chunks, resumable, --engine ray)."""
+    if not args.out:
+        if args.engine != "local":
+            raise CliError(f"--engine {args.engine} needs --out (a file to write the results to)")
+        return None
+    if args.texts or not args.file:
+        raise CliError("--out takes the texts from --file only (one text per row, first column)")
+    from core.batch import run_batch
+
+    result = run_batch(
+        kind,
+        model,
+        args.file,
+        args.out,
+        header=args.header,
+        store=_store(args),
+        engine=args.engine,
+        chunk_rows=args.chunk_rows,
+        workers=args.workers,
+    )
+    if args.json:
+        _print_json(result.to_dict())
+    else:
+        print(result.describe(), file=sys.stderr)
+    return EXIT_OK
+
+
 def cmd_classify(args: argparse.Namespace) -> int:
+    batched = _batch(args, "classify", args.run)
+    if batched is not None:
+        return batched
     classifier = _load_run_classifier(args)
     results = classifier.classify(_read_texts(args))
     if args.json:
@@ -373,6 +411,9 @@ def cmd_embed(args: argparse.Namespace) -> int:
     from core.models import CATALOGUE
     from core.predict import load_embedder, load_run
 
+    batched = _batch(args, "embed", args.model)
+    if batched is not None:
+        return batched
     texts = _read_texts(args)
     if args.model in CATALOGUE:
         embedder = load_embedder(args.model)
@@ -508,6 +549,21 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("texts", nargs="*")
         p.add_argument("--file", help="a CSV whose first column holds the texts")
         p.add_argument("--header", action="store_true")
+        p.add_argument(
+            "--out",
+            help="stream --file into this file in chunks, resumable "
+            + ("(.csv or .parquet)" if name == "classify" else "(.parquet)"),
+        )
+        p.add_argument(
+            "--engine",
+            choices=["local", "ray"],
+            default="local",
+            help="with --out: this process (default) or Ray Data (RAY_ADDRESS joins a cluster)",
+        )
+        p.add_argument("--chunk-rows", type=int, default=1024, help="rows per written chunk")
+        p.add_argument(
+            "--workers", type=int, help="Ray actors (default: one per GPU in the cluster, else 2)"
+        )
     p = add("export", cmd_export, "copy a completed run's model, head and labels to a folder")
     p.add_argument("run")
     p.add_argument("dest")

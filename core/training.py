@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 from sentence_transformers.sentence_transformer.evaluation import SentenceEvaluator
+from sentence_transformers.util.distributed import distributed_evaluation
 
 from core.cleaning import CleaningConfig
 from core.config import TrainConfig
@@ -59,6 +60,57 @@ class SilentReporter:
 
     def should_stop(self) -> bool:
         return False
+
+
+def world() -> tuple[int, int]:
+    """(rank, world size) of this process: (0, 1) unless launched by torchrun / accelerate."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def _collective_device() -> Any:
+    import torch
+    import torch.distributed as dist
+
+    if dist.get_backend() == "nccl":
+        return torch.device("cuda", torch.cuda.current_device())
+    return torch.device("cpu")
+
+
+def stop_everywhere(reporter: Reporter) -> bool:
+    """Whether to stop: the reporter's answer, agreed by every process of a distributed
+    launch (only rank 0 reads the run's cancel request; all must leave the loop together)."""
+    stop = reporter.should_stop()
+    if world()[1] == 1:
+        return stop
+    import torch
+    import torch.distributed as dist
+
+    flag = torch.tensor([int(stop)], device=_collective_device())
+    dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+    return bool(flag.item())
+
+
+def _broadcast_head(head: LogisticRegression | None, rows: int, dim: int) -> LogisticRegression:
+    """Rank 0's logistic-regression head on every rank (it initialises the softmax loss)."""
+    import torch
+    import torch.distributed as dist
+    from sklearn.linear_model import LogisticRegression
+
+    packed = torch.zeros((rows, dim + 1), dtype=torch.float64, device=_collective_device())
+    if head is not None:
+        both = np.hstack([head.coef_, head.intercept_[:, None]]).astype(np.float64)
+        packed.copy_(torch.from_numpy(both))
+    dist.broadcast(packed, src=0)
+    values = packed.cpu().numpy()
+    if head is not None:
+        return head
+    received = LogisticRegression()
+    received.coef_, received.intercept_ = values[:, :dim], values[:, dim]
+    return received
 
 
 @dataclass
@@ -178,17 +230,35 @@ class HeadEvaluator(SentenceEvaluator):
         }
 
 
-def _progress_callback(reporter: Reporter) -> Any:
-    """A transformers TrainerCallback that reports steps and honours a cancel request."""
+def _progress_callback(reporter: Reporter, loss: Any = None) -> Any:
+    """A transformers TrainerCallback that reports steps and honours a cancel request. In a
+    distributed launch it also averages the gradients of the loss's own head across processes:
+    the trainer wraps only the model in DistributedDataParallel, not the loss module."""
     from transformers import TrainerCallback
+
+    head_params = (
+        [p for n, p in loss.named_parameters() if not n.startswith("model.")]
+        if (loss is not None and world()[1] > 1)
+        else []
+    )
 
     class ProgressCallback(TrainerCallback):
         def on_train_begin(self, args, state, control, **kwargs):  # noqa: ANN001
             reporter.step(0, state.max_steps)
 
+        def on_pre_optimizer_step(self, args, state, control, **kwargs):  # noqa: ANN001
+            if head_params:
+                import torch.distributed as dist
+
+                size = dist.get_world_size()
+                for p in head_params:
+                    if p.grad is not None:
+                        dist.all_reduce(p.grad, op=dist.ReduceOp.SUM)
+                        p.grad /= size
+
         def on_step_end(self, args, state, control, **kwargs):  # noqa: ANN001
             reporter.step(state.global_step, state.max_steps)
-            if reporter.should_stop():
+            if stop_everywhere(reporter):
                 control.should_training_stop = True
                 control.should_save = False
                 control.should_evaluate = False
@@ -198,18 +268,28 @@ def _progress_callback(reporter: Reporter) -> Any:
 
 
 def training_arguments(
-    config: TrainConfig, device: DeviceInfo, output_dir: Path, n_train: int
+    config: TrainConfig, device: DeviceInfo, output_dir: Path, n_train: int, world_size: int = 1
 ) -> dict[str, Any]:
     """The trainer's settings for a config on a device: evaluation and checkpoint interval,
-    best-checkpoint selection on validation macro-F1, mixed precision on CUDA."""
+    best-checkpoint selection on validation macro-F1, mixed precision on CUDA. Under a
+    distributed launch `batch_size` stays the batch of one optimizer step, split evenly between
+    the processes, so the same config trains the same recipe on 1 or N devices."""
     from sentence_transformers.sentence_transformer.training_args import BatchSamplers
 
+    if config.batch_size % world_size:
+        from core.errors import ConfigError
+
+        fits = config.batch_size + world_size - config.batch_size % world_size
+        raise ConfigError(
+            f"batch size {config.batch_size} does not split evenly between {world_size} "
+            f"processes: pass --batch-size {fits}"
+        )
     steps_per_epoch = max(1, math.ceil(n_train / config.batch_size))
     eval_steps = max(1, math.ceil(steps_per_epoch / config.evals_per_epoch))
     return dict(
         output_dir=str(output_dir),
         num_train_epochs=config.epochs,
-        per_device_train_batch_size=config.batch_size,
+        per_device_train_batch_size=config.batch_size // world_size,
         learning_rate=config.learning_rate,
         # Only the softmax loss has a head of its own to train at its own rate.
         learning_rate_mapping=(
@@ -235,6 +315,7 @@ def training_arguments(
         bf16=device.precision == "bf16",
         fp16=device.precision == "fp16",
         dataloader_num_workers=0,
+        **({"ddp_backend": "nccl" if device.kind == "cuda" else "gloo"} if world_size > 1 else {}),
         batch_sampler=(
             BatchSamplers.GROUP_BY_LABEL
             if config.loss == "batch_all_triplet"
@@ -278,8 +359,12 @@ def train(
     dataset: DataSet,
     workdir: Path,
     reporter: Reporter | None = None,
-) -> TrainResult:
-    """Run the whole recipe on a prepared data set. Checkpoints go under `workdir`."""
+) -> TrainResult | None:
+    """Run the whole recipe on a prepared data set. Checkpoints go under `workdir`.
+
+    Launched by torchrun / accelerate (a torch.distributed process group is set up, see
+    core.distributed) every process runs this: the finetune is data-parallel, rank 0 alone
+    measures, fits the head and gets the result; the other ranks get None."""
     import transformers
     from datasets import Dataset
     from sentence_transformers import (
@@ -300,16 +385,26 @@ def train(
     y_train = np.array([index[label] for label in dataset.train.labels], dtype=np.int64)
     y_valid = np.array([index[label] for label in dataset.valid.labels], dtype=np.int64)
 
+    rank, world_size = world()
     reporter.phase("baseline")
     model = load_model(config.base_model, device=device.torch_device)
     if config.max_seq_length:
         model.max_seq_length = min(config.max_seq_length, model.max_seq_length or 10**9)
-    base_train, base_valid = encode(model, train_texts), encode(model, valid_texts)
-    baseline_head = fit_head(base_train, y_train, config)
-    baseline = evaluate_head(baseline_head, base_valid, y_valid, labels, positive)
-    base_point = {"step": 0, "epoch": 0.0, "metrics": baseline.metrics.to_dict()}
-    reporter.evaluation(base_point)
-    if reporter.should_stop():
+    # Under torchrun / accelerate, rank 0 measures (sentence-transformers shares its encodes
+    # out between the processes); the others need only the baseline head, for the loss.
+    with distributed_evaluation(model) as leader:
+        if leader:
+            base_train, base_valid = encode(model, train_texts), encode(model, valid_texts)
+            baseline_head = fit_head(base_train, y_train, config)
+            baseline = evaluate_head(baseline_head, base_valid, y_valid, labels, positive)
+            base_point = {"step": 0, "epoch": 0.0, "metrics": baseline.metrics.to_dict()}
+            reporter.evaluation(base_point)
+    if world_size > 1:
+        rows = 1 if len(labels) == 2 else len(labels)
+        baseline_head = _broadcast_head(
+            baseline_head if rank == 0 else None, rows, model.get_embedding_dimension()
+        )
+    if stop_everywhere(reporter):
         raise Cancelled
 
     reporter.phase("finetune")
@@ -320,60 +415,65 @@ def train(
     trainer = SentenceTransformerTrainer(
         model=model,
         args=SentenceTransformerTrainingArguments(
-            **training_arguments(config, device, workdir / "checkpoints", len(train_texts))
+            **training_arguments(
+                config, device, workdir / "checkpoints", len(train_texts), world_size
+            )
         ),
         train_dataset=Dataset.from_dict({"text": train_texts, "label": y_train.tolist()}),
         loss=loss,
         evaluator=evaluator,
-        callbacks=[_progress_callback(reporter)],
+        callbacks=[_progress_callback(reporter, loss)],
     )
     if config.early_stopping_patience > 0:
         from transformers import EarlyStoppingCallback
 
         trainer.add_callback(EarlyStoppingCallback(config.early_stopping_patience))
     trainer.train()
-    if reporter.should_stop():
+    if stop_everywhere(reporter):
         raise Cancelled
     model = trainer.model
 
-    reporter.phase("head")
-    train_embeddings, valid_embeddings = encode(model, train_texts), encode(model, valid_texts)
-    head = fit_head(train_embeddings, y_train, config)
-    final = evaluate_head(head, valid_embeddings, y_valid, labels, positive)
-    finetune_kept, note = True, ""
-    if final.metrics.macro_f1 < baseline.metrics.macro_f1:
-        # The frozen base model is a checkpoint too: never hand over something worse.
-        model = load_model(config.base_model, device=device.torch_device)
-        if config.max_seq_length:
-            model.max_seq_length = min(config.max_seq_length, model.max_seq_length or 10**9)
-        head, final, finetune_kept = baseline_head, baseline, False
-        train_embeddings, valid_embeddings = base_train, base_valid
-        note = (
-            "Finetuning did not beat the base model on the validation split "
-            f"(best macro-F1 {max(p['metrics']['macro_f1'] for p in evaluator.history):.3f} vs "
-            f"{baseline.metrics.macro_f1:.3f}), so this run keeps the base model with a "
-            "logistic-regression head."
+    with distributed_evaluation(model) as leader:
+        if not leader:
+            return None  # rank 0 fits the head, evaluates and saves; this rank lent its encodes
+        reporter.phase("head")
+        train_embeddings, valid_embeddings = encode(model, train_texts), encode(model, valid_texts)
+        head = fit_head(train_embeddings, y_train, config)
+        final = evaluate_head(head, valid_embeddings, y_valid, labels, positive)
+        finetune_kept, note = True, ""
+        if final.metrics.macro_f1 < baseline.metrics.macro_f1:
+            # The frozen base model is a checkpoint too: never hand over something worse.
+            model = load_model(config.base_model, device=device.torch_device)
+            if config.max_seq_length:
+                model.max_seq_length = min(config.max_seq_length, model.max_seq_length or 10**9)
+            head, final, finetune_kept = baseline_head, baseline, False
+            train_embeddings, valid_embeddings = base_train, base_valid
+            note = (
+                "Finetuning did not beat the base model on the validation split "
+                f"(best macro-F1 {max(p['metrics']['macro_f1'] for p in evaluator.history):.3f} vs "
+                f"{baseline.metrics.macro_f1:.3f}), so this run keeps the base model with a "
+                "logistic-regression head."
+            )
+        if config.refit_head_on_all and len(valid_texts):
+            # The validation rows chose the checkpoint and measured it (`final`); the head the user
+            # gets then learns from every labelled row. With few examples per label this matters:
+            # clinc150 at 500 rows has ~3 per label, one of which the validation split holds out.
+            head = fit_head(
+                np.vstack([train_embeddings, valid_embeddings]),
+                np.concatenate([y_train, y_valid]),
+                config,
+            )
+        return TrainResult(
+            model=model,
+            head=head,
+            labels=labels,
+            positive_label=positive,
+            cleaning=config.cleaning,
+            device=device,
+            baseline=baseline,
+            final=final,
+            history=[base_point, *evaluator.history],
+            finetune_kept=finetune_kept,
+            note=note,
+            train_seconds=time.monotonic() - started,
         )
-    if config.refit_head_on_all and len(valid_texts):
-        # The validation rows chose the checkpoint and measured it (`final`); the head the user
-        # gets then learns from every labelled row. With few examples per label this matters:
-        # clinc150 at 500 rows has ~3 per label, one of which the validation split holds out.
-        head = fit_head(
-            np.vstack([train_embeddings, valid_embeddings]),
-            np.concatenate([y_train, y_valid]),
-            config,
-        )
-    return TrainResult(
-        model=model,
-        head=head,
-        labels=labels,
-        positive_label=positive,
-        cleaning=config.cleaning,
-        device=device,
-        baseline=baseline,
-        final=final,
-        history=[base_point, *evaluator.history],
-        finetune_kept=finetune_kept,
-        note=note,
-        train_seconds=time.monotonic() - started,
-    )

@@ -119,8 +119,14 @@ def wait_for_turn(store: RunStore, run_id: str) -> Any | None:
         time.sleep(POLL_S)
 
 
-def run_job(store: RunStore, run_id: str) -> str:
-    """Run one queued job to its end; returns the final status."""
+class _NoLock:
+    def release(self) -> None:
+        pass
+
+
+def run_job(store: RunStore, run_id: str, queue: bool = True) -> str:
+    """Run one queued job to its end; returns the final status. `queue=False` skips waiting
+    for the device lock: a torchrun / accelerate launch has been given its devices."""
     from core.models import choose_device
     from core.predict import save_classifier
     from core.training import Cancelled, train
@@ -128,7 +134,7 @@ def run_job(store: RunStore, run_id: str) -> str:
     record = store.get(run_id)
     if record.status != "queued":
         return record.status
-    device_lock = wait_for_turn(store, run_id)
+    device_lock = wait_for_turn(store, run_id) if queue else _NoLock()
     if device_lock is None:
         store.update(run_id, status="cancelled", finished_at=now_iso())
         return "cancelled"

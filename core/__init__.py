@@ -43,6 +43,7 @@ _API = {
     "wait": "core.jobs",
     "load_run": "core.predict",
     "load_embedder": "core.predict",
+    "run_batch": "core.batch",
     "Classifier": "core.predict",
     "list_models": "core.models",
     "choose_device": "core.models",

@@ -373,7 +373,7 @@ def _batch(args: argparse.Namespace, kind: str, model: str) -> int | None:
         return None
     if args.texts or not args.file:
         raise CliError("--out takes the texts from --file only (one text per row, first column)")
-    from core.batch import run_batch
+    from core.batch import CHUNK_ROWS, run_batch
 
     result = run_batch(
         kind,
@@ -383,7 +383,7 @@ def _batch(args: argparse.Namespace, kind: str, model: str) -> int | None:
         header=args.header,
         store=_store(args),
         engine=args.engine,
-        chunk_rows=args.chunk_rows,
+        chunk_rows=args.chunk_rows or CHUNK_ROWS,
         workers=args.workers,
     )
     if args.json:
@@ -560,7 +560,7 @@ def build_parser() -> argparse.ArgumentParser:
             default="local",
             help="with --out: this process (default) or Ray Data (RAY_ADDRESS joins a cluster)",
         )
-        p.add_argument("--chunk-rows", type=int, default=1024, help="rows per written chunk")
+        p.add_argument("--chunk-rows", type=int, help="rows per written chunk (default 1024)")
         p.add_argument(
             "--workers", type=int, help="Ray actors (default: one per GPU in the cluster, else 2)"
         )

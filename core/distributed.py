@@ -8,7 +8,11 @@ the run directory, holds the run's worker lock (so readers see it alive), writes
 metrics, fits the head and saves the model in the usual format; the other ranks only train, and
 lend their devices to rank 0's encodes. The run id is the same as for one process: the config's
 batch size stays the batch of one optimizer step, split between the processes, so 1 and N
-processes train the same recipe (docs/BENCHMARKS.md#scale compares them).
+processes train the same recipe (docs/BENCHMARKS.md#scale compares them); the differences are
+dropout draws, float sums in another order, and the last partial batch of each epoch, which
+transformers drops under DDP. A run of several processes does not wait in the one-job-at-a-time
+device queue: the launcher was given its devices. Across machines the runs folder must be on a
+shared filesystem (every rank reads the best checkpoint back).
 """
 
 from __future__ import annotations

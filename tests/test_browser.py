@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.tiny_data import HOSTILE, csv_bytes, tiny_pairs
+from tests.tiny_data import csv_bytes, tiny_pairs
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
@@ -32,6 +32,9 @@ ARGS = [
 ]
 SHOTS = ROOT / "docs" / "screenshots"
 TRAIN_TIMEOUT_MS = 240_000
+# HTML that would run a script or load an image, and a Markdown link, in one text of at most 60
+# characters (the review quotes texts up to that length whole).
+HOSTILE = "<img src=x onerror=alert(1)><script>alert(2)</script>[a](x)"
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -131,10 +134,31 @@ def _shot(page, name: str, height: int | None = None) -> None:
     page.set_viewport_size({"width": 1440, "height": 900})
 
 
+def _nothing_injected(page) -> None:
+    """No element was made from the hostile text: no image, no script, no link."""
+    assert page.locator('img[src="x"]').count() == 0
+    assert page.locator('a[href="x"]').count() == 0
+    scripts = page.locator("script").evaluate_all("els => els.map(e => e.textContent)")
+    assert not [s for s in scripts if "alert(2)" in s]
+
+
 def _literal_hostile_text(page) -> None:
     """The hostile text is on the page as text, and no element was made from it."""
-    assert page.get_by_text(HOSTILE, exact=False).first.is_visible()
-    assert page.locator('img[src="x"]').count() == 0
+    # Visible text (a table's accessible copy of its cells is in the page too, hidden).
+    page.get_by_text(HOSTILE, exact=False).filter(visible=True).first.wait_for()
+    _nothing_injected(page)
+
+
+def _tooltip_with(page, chart, text: str) -> str:
+    """Hover each point of a Vega-Lite chart until its tooltip shows `text`; the tooltip's HTML."""
+    points = chart.locator("g.mark-symbol path")
+    for i in range(points.count()):
+        points.nth(i).hover(force=True)
+        page.wait_for_timeout(150)
+        tooltip = page.locator("#vg-tooltip-element")
+        if tooltip.count() and text in tooltip.inner_text():
+            return tooltip.inner_html()
+    raise AssertionError(f"no point of the chart has a tooltip with {text!r}")
 
 
 def _go(page, title: str) -> None:
@@ -152,8 +176,9 @@ def test_upload_train_metrics_and_classify(app_server, tmp_path):
         n_epochs = 2  # one epoch of the example set does not beat the base model
         # Real sentences make better pictures (and take a minute longer to train).
         pairs = [tuple(row) for row in csv.reader((ROOT / "examples" / "reviews.csv").open())]
-    # The same hostile text with two labels: the review quotes it in a conflict warning.
-    pairs += [(HOSTILE, "positive"), (HOSTILE, "negative")]
+    # The same hostile text with two labels, first so that the preview shows it: the review
+    # quotes it in a conflict warning.
+    pairs = [(HOSTILE, "positive"), (HOSTILE, "negative"), *pairs]
     data = tmp_path / "reviews.csv"
     data.write_bytes(csv_bytes(pairs))
     dialogs: list[str] = []
@@ -174,10 +199,21 @@ def test_upload_train_metrics_and_classify(app_server, tmp_path):
         # Data: upload, review (the hostile text shows as text), use.
         page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(str(data))
         page.get_by_text(f"reviews.csv · {len(pairs)} rows").wait_for()
+        _settled(page)
+        # The preview table is drawn on a canvas; its accessible copy holds the literal text
+        # (column 1 is the text, row 0 the file's first row).
+        cell = page.locator('[data-testid="stDataFrame"]').first.get_by_test_id("glide-cell-1-0")
+        cell.wait_for(state="attached")
+        assert cell.text_content() == HOSTILE
+        _nothing_injected(page)
         page.get_by_role("button", name="Review data").click()
         page.get_by_text("Findings").wait_for()
         _settled(page)
         page.get_by_text("more than one label").first.wait_for()
+        assert (
+            f"e.g. '{HOSTILE}' is 'negative' and 'positive'"
+            in page.get_by_text("more than one label").first.inner_text()
+        )
         _literal_hostile_text(page)
         page.get_by_text("Texts given more than one label").click()  # drop the conflict
         _settled(page)
@@ -238,6 +274,21 @@ def test_upload_train_metrics_and_classify(app_server, tmp_path):
         _settled(page)
         _charts_drawn(page)
         _shot(page, "playground-map", height=1000)
+
+        # The maps' hover shows an uploaded hostile text as text.
+        mapped = tmp_path / "map.csv"
+        mapped.write_bytes(csv_bytes([*tiny_pairs(4), (HOSTILE, "negative")]))
+        page.get_by_role("radio", name="Upload texts").click()  # a segmented control
+        _settled(page)
+        uploader = page.locator('[data-testid="stFileUploader"]', has_text="text, label per row")
+        uploader.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(mapped))
+        page.get_by_text("of 9 texts misclassified").first.wait_for(timeout=120_000)
+        _settled(page)
+        _charts_drawn(page)
+        for chart in page.locator('[data-testid="stVegaLiteChart"]').all():
+            html = _tooltip_with(page, chart, HOSTILE)
+            assert "<img" not in html and "<script" not in html and "<a " not in html, html
+        _nothing_injected(page)
 
         page.get_by_role("tab", name="Embed").click()
         page.get_by_text("Cosine similarity", exact=True).wait_for()

@@ -20,6 +20,7 @@ import argparse
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -46,8 +47,11 @@ def results() -> list[dict]:
     return [json.loads(line) for line in OUT.read_text().splitlines() if line.strip()]
 
 
-def measure(command: list[str], env: dict | None = None) -> tuple[float, float, str, str]:
-    """Run a command; (wall seconds, peak MB of its process tree's summed RSS, stdout, stderr)."""
+def measure(
+    command: list[str], env: dict | None = None, time_limit: float | None = None
+) -> tuple[float, float, str, str]:
+    """Run a command; (wall seconds, peak MB of its process tree's summed RSS, stdout, stderr).
+    Past `time_limit` seconds the command is stopped (stdout is then empty)."""
     import psutil
 
     started = time.monotonic()
@@ -85,11 +89,15 @@ def measure(command: list[str], env: dict | None = None) -> tuple[float, float, 
         except psutil.Error:
             pass
         peak = max(peak, total)
+        if time_limit is not None and time.monotonic() - started > time_limit:
+            process.terminate()
+            process.wait()
+            break
         time.sleep(0.2)
     for t in threads:
         t.join()
     wall = time.monotonic() - started
-    if process.returncode != 0:
+    if process.returncode != 0 and time_limit is None:
         raise SystemExit(f"{' '.join(command)} failed:\n{out.get('err', '')[-3000:]}")
     return wall, peak / 1e6, out.get("out", ""), out.get("err", "")
 
@@ -136,6 +144,10 @@ def cmd_ddp(args: argparse.Namespace) -> None:
             "--nproc_per_node=2",
         ],
     }
+    if args.one_thread:
+        # Is a gain of 2 processes over 1 the second process, or one thread per process? The
+        # same single process with torch limited to one thread, as torchrun sets for each rank.
+        launchers = {"1 process, OMP_NUM_THREADS=1": [sys.executable]}
     if args.accelerate:
         # `--cpu` would make accelerate start one process (its multi-CPU mode needs MPI);
         # `--multi_gpu` on a machine without GPUs starts 2 torchrun workers, which use gloo.
@@ -152,13 +164,12 @@ def cmd_ddp(args: argparse.Namespace) -> None:
             "--dynamo_backend",
             "no",
         ]
-    for i, (name, launcher) in enumerate(launchers.items()):
-        runs = WORK / f"ddp-runs-{i}"
+    for name, launcher in launchers.items():
+        runs = WORK / ("ddp-runs-" + "".join(c if c.isalnum() else "-" for c in name)[:40])
         if runs.exists():
-            import shutil
-
             shutil.rmtree(runs)
-        wall, peak, out, err = measure([*launcher, *common, "--runs-dir", str(runs)])
+        env = {"OMP_NUM_THREADS": "1"} if "OMP_NUM_THREADS=1" in name else None
+        wall, peak, out, err = measure([*launcher, *common, "--runs-dir", str(runs)], env)
         result = json.loads(out)
         record(
             {
@@ -189,11 +200,32 @@ def cmd_classify(args: argparse.Namespace) -> None:
     source = texts_file(args.rows)
     out = WORK / f"out-{args.rows}-{args.engine}.csv"
     out.unlink(missing_ok=True)
+    shutil.rmtree(out.parent / f".{out.name}.parts", ignore_errors=True)  # measure from scratch
+    load_before = os.getloadavg()[0]
     command = [sys.executable, "-m", "core", "classify", run_id, "--file", str(source)]
     command += ["--out", str(out), "--runs-dir", runs_dir, "--engine", args.engine, "--json"]
     if args.workers:
         command += ["--workers", str(args.workers)]
-    wall, peak, stdout, _ = measure(command)
+    wall, peak, stdout, _ = measure(command, time_limit=args.time_limit)
+    if not stdout:  # stopped at the time limit: what the parts hold so far
+        import pyarrow.parquet as pq
+
+        parts = sorted(out.parent.glob(f".{out.name}.parts/part-*.parquet"))
+        done = sum(pq.read_metadata(p).num_rows for p in parts)
+        record(
+            {
+                "kind": "classify",
+                "engine": args.engine,
+                "rows": args.rows,
+                "stopped_after_s": round(wall, 1),
+                "rows_done": done,
+                "rows_per_s": round(done / wall, 2),
+                "peak_mb": round(peak),
+                "run_id": run_id,
+                "load_avg_before": load_before,
+            }
+        )
+        return
     summary = json.loads(stdout)
     record(
         {
@@ -208,7 +240,7 @@ def cmd_classify(args: argparse.Namespace) -> None:
             "peak_mb": round(peak),
             "out": str(out),
             "cpus": os.cpu_count(),
-            "load_avg_before": os.getloadavg()[0],
+            "load_avg_before": load_before,
         }
     )
 
@@ -217,13 +249,17 @@ def cmd_compare(args: argparse.Namespace) -> None:
     import numpy as np
     import pyarrow.csv as pcsv
 
-    a = pcsv.read_csv(WORK / f"out-{args.rows}-local.csv").to_pandas()
+    # The texts files are prefixes of one another: a Ray run on fewer rows is compared with the
+    # same first rows of a longer local run.
+    local_rows = args.local_rows or args.rows
+    a = pcsv.read_csv(WORK / f"out-{local_rows}-local.csv").to_pandas().iloc[: args.rows]
     b = pcsv.read_csv(WORK / f"out-{args.rows}-ray.csv").to_pandas()
     numeric = [c for c in a.columns if c.startswith("confidence")]
     record(
         {
             "kind": "compare",
             "rows": args.rows,
+            "local_rows": local_rows,
             "same_rows": len(a) == len(b) and a["input"].tolist() == b["input"].tolist(),
             "same_predictions": int((a["prediction"] == b["prediction"]).sum()),
             "of": len(a),
@@ -244,14 +280,17 @@ def main() -> None:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("ddp")
     p.add_argument("--accelerate", action="store_true", help="also via accelerate launch")
+    p.add_argument("--one-thread", action="store_true", help="only 1 process with 1 thread")
     p.set_defaults(handler=cmd_ddp)
     p = sub.add_parser("classify")
     p.add_argument("--rows", type=int, default=100_000)
     p.add_argument("--engine", choices=["local", "ray"], default="local")
     p.add_argument("--workers", type=int, default=None)
+    p.add_argument("--time-limit", type=float, default=None, help="stop after this many s")
     p.set_defaults(handler=cmd_classify)
     p = sub.add_parser("compare")
     p.add_argument("--rows", type=int, default=100_000)
+    p.add_argument("--local-rows", type=int, default=None, help="rows of the local run")
     p.set_defaults(handler=cmd_compare)
     sub.add_parser("summary").set_defaults(handler=cmd_summary)
     args = parser.parse_args()

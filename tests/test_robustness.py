@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from streamlit import config as st_config
 
+import core.runs as core_runs
 from core.cli import main
 from core.config import TrainConfig
 from core.data import LabeledTexts, encoding_warning, read_labeled_csv, split
@@ -236,6 +237,52 @@ def test_the_dashboard_lists_broken_runs_with_the_reason_and_deletes_them(tmp_pa
         at.button(key="confirm_delete").click().run()
         assert not at.exception and not store.path(run_id).exists()
     assert "No finetunes yet" in shown(at)
+
+
+# ----------------------------------------------------------------------------- no room for a run
+
+
+def _no_room(tmp_path: Path, problem: str, monkeypatch) -> tuple[Path, str]:
+    """A runs folder that cannot take a run, and how its error message starts."""
+    if problem == "unwritable":
+        blocker = tmp_path / "a-file"
+        blocker.write_text("not a folder")
+        runs = blocker / "runs"
+        return runs, f"cannot write to the runs folder {runs}: "
+    runs = tmp_path / "runs"
+    monkeypatch.setattr(core_runs, "MIN_FREE_BYTES", 10**18)  # no disk is that big: "full"
+    return runs, f"not enough free disk space in {runs}: "
+
+
+@pytest.mark.parametrize("problem", ["unwritable", "full"])
+def test_no_room_for_a_run_is_one_error_line_on_the_command_line(
+    tmp_path, monkeypatch, capsys, problem
+):
+    runs, message = _no_room(tmp_path, problem, monkeypatch)
+    data = tmp_path / "train.csv"
+    data.write_bytes(GOOD)
+    code = main(["train", str(data), "--epochs", "1", "--runs-dir", str(runs)])
+    out, err = capsys.readouterr()
+    assert code == 2
+    [line] = err.splitlines()
+    assert line.startswith(f"error: {message}"), line
+    assert "Traceback" not in out + err
+    assert RunStore(runs).list() == []  # no run was created
+
+
+@pytest.mark.parametrize("problem", ["unwritable", "full"])
+def test_no_room_for_a_run_shows_st_error_on_the_train_page(tmp_path, monkeypatch, problem):
+    runs, message = _no_room(tmp_path, problem, monkeypatch)
+    at = open_app(runs, monkeypatch)
+    at.file_uploader(key="upload_train").set_value(("train.csv", GOOD, "text/csv")).run()
+    at.button(key="review_data").click().run()
+    at.button(key="use_data").click().run()
+    go(at, "app_pages/train.py")
+    at.button(key="start_training").click().run()
+    assert not at.exception
+    [error] = [unescape(e.value) for e in at.error]
+    assert error.startswith(message), error
+    assert "run_id" not in at.session_state
 
 
 # ----------------------------------------------------------------------------- concurrency

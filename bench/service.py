@@ -1,6 +1,6 @@
 """Service speed against in-process use; writes the "Service" part of docs/BENCHMARKS.md.
 
-    python bench/speed.py [--run RUN --runs-dir DIR] [--seconds 30] [--clients 20]
+    python bench/service.py [--run RUN --runs-dir DIR] [--seconds 30] [--clients 20]
 
 Without --run it trains a tiny run first (the small base model at its full 256-token context, so
 inference costs what a real run's does). The server is `python -m core serve` in its own process,
@@ -233,7 +233,7 @@ def main() -> None:
     print("service", json.dumps(served), flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps({"in_process": local, "service": served}, indent=1))
-    print(write_section(local, served, "python bench/speed.py " + " ".join(sys.argv[1:])))
+    print(write_section(local, served, "python bench/service.py " + " ".join(sys.argv[1:])))
     tmp.cleanup()
 
 

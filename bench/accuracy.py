@@ -60,14 +60,16 @@ def score(y_true: list[str], y_pred: list[str], labels: tuple[str, ...]) -> dict
     return {"accuracy": m.accuracy, "macro_f1": m.macro_f1}
 
 
-def run_frozen(train: LabeledTexts, test: LabeledTexts, seed: int) -> dict[str, float]:
+def run_frozen(
+    train: LabeledTexts, test: LabeledTexts, seed: int, device: str = "cpu"
+) -> dict[str, float]:
     from core.models import load_model
     from core.training import encode, fit_head
 
     labels = train.classes
     index = {label: i for i, label in enumerate(labels)}
     started = time.perf_counter()
-    model = load_model("small", device="cpu")
+    model = load_model("small", device=device)
     head = fit_head(
         encode(model, train.texts),
         np.array([index[label] for label in train.labels]),
@@ -78,14 +80,16 @@ def run_frozen(train: LabeledTexts, test: LabeledTexts, seed: int) -> dict[str, 
     return {**score(list(test.labels), predicted, labels), "train_s": seconds}
 
 
-def run_setfit(train: LabeledTexts, test: LabeledTexts, seed: int) -> dict[str, float]:
+def run_setfit(
+    train: LabeledTexts, test: LabeledTexts, seed: int, device: str = "cpu"
+) -> dict[str, float]:
     from datasets import Dataset
     from setfit import SetFitModel, Trainer, TrainingArguments
 
     from core.models import model_path
 
     started = time.perf_counter()
-    model = SetFitModel.from_pretrained(str(model_path("small")), device="cpu")
+    model = SetFitModel.from_pretrained(str(model_path("small")), device=device)
     args = TrainingArguments(
         num_iterations=20, num_epochs=1, batch_size=16, seed=seed, report_to="none"
     )
@@ -104,13 +108,17 @@ def run_setfit(train: LabeledTexts, test: LabeledTexts, seed: int) -> dict[str, 
 
 
 def run_embedtune(
-    train: LabeledTexts, test: LabeledTexts, seed: int, overrides: dict[str, object]
+    train: LabeledTexts,
+    test: LabeledTexts,
+    seed: int,
+    overrides: dict[str, object],
+    device: str = "cpu",
 ) -> dict[str, float]:
     from core.predict import Classifier
     from core.training import train as train_model
 
     started = time.perf_counter()
-    config = TrainConfig.from_dict({**TrainConfig().to_dict(), "device": "cpu", **overrides})
+    config = TrainConfig.from_dict({**TrainConfig().to_dict(), "device": device, **overrides})
     with tempfile.TemporaryDirectory() as workdir:
         result = train_model(config, split(train, seed=seed), Path(workdir))
     seconds = time.perf_counter() - started
@@ -169,6 +177,7 @@ def main() -> None:
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--methods", default="frozen,setfit,embedtune")
     parser.add_argument("--rows", type=int, default=500)
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or mps (the same for all)")
     parser.add_argument("--set", action="append", default=[], help="TrainConfig override k=v")
     parser.add_argument("--tag", default="", help="label for this Embedtune variant")
     parser.add_argument("--out", type=Path, default=Path("bench/out/accuracy.jsonl"))
@@ -195,11 +204,11 @@ def main() -> None:
                 if (name, seed, label) in done:
                     continue
                 if method == "frozen":
-                    result = run_frozen(train, test, seed)
+                    result = run_frozen(train, test, seed, args.device)
                 elif method == "setfit":
-                    result = run_setfit(train, test, seed)
+                    result = run_setfit(train, test, seed, args.device)
                 elif method == "embedtune":
-                    result = run_embedtune(train, test, seed, overrides)
+                    result = run_embedtune(train, test, seed, overrides, args.device)
                 else:
                     raise SystemExit(f"unknown method {method!r}")
                 record = {
@@ -207,6 +216,7 @@ def main() -> None:
                     "seed": seed,
                     "method": label,
                     "rows": len(train),
+                    "device": args.device,
                     "test_rows": len(test),
                     "overrides": overrides if method == "embedtune" else {},
                     **result,

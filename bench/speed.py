@@ -62,13 +62,13 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
 
 
-def bench_embed(model_key: str, texts: list[str]) -> dict[str, float]:
+def bench_embed(model_key: str, texts: list[str], device: str) -> dict[str, float]:
     from sentence_transformers import SentenceTransformer
 
     from core.models import model_path
     from core.predict import Embedder
 
-    plain = SentenceTransformer(str(model_path(model_key)), device="cpu")
+    plain = SentenceTransformer(str(model_path(model_key)), device=device)
     ours = Embedder(plain)
     ours.embed(texts[:64])  # warm both paths (same model object)
     plain.encode(texts[:64])
@@ -89,13 +89,15 @@ def bench_embed(model_key: str, texts: list[str]) -> dict[str, float]:
     }
 
 
-def bench_classify(model_key: str, texts: list[str], labels: list[str]) -> dict[str, float]:
+def bench_classify(
+    model_key: str, texts: list[str], labels: list[str], device: str
+) -> dict[str, float]:
     from core.config import TrainConfig
     from core.models import load_model
     from core.predict import Classifier
     from core.training import encode, fit_head
 
-    model = load_model(model_key, device="cpu")
+    model = load_model(model_key, device=device)
     classes = sorted(set(labels[:200]))
     y = np.array([classes.index(label) for label in labels[:200]])
     head = fit_head(encode(model, texts[:200]), y, TrainConfig())
@@ -129,13 +131,15 @@ class StepClock:
         return False
 
 
-def bench_train(model_key: str, texts: list[str], labels: list[str]) -> dict[str, float]:
+def bench_train(
+    model_key: str, texts: list[str], labels: list[str], device: str
+) -> dict[str, float]:
     from core.config import TrainConfig
     from core.data import LabeledTexts, split
     from core.training import train
 
     config = TrainConfig.from_dict(
-        {**TrainConfig().to_dict(), "base_model": model_key, "device": "cpu", "epochs": 1}
+        {**TrainConfig().to_dict(), "base_model": model_key, "device": device, "epochs": 1}
     )
     dataset = split(LabeledTexts(texts, labels, range(1, len(texts) + 1)), seed=0)
     clock = StepClock()
@@ -150,12 +154,12 @@ def bench_train(model_key: str, texts: list[str], labels: list[str]) -> dict[str
     }
 
 
-def bench_umap(model_key: str, texts: list[str], sizes: list[int]) -> dict[str, float]:
+def bench_umap(model_key: str, texts: list[str], sizes: list[int], device: str) -> dict[str, float]:
     from core.maps import project
     from core.models import load_model
     from core.training import encode
 
-    vectors = encode(load_model(model_key, device="cpu"), texts[: max(sizes)])
+    vectors = encode(load_model(model_key, device=device), texts[: max(sizes)])
     start = time.perf_counter()
     project(vectors[:300])  # the first call compiles umap's numba code
     result = {"first call (compiles), 300": time.perf_counter() - start}
@@ -288,9 +292,11 @@ def write_section(results: dict[str, Any], command: str, doc: Path) -> str:
         f"| base model | embed: Embedtune / plain `encode` ({results['embed_texts']} texts) "
         "| classify one text, warm: p50 / p95 | finetune examples/s |"
     )
-    section = f"""{HEADING}
+    heading = HEADING if results["device"] == "cpu" else f"{HEADING} on {results['device']}"
+    gpu = torch.cuda.get_device_name(0) if results["device"] == "cuda" else "no GPU used"
+    section = f"""{heading}
 
-Command: `{command}`. Machine: {platform.machine()}, {os.cpu_count()} CPU cores (no GPU),
+Command: `{command}`. Machine: {platform.machine()}, {os.cpu_count()} CPU cores ({gpu}),
 load average {load:.1f} when it finished (other jobs shared the cores: read ratios, not absolute
 times); Python {platform.python_version()}, torch {torch.__version__} ({torch.get_num_threads()}
 threads), sentence-transformers {sentence_transformers.__version__}, umap-learn {umap.__version__}.
@@ -310,9 +316,9 @@ Embedtune's embeddings equal plain `encode`'s (to 1e-5); its encode batch is 64 
 {app_text}
 """
     text = doc.read_text(encoding="utf-8") if doc.exists() else "# Benchmarks\n"
-    if HEADING in text:
-        start = text.index(HEADING)
-        nxt = text.find("\n## ", start + len(HEADING))
+    if f"{heading}\n" in text:
+        start = text.index(f"{heading}\n")
+        nxt = text.find("\n## ", start + len(heading))
         text = text[:start] + section + (text[nxt + 1 :] if nxt != -1 else "")
     else:
         text = text.rstrip("\n") + "\n\n" + section
@@ -327,20 +333,23 @@ def main() -> None:
     parser.add_argument("--train-rows", type=int, default=320)
     parser.add_argument("--umap", default="500,2000,5000")
     parser.add_argument("--skip-app", action="store_true")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or mps")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument("--doc", type=Path, default=DOC, help="the Markdown file to update")
     args = parser.parse_args()
     sizes = [int(n) for n in args.umap.split(",")]
     texts, labels = sst2_rows(max(args.embed_texts, max(sizes), args.train_rows, 400))
-    results: dict[str, Any] = {"embed_texts": args.embed_texts, "models": {}}
+    results: dict[str, Any] = {"embed_texts": args.embed_texts, "device": args.device, "models": {}}
     for key in args.models.split(","):
         results["models"][key] = {
-            "embed": bench_embed(key, texts[: args.embed_texts]),
-            "classify": bench_classify(key, texts, labels),
-            "train": bench_train(key, texts[: args.train_rows], labels[: args.train_rows]),
+            "embed": bench_embed(key, texts[: args.embed_texts], args.device),
+            "classify": bench_classify(key, texts, labels, args.device),
+            "train": bench_train(
+                key, texts[: args.train_rows], labels[: args.train_rows], args.device
+            ),
         }
         print(key, json.dumps(results["models"][key]), flush=True)
-    results["umap"] = bench_umap("small", texts, sizes)
+    results["umap"] = bench_umap("small", texts, sizes, args.device)
     print("umap", json.dumps(results["umap"]), flush=True)
     if not args.skip_app:
         from bench.service import tiny_run

@@ -206,7 +206,8 @@ def cmd_classify(args: argparse.Namespace) -> None:
     command += ["--out", str(out), "--runs-dir", runs_dir, "--engine", args.engine, "--json"]
     if args.workers:
         command += ["--workers", str(args.workers)]
-    wall, peak, stdout, _ = measure(command, time_limit=args.time_limit)
+    env = {"OMP_NUM_THREADS": str(args.threads)} if args.threads else None
+    wall, peak, stdout, _ = measure(command, env, time_limit=args.time_limit)
     if not stdout:  # stopped at the time limit: what the parts hold so far
         import pyarrow.parquet as pq
 
@@ -216,6 +217,7 @@ def cmd_classify(args: argparse.Namespace) -> None:
             {
                 "kind": "classify",
                 "engine": args.engine,
+                "threads": args.threads,
                 "rows": args.rows,
                 "stopped_after_s": round(wall, 1),
                 "rows_done": done,
@@ -232,6 +234,7 @@ def cmd_classify(args: argparse.Namespace) -> None:
             "kind": "classify",
             "engine": args.engine,
             "workers": args.workers if args.engine == "ray" else None,
+            "threads": args.threads,
             "rows": args.rows,
             "run_id": run_id,
             "wall_s": round(wall, 1),
@@ -245,21 +248,41 @@ def cmd_classify(args: argparse.Namespace) -> None:
     )
 
 
+def read_output(path: Path):
+    """A finished output file, or the parts an unfinished run wrote so far, in order."""
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+    import pyarrow.parquet as pq
+
+    if path.exists():
+        return pcsv.read_csv(path).to_pandas()
+    parts = sorted(path.parent.glob(f".{path.name}.parts/part-*.parquet"))
+    tables, expected = [], 0
+    for part in parts:  # contiguous from chunk 0 only
+        if int(part.stem.split("-")[1]) != expected:
+            break
+        tables.append(pq.read_table(part))
+        expected += 1
+    return pa.concat_tables(tables).to_pandas()
+
+
 def cmd_compare(args: argparse.Namespace) -> None:
     import numpy as np
-    import pyarrow.csv as pcsv
 
     # The texts files are prefixes of one another: a Ray run on fewer rows is compared with the
     # same first rows of a longer local run.
     local_rows = args.local_rows or args.rows
-    a = pcsv.read_csv(WORK / f"out-{local_rows}-local.csv").to_pandas().iloc[: args.rows]
-    b = pcsv.read_csv(WORK / f"out-{args.rows}-ray.csv").to_pandas()
+    a = read_output(WORK / f"out-{local_rows}-local.csv")
+    b = read_output(WORK / f"out-{args.rows}-ray.csv")
+    n = min(len(a), len(b))  # a run stopped at its time limit: the rows it finished
+    a, b = a.iloc[:n].reset_index(drop=True), b.iloc[:n].reset_index(drop=True)
     numeric = [c for c in a.columns if c.startswith("confidence")]
     record(
         {
             "kind": "compare",
             "rows": args.rows,
             "local_rows": local_rows,
+            "compared_rows": n,
             "same_rows": len(a) == len(b) and a["input"].tolist() == b["input"].tolist(),
             "same_predictions": int((a["prediction"] == b["prediction"]).sum()),
             "of": len(a),
@@ -287,6 +310,7 @@ def main() -> None:
     p.add_argument("--engine", choices=["local", "ray"], default="local")
     p.add_argument("--workers", type=int, default=None)
     p.add_argument("--time-limit", type=float, default=None, help="stop after this many s")
+    p.add_argument("--threads", type=int, default=None, help="OMP_NUM_THREADS for the job")
     p.set_defaults(handler=cmd_classify)
     p = sub.add_parser("compare")
     p.add_argument("--rows", type=int, default=100_000)

@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 DATA = ROOT.parent / "shared" / "data"
 OUT = ROOT / "bench" / "out" / "scale.jsonl"
 WORK = ROOT / "bench" / "out" / "scale"
@@ -293,6 +294,35 @@ def cmd_compare(args: argparse.Namespace) -> None:
     )
 
 
+def cmd_driver(args: argparse.Namespace) -> None:
+    """How fast the driver alone writes results (parts, then the joined CSV): the ceiling of the
+    Ray engine, whose actors score but whose rows all pass through this one writer."""
+    import pyarrow.csv as pcsv
+
+    from core.batch import PartStore
+
+    table = pcsv.read_csv(WORK / "out-10000-local.csv")
+    out = WORK / "driver-test.csv"
+    store = PartStore(out, {"bench": "driver"})
+    store.open()
+    started = time.monotonic()
+    chunks = args.rows // table.num_rows
+    for i in range(chunks):
+        store.write(i, table)
+    written = time.monotonic() - started
+    store.assemble(chunks, "csv")
+    total = time.monotonic() - started
+    out.unlink()
+    record(
+        {
+            "kind": "driver",
+            "rows": chunks * table.num_rows,
+            "parts_rows_per_s": round(chunks * table.num_rows / written),
+            "with_join_rows_per_s": round(chunks * table.num_rows / total),
+        }
+    )
+
+
 def cmd_summary(args: argparse.Namespace) -> None:
     for entry in results():
         print(json.dumps(entry))
@@ -316,6 +346,9 @@ def main() -> None:
     p.add_argument("--rows", type=int, default=100_000)
     p.add_argument("--local-rows", type=int, default=None, help="rows of the local run")
     p.set_defaults(handler=cmd_compare)
+    p = sub.add_parser("driver")
+    p.add_argument("--rows", type=int, default=100_000)
+    p.set_defaults(handler=cmd_driver)
     sub.add_parser("summary").set_defaults(handler=cmd_summary)
     args = parser.parse_args()
     args.handler(args)

@@ -225,3 +225,40 @@ def test_two_process_ddp_training_writes_one_run_with_the_same_metrics(single, t
         assert abs(two["finetuned"][key] - one["finetuned"][key]) <= DDP_TOLERANCE
     texts = ["she scored twice", "a spicy curry", "the laptop overheats"]
     assert load_run(two["run_id"], RunStore(runs)).predict(texts) == ["sport", "food", "tech"]
+
+
+def test_batch_usage_errors_are_one_line(single, tmp_path, capsys):
+    store, result = single
+    run, runs = result["run_id"], str(store.root)
+    ragged = tmp_path / "ragged.csv"
+    ragged.write_text("one text\ntwo,columns\n", encoding="utf-8")
+    cases = [
+        (
+            ["classify", run, "--file", str(ragged), "--out", str(tmp_path / "o.txt")],
+            f"--out {tmp_path / 'o.txt'}: classify writes .csv or .parquet files; name the "
+            "output o.parquet or similar",
+        ),
+        (
+            ["embed", "small", "--file", str(ragged), "--out", str(tmp_path / "o.csv")],
+            f"--out {tmp_path / 'o.csv'}: embed writes .parquet files; name the output "
+            "o.parquet or similar",
+        ),
+        (
+            ["classify", run, "hello", "--engine", "ray"],
+            "--engine ray needs --out (a file to write the results to)",
+        ),
+        (
+            ["classify", run, "hello", "--out", str(tmp_path / "o.csv")],
+            "--out takes the texts from --file only (one text per row, first column)",
+        ),
+        (
+            ["classify", run, "--file", str(ragged), "--out", str(tmp_path / "o.csv")]
+            + ["--engine", "ray"],
+            f"{ragged} has rows of 1 to 2 columns: the Ray engine reads it with Arrow's CSV "
+            "reader, which needs the same number on every row (the local engine reads the "
+            "first column of any row)",
+        ),
+    ]
+    for argv, message in cases:
+        assert main([*argv, "--runs-dir", runs]) == 2
+        assert capsys.readouterr().err == f"error: {message}\n"

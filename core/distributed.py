@@ -71,11 +71,12 @@ def train_distributed(config: TrainConfig, dataset: DataSet, store: RunStore) ->
     from core.data import check_trainable
     from core.models import choose_device
     from core.runs import WORKER_LOCK, compute_run_id
-    from core.training import Cancelled, SilentReporter, train
+    from core.training import Cancelled, SilentReporter, check_batch_split, train
     from core.worker import run_job
 
     check_trainable(dataset)
     rank, world_size = init_process_group(choose_device(config.device).kind)
+    check_batch_split(config, world_size)  # every rank stops here alike, before any run exists
     run_id = compute_run_id(config, dataset)
     try:
         created = 0

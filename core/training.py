@@ -267,6 +267,18 @@ def _progress_callback(reporter: Reporter, loss: Any = None) -> Any:
     return ProgressCallback()
 
 
+def check_batch_split(config: TrainConfig, world_size: int) -> None:
+    """A distributed finetune splits each step's batch evenly between its processes."""
+    if config.batch_size % world_size:
+        from core.errors import ConfigError
+
+        fits = config.batch_size + world_size - config.batch_size % world_size
+        raise ConfigError(
+            f"batch size {config.batch_size} does not split evenly between {world_size} "
+            f"processes: pass --batch-size {fits}"
+        )
+
+
 def training_arguments(
     config: TrainConfig, device: DeviceInfo, output_dir: Path, n_train: int, world_size: int = 1
 ) -> dict[str, Any]:
@@ -276,14 +288,7 @@ def training_arguments(
     the processes, so the same config trains the same recipe on 1 or N devices."""
     from sentence_transformers.sentence_transformer.training_args import BatchSamplers
 
-    if config.batch_size % world_size:
-        from core.errors import ConfigError
-
-        fits = config.batch_size + world_size - config.batch_size % world_size
-        raise ConfigError(
-            f"batch size {config.batch_size} does not split evenly between {world_size} "
-            f"processes: pass --batch-size {fits}"
-        )
+    check_batch_split(config, world_size)
     steps_per_epoch = max(1, math.ceil(n_train / config.batch_size))
     eval_steps = max(1, math.ceil(steps_per_epoch / config.evals_per_epoch))
     return dict(

@@ -388,6 +388,16 @@ def test_shared_demo_visitors_never_see_each_others_runs(tmp_path, monkeypatch):
     assert RunStore(runs).list() == []
 
 
+@pytest.mark.parametrize("bad", ["../../etc", "/etc/passwd", "ft-x/../../etc"])
+@pytest.mark.parametrize("page", ["app_pages/metrics.py", "app_pages/playground.py"])
+def test_a_run_id_in_the_url_that_could_escape_is_ignored(tmp_path, monkeypatch, page, bad):
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc" / RUN_FILE).write_text("{}")  # what ../../etc would reach from runs/x
+    at = go(open_app(tmp_path / "runs" / "x", monkeypatch, run=bad), page)
+    assert not at.exception and not at.error
+    assert "run_id" not in at.session_state and bad not in shown(at)
+
+
 # ----------------------------------------------------------------------------- source checks
 
 

@@ -286,7 +286,15 @@ def pairs_timing(rows: int) -> None:
 
 
 EMBEDDINGS = Path("bench/out/embeddings")
-FILTERS = ("prune_by_noise_rate", "both", "confident_learning", "predicted_neq_given")
+FILTERS = (
+    "prune_by_noise_rate",
+    "prune_by_class",
+    "both",
+    "confident_learning",
+    "predicted_neq_given",
+    "low_self_confidence",
+    "low_normalized_margin",
+)
 RANKINGS = ("self_confidence", "normalized_margin", "confidence_weighted_entropy")
 
 
@@ -358,7 +366,7 @@ VARIANTS = {
 }
 
 
-def variants(datasets: list[str], seeds: list[int], names: list[str]) -> None:
+def variants(datasets: list[str], seeds: list[int], names: list[str], again: bool) -> None:
     """Every variant on the same noisy samples: precision, recall and precision@k per cleanlab
     filter and ranking (the default is small-lr, prune_by_noise_rate, self_confidence)."""
     from cleanlab.filter import find_label_issues as cleanlab_issues
@@ -367,6 +375,8 @@ def variants(datasets: list[str], seeds: list[int], names: list[str]) -> None:
 
     models: dict = {}
     finished = {(r["dataset"], r["seed"], r["variant"]) for r in _rows() if r["kind"] == "variant"}
+    if again:
+        finished = set()
     for seed in seeds:
         for name in datasets:
             todo = [v for v in names if (name, seed, v) not in finished]
@@ -404,6 +414,7 @@ def variants(datasets: list[str], seeds: list[int], names: list[str]) -> None:
                 probs = np.mean(parts, axis=0)
                 probs /= probs.sum(axis=1, keepdims=True)
                 head_s = time.perf_counter() - started
+                np.save(EMBEDDINGS / f"probs-{variant}-{name}-{seed}.npy", probs)
                 scores = {}
                 for filter_by in FILTERS:
                     for rank in RANKINGS:
@@ -519,7 +530,8 @@ def _rows() -> list[dict]:
 def variants_summary(setting: str = "prune_by_noise_rate/self_confidence") -> str:
     """precision@k per variant and data set (mean over the seeds present), one cleanlab setting;
     then the mean precision@k of every setting per variant."""
-    rows = [r for r in _rows() if r["kind"] == "variant"]
+    latest = {(r["dataset"], r["seed"], r["variant"]): r for r in _rows() if r["kind"] == "variant"}
+    rows = list(latest.values())
     names = list(dict.fromkeys(r["variant"] for r in rows))
     out = ["| variant | " + " | ".join(DATASETS) + " | mean | seeds |", "|" + "---|" * 10]
     for variant in names:
@@ -537,7 +549,9 @@ def variants_summary(setting: str = "prune_by_noise_rate/self_confidence") -> st
                 means.append(statistics.mean(vs))
         mean = f"{statistics.mean(means):.3f}" if len(means) == len(DATASETS) else "-"
         out.append(f"| {variant} | " + " | ".join(cells) + f" | {mean} | {sorted(seeds)} |")
-    settings = [f"{f}/{r}" for f in FILTERS for r in RANKINGS]
+    settings = [f"{f}/self_confidence" for f in FILTERS] + [
+        f"prune_by_noise_rate/{r}" for r in RANKINGS[1:]
+    ]
     out += ["", "| variant | " + " | ".join(settings) + " |", "|" + "---|" * (len(settings) + 1)]
     for variant in names:
         cells = []
@@ -546,10 +560,13 @@ def variants_summary(setting: str = "prune_by_noise_rate/self_confidence") -> st
                 statistics.mean(
                     r["scores"][s]["precision_at_k"]
                     for r in rows
-                    if r["variant"] == variant and r["dataset"] == name
+                    if r["variant"] == variant and r["dataset"] == name and s in r["scores"]
                 )
                 for name in DATASETS
-                if any(r["variant"] == variant and r["dataset"] == name for r in rows)
+                if any(
+                    r["variant"] == variant and r["dataset"] == name and s in r["scores"]
+                    for r in rows
+                )
             ]
             cells.append(f"{statistics.mean(per):.3f}" if len(per) == len(DATASETS) else "-")
         out.append(f"| {variant} | " + " | ".join(cells) + " |")
@@ -708,6 +725,7 @@ def main() -> None:
         ],
     )
     parser.add_argument("--variants", default=",".join(VARIANTS), help="for variants")
+    parser.add_argument("--again", action="store_true", help="variants: recompute finished ones")
     parser.add_argument("--policies", default="drop_all", help="cleaning policies for finetune")
     parser.add_argument("--datasets", default=",".join(DATASETS))
     parser.add_argument("--pairs", default="sst2:0", help="data set:seed,... for finetune")
@@ -721,7 +739,7 @@ def main() -> None:
         return
     if args.what == "variants":
         datasets, seeds = args.datasets.split(","), [int(s) for s in args.seeds.split(",")]
-        variants(datasets, seeds, args.variants.split(","))
+        variants(datasets, seeds, args.variants.split(","), args.again)
         return
     if args.what == "time":
         timing(args.rows)

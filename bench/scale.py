@@ -284,8 +284,11 @@ def cmd_compare(args: argparse.Namespace) -> None:
             "rows": args.rows,
             "local_rows": local_rows,
             "compared_rows": n,
-            "same_rows": len(a) == len(b) and a["input"].tolist() == b["input"].tolist(),
-            "same_predictions": int((a["prediction"] == b["prediction"]).sum()),
+            "same_rows": a["input"].astype(str).tolist() == b["input"].astype(str).tolist(),
+            # str: a CSV read back types labels like "0" / "1" as numbers, Parquet parts do not.
+            "same_predictions": int(
+                (a["prediction"].astype(str) == b["prediction"].astype(str)).sum()
+            ),
             "of": len(a),
             "max_abs_confidence_diff": float(
                 np.abs(a[numeric].to_numpy() - b[numeric].to_numpy()).max()

@@ -3,7 +3,7 @@ flagged rows help the finetune?
 
     python bench/label_issues.py detect              # flip 5 % of labels, score the flags
     python bench/label_issues.py thresholds          # near-duplicate pairs per cosine threshold
-    python bench/label_issues.py finetune --pairs sst2:0,emotion:0   # noisy vs cleaned macro-F1
+    python bench/label_issues.py finetune --policies "drop>=0.7" --pairs amazon:0,yelp:0
     python bench/label_issues.py frozen --seeds 0    # the same with the frozen head only (cheap)
     python bench/label_issues.py time --rows 10000   # seconds and peak memory (fresh process)
     python bench/label_issues.py pairs --rows 20000  # the near-duplicate search alone

@@ -80,14 +80,21 @@ def _read_text_column(path: Path, header: bool) -> list[str]:
     return list(read_texts(raw, header=header, limit=sys.maxsize).texts)
 
 
-def _read_labeled(path: str, header: bool) -> Any:
-    """A labelled CSV; a file read in an encoding other than UTF-8 gets `warning: ...` on stderr."""
-    from core.data import encoding_warning, read_labeled_csv
+def _warn_encoding(path: str | None) -> None:
+    """`warning: ...` on stderr for a file read in an encoding other than UTF-8."""
+    from core.data import encoding_warning
 
-    data = read_labeled_csv(path, header=header)
-    warning = encoding_warning(path)
+    warning = encoding_warning(path) if path else None
     if warning is not None:
         print(f"warning: {warning}", file=sys.stderr)
+
+
+def _read_labeled(path: str, header: bool) -> Any:
+    """A labelled CSV, with a warning when it is not UTF-8 (see `_warn_encoding`)."""
+    from core.data import read_labeled_csv
+
+    data = read_labeled_csv(path, header=header)
+    _warn_encoding(path)
     return data
 
 
@@ -394,6 +401,7 @@ def _batch(args: argparse.Namespace, kind: str, model: str) -> int | None:
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
+    _warn_encoding(args.file)
     batched = _batch(args, "classify", args.run)
     if batched is not None:
         return batched
@@ -411,6 +419,7 @@ def cmd_embed(args: argparse.Namespace) -> int:
     from core.models import CATALOGUE
     from core.predict import load_embedder, load_run
 
+    _warn_encoding(args.file)
     batched = _batch(args, "embed", args.model)
     if batched is not None:
         return batched

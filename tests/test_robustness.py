@@ -99,12 +99,15 @@ def test_utf16_is_read_with_a_warning_on_the_command_line(tmp_path, capsys):
     for command in (
         ["review", str(path)],
         ["review", str(tmp_path / "ok.csv"), "--valid", str(path)],
+        ["embed", "small", "--file", str(path)],
+        ["embed", "small", "--file", str(path), "--out", str(tmp_path / "vectors.parquet")],
     ):
         (tmp_path / "ok.csv").write_bytes(GOOD)
         code = main([*command, "--runs-dir", str(tmp_path / "runs")])
         out, err = capsys.readouterr()
         assert code == 0
-        assert err == f"warning: {encoding_warning(UTF16, 'unicode.csv')}\n"
+        # First on stderr, before anything is computed (--out adds a progress bar after it).
+        assert err.splitlines()[0] == f"warning: {encoding_warning(UTF16, 'unicode.csv')}"
         assert "unicode.csv is UTF-16" not in out
     main(["review", str(tmp_path / "ok.csv"), "--runs-dir", str(tmp_path / "runs")])
     assert capsys.readouterr().err == ""  # UTF-8: no warning

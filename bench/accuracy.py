@@ -91,7 +91,12 @@ def run_setfit(
     started = time.perf_counter()
     model = SetFitModel.from_pretrained(str(model_path("small")), device=device)
     args = TrainingArguments(
-        num_iterations=20, num_epochs=1, batch_size=16, seed=seed, report_to="none"
+        output_dir=tempfile.mkdtemp(prefix="setfit-"),  # not ./checkpoints in the repository
+        num_iterations=20,
+        num_epochs=1,
+        batch_size=16,
+        seed=seed,
+        report_to="none",
     )
     trainer = Trainer(
         model=model,

@@ -198,14 +198,9 @@ latency p50 {served["load_p50_ms"]:.0f} ms and p95 {served["load_p95_ms"]:.0f} m
 {errors}. Inference runs one request at a time in a worker thread (torch already uses every core
 for one batch), so under load the latency is the queue: about clients / requests per second.
 """
-    text = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Benchmarks\n"
-    if HEADING in text:
-        start = text.index(HEADING)
-        nxt = text.find("\n## ", start + len(HEADING))
-        text = text[:start] + section + (text[nxt + 1 :] if nxt != -1 else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    DOC.write_text(text, encoding="utf-8")
+    from bench.markdown import replace_section
+
+    replace_section(DOC, HEADING, section)
     return section
 
 

@@ -315,14 +315,9 @@ Embedtune's embeddings equal plain `encode`'s (to 1e-5); its encode batch is 64 
 
 {app_text}
 """
-    text = doc.read_text(encoding="utf-8") if doc.exists() else "# Benchmarks\n"
-    if f"{heading}\n" in text:
-        start = text.index(f"{heading}\n")
-        nxt = text.find("\n## ", start + len(heading))
-        text = text[:start] + section + (text[nxt + 1 :] if nxt != -1 else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    doc.write_text(text, encoding="utf-8")
+    from bench.markdown import replace_section
+
+    replace_section(doc, heading, section)
     return section
 
 

@@ -4,7 +4,6 @@ flagged rows help the finetune?
     python bench/label_issues.py detect              # flip 5 % of labels, score the flags
     python bench/label_issues.py thresholds          # near-duplicate pairs per cosine threshold
     python bench/label_issues.py finetune --policies "drop>=0.7" --pairs amazon:0,yelp:0
-    python bench/label_issues.py frozen --seeds 0    # the same with the frozen head only (cheap)
     python bench/label_issues.py time --rows 10000   # seconds and peak memory (fresh process)
     python bench/label_issues.py pairs --rows 20000  # the near-duplicate search alone
     python bench/label_issues.py variants --seeds 0  # other heads, embeddings and cleanlab settings
@@ -173,64 +172,6 @@ def finetune(pairs: list[tuple[str, int]], policies: list[str], model) -> None:
                     "test_rows": len(test),
                     "macro_f1": scores["macro_f1"],
                     "scores": scores,
-                }
-            )
-
-
-def frozen(datasets: list[str], seeds: list[int], model) -> None:
-    """The cheap stand-in for `finetune`: the frozen-embedding head (no body finetune) trained on
-    the noisy sample and on it without the flagged rows, scored on the test file."""
-    from core.config import TrainConfig
-    from core.metrics import compute_metrics
-    from core.training import encode, fit_head
-
-    finished = done("frozen", needs="relabelled_macro_f1")
-    for name in datasets:
-        folder = DATA / DATASETS[name]
-        test = stratified_sample(read_labeled_csv(folder / "test.csv"), MAX_TEST, 0)
-        test_x = None
-        for seed in seeds:
-            if (name, seed) in finished:
-                continue
-            if test_x is None:
-                test_x = encode(model, test.texts)
-            noisy, flipped = flip(sample(name, seed), NOISE, seed)
-            result = find_label_issues(noisy, model=model, cache=False, seed=seed)
-            flagged = {issue.row for issue in result.issues}
-            x = encode(model, noisy.texts)
-            labels = noisy.classes
-            index = {label: i for i, label in enumerate(labels)}
-            suggested = {issue.row: issue.suggested_label for issue in result.issues}
-            relabelled = [suggested.get(row, label) for row, label in zip(noisy.rows, noisy.labels)]
-            scores = {}
-            everything = list(range(len(noisy)))
-            for variant, keep, given in (
-                ("noisy", everything, noisy.labels),
-                (
-                    "cleaned",
-                    [i for i, row in enumerate(noisy.rows) if row not in flagged],
-                    noisy.labels,
-                ),
-                ("relabelled", everything, relabelled),
-            ):
-                y = np.array([index[given[i]] for i in keep])
-                head = fit_head(x[keep], y, TrainConfig(seed=seed))
-                predicted = [labels[int(i)] for i in head.predict(test_x)]  # ids, as fitted
-                metrics = compute_metrics(list(test.labels), predicted, labels)
-                scores[variant] = metrics.macro_f1
-            save(
-                {
-                    "kind": "frozen",
-                    "dataset": name,
-                    "seed": seed,
-                    "rows": len(noisy),
-                    "flipped": len(flipped),
-                    "dropped": len(flagged),
-                    "dropped_flipped": len(flagged & flipped),
-                    "test_rows": len(test),
-                    "noisy_macro_f1": scores["noisy"],
-                    "cleaned_macro_f1": scores["cleaned"],
-                    "relabelled_macro_f1": scores["relabelled"],
                 }
             )
 
@@ -679,24 +620,6 @@ def summary() -> str:
     for r in (r for r in rows if r["kind"] == "thresholds"):
         out.append(f"| {r['dataset']} | " + " | ".join(str(v) for v in r["pairs"].values()) + " |")
     out += ["", finetune_summary(rows), "", policy_summary(rows)]
-    out += [
-        "",
-        "| data set | seed | flagged (of them flipped) | noisy macro-F1 | flagged dropped | Δ "
-        "| flagged relabelled | Δ |",
-    ]
-    out.append("|" + "---|" * 8)
-    latest = {(r["dataset"], r["seed"]): r for r in rows if r["kind"] == "frozen"}
-    for r in latest.values():
-        noisy = r["noisy_macro_f1"]
-        relabelled = r.get("relabelled_macro_f1")
-        tail = (
-            f"{relabelled:.3f} | {relabelled - noisy:+.3f}" if relabelled is not None else "- | -"
-        )
-        out.append(
-            f"| {r['dataset']} | {r['seed']} | {r['dropped']} ({r['dropped_flipped']}) | "
-            f"{noisy:.3f} | {r['cleaned_macro_f1']:.3f} | {r['cleaned_macro_f1'] - noisy:+.3f} | "
-            f"{tail} |"
-        )
     out += ["", "| rows | load s | check s | peak RSS MB |", "|---|---|---|---|"]
     for r in (r for r in rows if r["kind"] == "time"):
         out.append(f"| {r['rows']} | {r['load_s']} | {r['check_s']} | {r['peak_rss_mb']} |")
@@ -716,7 +639,6 @@ def main() -> None:
             "detect",
             "thresholds",
             "finetune",
-            "frozen",
             "time",
             "pairs",
             "variants",
@@ -729,7 +651,7 @@ def main() -> None:
     parser.add_argument("--policies", default="drop_all", help="cleaning policies for finetune")
     parser.add_argument("--datasets", default=",".join(DATASETS))
     parser.add_argument("--pairs", default="sst2:0", help="data set:seed,... for finetune")
-    parser.add_argument("--seeds", default="0", help="seeds for frozen")
+    parser.add_argument("--seeds", default="0", help="seeds for variants and policies")
     parser.add_argument("--rows", type=int, default=1000, help="rows for time")
     args = parser.parse_args()
     if args.what == "summary":
@@ -752,8 +674,6 @@ def main() -> None:
     model = load_model("small", device="cpu")
     if args.what == "detect":
         detect(args.datasets.split(","), model)
-    elif args.what == "frozen":
-        frozen(args.datasets.split(","), [int(s) for s in args.seeds.split(",")], model)
     elif args.what == "policies":
         policies(args.datasets.split(","), [int(s) for s in args.seeds.split(",")], model)
     elif args.what == "thresholds":

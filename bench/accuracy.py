@@ -149,9 +149,9 @@ def parse_overrides(items: list[str]) -> dict[str, object]:
     return overrides
 
 
-def summarise(path: Path) -> str:
+def summarise(paths: list[Path]) -> str:
     """A markdown table: mean ± spread (sample std) over seeds, per data set and method."""
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    rows = read_rows(paths)
     methods = list(dict.fromkeys(r["method"] for r in rows))
     datasets = list(dict.fromkeys(r["dataset"] for r in rows))
     head = ["data set"] + [f"{m} macro-F1" for m in methods] + [f"{m} s" for m in methods]
@@ -176,6 +176,65 @@ def summarise(path: Path) -> str:
     return "\n".join(lines)
 
 
+def read_rows(paths: list[Path]) -> list[dict]:
+    return [
+        json.loads(line) for path in paths for line in path.read_text().splitlines() if line.strip()
+    ]
+
+
+def paired(rows: list[dict], reference: str = "setfit", method: str = "embedtune") -> str:
+    """`method` against `reference` on the (data set, seed) pairs where both ran: per data set
+    the mean macro-F1 of frozen / reference / method over those seeds, the difference (and its
+    worst seed), and the training-time ratio, summed over the same seeds."""
+    by_key = {(r["dataset"], r["seed"], r["method"]): r for r in rows}
+    datasets = list(dict.fromkeys(r["dataset"] for r in rows))
+    lines = [
+        f"| data set | seeds | frozen | {reference} | {method} | {method} − {reference} "
+        f"(worst seed) | {reference} s | {method} s | time ratio |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    totals: dict[str, list[float]] = {"frozen": [], reference: [], method: [], "diff": []}
+    for ds in datasets:
+        seeds = sorted(
+            {
+                r["seed"]
+                for r in rows
+                if r["dataset"] == ds
+                and (ds, r["seed"], reference) in by_key
+                and (ds, r["seed"], method) in by_key
+            }
+        )
+        if not seeds:
+            continue
+
+        def mean_of(m: str, key: str = "macro_f1", ds: str = ds, seeds: list = seeds) -> float:
+            values = [by_key[(ds, s, m)][key] for s in seeds if (ds, s, m) in by_key]
+            return statistics.mean(values) if values else float("nan")
+
+        diffs = [
+            by_key[(ds, s, method)]["macro_f1"] - by_key[(ds, s, reference)]["macro_f1"]
+            for s in seeds
+        ]
+        ref_s = sum(by_key[(ds, s, reference)]["train_s"] for s in seeds)
+        our_s = sum(by_key[(ds, s, method)]["train_s"] for s in seeds)
+        frozen, ref, ours = mean_of("frozen"), mean_of(reference), mean_of(method)
+        for key, value in (("frozen", frozen), (reference, ref), (method, ours)):
+            totals[key].append(value)
+        totals["diff"].append(statistics.mean(diffs))
+        lines.append(
+            f"| {ds} | {','.join(map(str, seeds))} | {frozen:.3f} | {ref:.3f} | {ours:.3f} | "
+            f"{statistics.mean(diffs):+.3f} ({min(diffs):+.3f}) | {ref_s / len(seeds):,.0f} | "
+            f"{our_s / len(seeds):,.0f} | {our_s / ref_s:.3f} |"
+        )
+    if totals["diff"]:
+        lines.append(
+            f"| **mean** | | {statistics.mean(totals['frozen']):.3f} | "
+            f"{statistics.mean(totals[reference]):.3f} | **{statistics.mean(totals[method]):.3f}**"
+            f" | **{statistics.mean(totals['diff']):+.3f}** | | | |"
+        )
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", default=",".join(DATASETS))
@@ -187,9 +246,21 @@ def main() -> None:
     parser.add_argument("--tag", default="", help="label for this Embedtune variant")
     parser.add_argument("--out", type=Path, default=Path("bench/out/accuracy.jsonl"))
     parser.add_argument("--summary", action="store_true", help="only print the table of --out")
+    parser.add_argument(
+        "--against",
+        default="",
+        help="with --summary: also the paired table of embedtune against this method",
+    )
+    parser.add_argument(
+        "--also", type=Path, action="append", default=[], help="with --summary: more results"
+    )
     args = parser.parse_args()
     if args.summary:
-        print(summarise(args.out))
+        paths = [args.out, *args.also]
+        print(summarise(paths))
+        if args.against:
+            print()
+            print(paired(read_rows(paths), args.against))
         return
     overrides = parse_overrides(args.set)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -196,19 +196,13 @@ def paired(rows: list[dict], reference: str = "setfit", method: str = "embedtune
     totals: dict[str, list[float]] = {"frozen": [], reference: [], method: [], "diff": []}
     for ds in datasets:
         seeds = sorted(
-            {
-                r["seed"]
-                for r in rows
-                if r["dataset"] == ds
-                and (ds, r["seed"], reference) in by_key
-                and (ds, r["seed"], method) in by_key
-            }
+            s for (d, s, m) in by_key if d == ds and m == method and (ds, s, reference) in by_key
         )
         if not seeds:
             continue
 
-        def mean_of(m: str, key: str = "macro_f1", ds: str = ds, seeds: list = seeds) -> float:
-            values = [by_key[(ds, s, m)][key] for s in seeds if (ds, s, m) in by_key]
+        def mean_of(m: str, ds: str = ds, seeds: list[int] = seeds) -> float:
+            values = [by_key[(ds, s, m)]["macro_f1"] for s in seeds if (ds, s, m) in by_key]
             return statistics.mean(values) if values else float("nan")
 
         diffs = [

@@ -6,7 +6,7 @@ import streamlit as st
 
 import core  # noqa: F401  (sets the offline environment before any model library loads)
 from core.errors import EmbedtuneError
-from core.sharing import DemoSettings
+from core.runs.sharing import DemoSettings
 from ui import loaders, state
 from ui.widgets import (
     DASHBOARD_PAGE,

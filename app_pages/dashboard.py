@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from core.errors import EmbedtuneError
-from core.runs import BrokenRun, RunRecord
+from core.runs.store import BrokenRun, RunRecord
 from ui import state
 from ui.widgets import (
     METRICS_PAGE,

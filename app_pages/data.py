@@ -8,12 +8,18 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from core.cleaning import CleaningConfig, clean
-from core.data import LabeledTexts, encoding_warning, read_labeled_csv
+from core.data.cleaning import CleaningConfig, clean
+from core.data.labeled import LabeledTexts, encoding_warning, read_labeled_csv
 from core.errors import EmbedtuneError
-from core.label_issues import CHOICES, LabelIssues, apply_choices, choices_above, find_label_issues
-from core.prepare import prepare_dataset, review_for_model
-from core.review import DROP_KINDS, RARE_LABEL_EXAMPLES, Review, droppable_rows
+from core.quality.label_issues import (
+    CHOICES,
+    LabelIssues,
+    apply_choices,
+    choices_above,
+    find_label_issues,
+)
+from core.quality.prepare import prepare_dataset, review_for_model
+from core.quality.review import DROP_KINDS, RARE_LABEL_EXAMPLES, Review, droppable_rows
 from ui import charts, loaders, state
 from ui.widgets import TRAIN_PAGE, md, show_error
 

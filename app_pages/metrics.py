@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.runs import RunRecord
+from core.runs.store import RunRecord
 from ui import charts, state
 from ui.widgets import (
     PLAYGROUND_PAGE,

@@ -5,13 +5,13 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.api import MAX_INPUTS, classify_body, classify_snippets
-from core.data import encoding_warning
+from core.data.inputs import MAX_TEXTS, TextsInput, cosine_similarity, read_texts, split_lines
+from core.data.labeled import encoding_warning
 from core.downloads import embeddings_csv, json_bytes, npy_bytes, predictions_csv
 from core.errors import EmbedtuneError
-from core.inputs import MAX_TEXTS, TextsInput, cosine_similarity, read_texts, split_lines
-from core.models import CATALOGUE
-from core.runs import RunRecord
+from core.model.catalogue import CATALOGUE
+from core.runs.store import RunRecord
+from core.serve.wire import MAX_INPUTS, classify_body, classify_snippets
 from ui import charts, loaders, state
 from ui.widgets import TRAIN_PAGE, md, run_title, show_error
 

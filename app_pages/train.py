@@ -6,10 +6,10 @@ import streamlit as st
 
 from core.config import LOSSES, TrainConfig
 from core.errors import EmbedtuneError
-from core.jobs import submit
-from core.models import CATALOGUE
-from core.runs import RunRecord
-from core.sharing import DemoSettings, check_submission
+from core.model.catalogue import CATALOGUE
+from core.runs.jobs import submit
+from core.runs.sharing import DemoSettings, check_submission
+from core.runs.store import RunRecord
 from ui import loaders, state
 from ui.widgets import (
     DASHBOARD_PAGE,

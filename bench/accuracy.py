@@ -24,9 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 
 from core.config import TrainConfig  # noqa: E402
-from core.data import LabeledTexts, read_labeled_csv, split  # noqa: E402
+from core.data.labeled import LabeledTexts, read_labeled_csv, split  # noqa: E402
 from core.env import set_offline_env  # noqa: E402
-from core.metrics import compute_metrics  # noqa: E402
+from core.train.metrics import compute_metrics  # noqa: E402
 
 set_offline_env()
 
@@ -63,8 +63,8 @@ def score(y_true: list[str], y_pred: list[str], labels: tuple[str, ...]) -> dict
 def run_frozen(
     train: LabeledTexts, test: LabeledTexts, seed: int, device: str = "cpu"
 ) -> dict[str, float]:
-    from core.models import load_model
-    from core.training import encode, fit_head
+    from core.model.catalogue import load_model
+    from core.model.heads import encode, fit_head
 
     labels = train.classes
     index = {label: i for i, label in enumerate(labels)}
@@ -86,7 +86,7 @@ def run_setfit(
     from datasets import Dataset
     from setfit import SetFitModel, Trainer, TrainingArguments
 
-    from core.models import model_path
+    from core.model.catalogue import model_path
 
     started = time.perf_counter()
     model = SetFitModel.from_pretrained(str(model_path("small")), device=device)
@@ -119,8 +119,8 @@ def run_embedtune(
     overrides: dict[str, object],
     device: str = "cpu",
 ) -> dict[str, float]:
-    from core.predict import Classifier
-    from core.training import train as train_model
+    from core.model.classifier import Classifier
+    from core.train.recipe import train as train_model
 
     started = time.perf_counter()
     config = TrainConfig.from_dict({**TrainConfig().to_dict(), "device": device, **overrides})

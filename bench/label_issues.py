@@ -28,8 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 
 from bench.accuracy import DATA, DATASETS, MAX_TEST, run_embedtune, stratified_sample  # noqa: E402
-from core.data import LabeledTexts, read_labeled_csv  # noqa: E402
-from core.label_issues import find_label_issues, near_duplicates  # noqa: E402
+from core.data.labeled import LabeledTexts, read_labeled_csv  # noqa: E402
+from core.quality.label_issues import find_label_issues, near_duplicates  # noqa: E402
 
 OUT = Path("bench/out/label_issues.jsonl")
 ROWS = 1000
@@ -105,7 +105,7 @@ def detect(datasets: list[str], model) -> None:
 
 
 def thresholds(datasets: list[str], model) -> None:
-    from core.training import encode
+    from core.model.heads import encode
 
     finished = done("thresholds")
     for name in datasets:
@@ -178,7 +178,7 @@ def finetune(pairs: list[tuple[str, int]], policies: list[str], model) -> None:
 
 def timing(rows: int) -> None:
     """One label check of `rows` rows of emotion (16k rows) in this process, small model, CPU."""
-    from core.models import load_model
+    from core.model.catalogue import load_model
 
     data = stratified_sample(read_labeled_csv(DATA / "emotion" / "train.csv"), rows, 0)
     started = time.perf_counter()
@@ -244,8 +244,8 @@ def sample_embeddings(name: str, seed: int, key: str, data: LabeledTexts, models
     path = EMBEDDINGS / f"{key}-{name}-{seed}.npy"
     if path.exists():
         return np.load(path)
-    from core.models import load_model
-    from core.training import encode
+    from core.model.catalogue import load_model
+    from core.model.heads import encode
 
     if key not in models:
         models[key] = load_model(key, device="cpu")
@@ -312,7 +312,7 @@ def variants(datasets: list[str], seeds: list[int], names: list[str], again: boo
     filter and ranking (the default is small-lr, prune_by_noise_rate, self_confidence)."""
     from cleanlab.filter import find_label_issues as cleanlab_issues
 
-    from core.label_issues import choose_folds
+    from core.quality.label_issues import choose_folds
 
     models: dict = {}
     finished = {(r["dataset"], r["seed"], r["variant"]) for r in _rows() if r["kind"] == "variant"}
@@ -401,8 +401,8 @@ POLICIES = {
 
 
 def cleaned_by(noisy: LabeledTexts, result, policy: str) -> LabeledTexts:
-    """The noisy sample after a bulk choice of the Data page (core.label_issues.choices_above)."""
-    from core.label_issues import apply_choices, choices_above
+    """The noisy sample after a bulk choice of the Data page (core.quality.label_issues.choices_above)."""
+    from core.quality.label_issues import apply_choices, choices_above
 
     choice, confidence = POLICIES[policy]
     return apply_choices(noisy, result, choices_above(result, confidence, choice))
@@ -412,8 +412,8 @@ def policies(datasets: list[str], seeds: list[int], model) -> None:
     """Frozen-embedding head (small model) on the noisy sample and on it after each policy,
     test macro-F1: cheap, to choose the policy that the finetune comparison then checks."""
     from core.config import TrainConfig
-    from core.metrics import compute_metrics
-    from core.training import encode, fit_head
+    from core.model.heads import encode, fit_head
+    from core.train.metrics import compute_metrics
 
     finished = {(r["dataset"], r["seed"]) for r in _rows() if r["kind"] == "policy"}
     for name in datasets:
@@ -669,7 +669,7 @@ def main() -> None:
     if args.what == "pairs":
         pairs_timing(args.rows)
         return
-    from core.models import load_model
+    from core.model.catalogue import load_model
 
     model = load_model("small", device="cpu")
     if args.what == "detect":

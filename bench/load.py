@@ -182,8 +182,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
 
-    from core.jobs import submit, wait
-    from core.runs import RunStore
+    from core.runs.jobs import submit, wait
+    from core.runs.store import RunStore
     from tests.engine_data import tiny_config, tiny_dataset
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -50,9 +50,9 @@ def _rss_mb() -> float:
 
 
 def run_case(name: str) -> dict:
-    from core.data import read_labeled_csv
-    from core.models import load_tokenizer
-    from core.prepare import review_for_model
+    from core.data.labeled import read_labeled_csv
+    from core.model.catalogue import load_tokenizer
+    from core.quality.prepare import review_for_model
 
     load_tokenizer("small")  # loaded before the measurement: the app caches it too
     raw = make_csv(*CASES[name])

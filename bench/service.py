@@ -45,8 +45,8 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def tiny_run(runs_dir: Path) -> str:
-    from core.jobs import submit, wait
-    from core.runs import RunStore
+    from core.runs.jobs import submit, wait
+    from core.runs.store import RunStore
     from tests.engine_data import tiny_config, tiny_dataset
 
     store = RunStore(runs_dir)
@@ -57,9 +57,9 @@ def tiny_run(runs_dir: Path) -> str:
 
 
 def in_process(run_id: str, runs_dir: Path, batch: list[str], reps: int) -> dict[str, float]:
-    from core.api import classify_body
-    from core.predict import load_run
-    from core.runs import RunStore
+    from core.model.classifier import load_run
+    from core.runs.store import RunStore
+    from core.serve.wire import classify_body
 
     classifier = load_run(run_id, RunStore(runs_dir))
     classify_body(classifier, batch)  # warm up

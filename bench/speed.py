@@ -5,13 +5,13 @@
 Writes the "Speed" section of docs/BENCHMARKS.md. Every figure is measured in this process (or a
 server it starts) on the machine it runs on; texts are SST-2 training sentences.
 
-- embed: the same texts through `core.predict.Embedder.embed` and through a plain
+- embed: the same texts through `core.model.classifier.Embedder.embed` and through a plain
   `SentenceTransformer.encode` at its defaults, alternated three times; the ratio of the best
   times (target >= 0.95: no overhead of ours).
 - classify: one text at a time, warm, through `Classifier.classify` (p50 / p95 of 100 calls). The
   head is a logistic regression fitted on the frozen model's embeddings of 200 rows: latency
   does not depend on whether the body was finetuned.
-- train: examples per second of the finetune phase (`core.training.train`, one epoch, batch 16),
+- train: examples per second of the finetune phase (`core.train.recipe.train`, one epoch, batch 16),
   timed between the trainer's first and last step, so the baseline and head phases are left out.
 - umap: `core.maps.project` on 500 / 2,000 / 5,000 embeddings.
 - app: `streamlit run app.py` until its health endpoint answers; then, in Chromium (Playwright),
@@ -65,8 +65,8 @@ def percentile(values: list[float], q: float) -> float:
 def bench_embed(model_key: str, texts: list[str], device: str) -> dict[str, float]:
     from sentence_transformers import SentenceTransformer
 
-    from core.models import model_path
-    from core.predict import Embedder
+    from core.model.catalogue import model_path
+    from core.model.classifier import Embedder
 
     plain = SentenceTransformer(str(model_path(model_key)), device=device)
     ours = Embedder(plain)
@@ -93,9 +93,9 @@ def bench_classify(
     model_key: str, texts: list[str], labels: list[str], device: str
 ) -> dict[str, float]:
     from core.config import TrainConfig
-    from core.models import load_model
-    from core.predict import Classifier
-    from core.training import encode, fit_head
+    from core.model.catalogue import load_model
+    from core.model.classifier import Classifier
+    from core.model.heads import encode, fit_head
 
     model = load_model(model_key, device=device)
     classes = sorted(set(labels[:200]))
@@ -135,8 +135,8 @@ def bench_train(
     model_key: str, texts: list[str], labels: list[str], device: str
 ) -> dict[str, float]:
     from core.config import TrainConfig
-    from core.data import LabeledTexts, split
-    from core.training import train
+    from core.data.labeled import LabeledTexts, split
+    from core.train.recipe import train
 
     config = TrainConfig.from_dict(
         {**TrainConfig().to_dict(), "base_model": model_key, "device": device, "epochs": 1}
@@ -156,8 +156,8 @@ def bench_train(
 
 def bench_umap(model_key: str, texts: list[str], sizes: list[int], device: str) -> dict[str, float]:
     from core.maps import project
-    from core.models import load_model
-    from core.training import encode
+    from core.model.catalogue import load_model
+    from core.model.heads import encode
 
     vectors = encode(load_model(model_key, device=device), texts[: max(sizes)])
     start = time.perf_counter()

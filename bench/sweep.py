@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.accuracy import DATA, DATASETS, MAX_TEST, stratified_sample  # noqa: E402
 from bench.speed import StepClock  # noqa: E402
-from core.data import read_labeled_csv  # noqa: E402
+from core.data.labeled import read_labeled_csv  # noqa: E402
 from core.env import set_offline_env  # noqa: E402
 
 set_offline_env()
@@ -36,10 +36,10 @@ set_offline_env()
 def child(dataset: str, rows: int, epochs: int) -> dict[str, Any]:
     """Train on `rows` rows in this process; wall time, finetune throughput, peak memory."""
     from core.config import TrainConfig
-    from core.data import split
-    from core.metrics import compute_metrics
-    from core.predict import Classifier
-    from core.training import train
+    from core.data.labeled import split
+    from core.model.classifier import Classifier
+    from core.train.metrics import compute_metrics
+    from core.train.recipe import train
 
     folder = DATA / DATASETS[dataset]
     sample = stratified_sample(read_labeled_csv(folder / "train.csv"), rows, 0)

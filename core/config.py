@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.cleaning import CleaningConfig
+from core.data.cleaning import CleaningConfig
 from core.errors import ConfigError
 
 LOSSES = ("softmax", "batch_all_triplet")

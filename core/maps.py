@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from core.config import TrainConfig
-from core.data import LabeledTexts
+from core.data.labeled import LabeledTexts
 
 if TYPE_CHECKING:
-    from core.predict import Classifier, Embedder
+    from core.model.classifier import Classifier, Embedder
 
 UMAP_NEIGHBOURS = 15
 """umap-learn's default neighbourhood; fewer points than this use n - 1 neighbours."""
@@ -116,7 +116,7 @@ def compare_maps(
     seed: int = 0,
 ) -> ComparisonMaps:
     """Embed the texts with both models and map each; mark what each classifier gets wrong."""
-    from core.training import fit_head
+    from core.model.heads import fit_head
 
     texts = tuple(texts)
     labels = tuple(labels) if labels is not None else None

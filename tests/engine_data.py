@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 
 from core.config import TrainConfig
-from core.data import DataSet, LabeledTexts, split
-from core.runs import RunRecord, RunStore
+from core.data.labeled import DataSet, LabeledTexts, split
+from core.runs.store import RunRecord, RunStore
 
 # One epoch of a few batches with short sequences: enough to exercise every phase.
 TINY = {"epochs": 1, "batch_size": 8, "max_seq_length": 32, "device": "cpu"}

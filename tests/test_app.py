@@ -10,9 +10,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.config import TrainConfig
-from core.data import LabeledTexts, split
-from core.jobs import submit, wait
-from core.runs import RUN_FILE, RunStore
+from core.data.labeled import LabeledTexts, split
+from core.runs.jobs import submit, wait
+from core.runs.store import RUN_FILE, RunStore
 from tests.tiny_data import HOSTILE, csv_bytes, tiny_pairs
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")

@@ -1,4 +1,4 @@
-"""Tests for core.cleaning: each rule alone, all together, and clean() on LabeledTexts."""
+"""Tests for core.data.cleaning: each rule alone, all together, and clean() on LabeledTexts."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from core.cleaning import CleaningConfig, TextChange, clean
-from core.data import LabeledTexts
+from core.data.cleaning import CleaningConfig, TextChange, clean
+from core.data.labeled import LabeledTexts
 from core.errors import ConfigError
 
 URLS = CleaningConfig(urls=True)

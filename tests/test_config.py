@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from core.cleaning import CleaningConfig
 from core.config import TrainConfig
+from core.data.cleaning import CleaningConfig
 from core.errors import ConfigError
 
 

@@ -1,4 +1,4 @@
-"""Tests for core.data: reading labelled CSV/TSV files, LabeledTexts, DataSet and the split."""
+"""Tests for core.data.labeled: reading labelled CSV/TSV files, LabeledTexts, DataSet and the split."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from core.data import (
+from core.data.labeled import (
     MAX_FILE_BYTES,
     DataSet,
     LabeledTexts,
@@ -342,6 +342,9 @@ REAL_COUNTS = {
     "sms-spam/test.csv": (1032, {"ham": 904, "spam": 128}),
     "clinc150/train.csv": (17999, None),
     "clinc150/test.csv": (4500, None),
+    # Multi-label: the label cell joins 1-4 emotions with "|"; read here as single-label cells.
+    "goemotions/train.csv": (5424, None),
+    "goemotions/test.csv": (5422, None),
 }
 
 

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from core.errors import RunError
-from core.jobs import submit, wait
-from core.predict import load_run
-from core.runs import MODEL_DIR, RunStore
-from core.worker import TEST_PAUSE_ENV
+from core.model.classifier import load_run
+from core.runs.jobs import submit, wait
+from core.runs.store import MODEL_DIR, RunStore
+from core.runs.worker import TEST_PAUSE_ENV
 from tests.engine_data import tiny_config, tiny_dataset, wait_for
 from tests.test_app import go, open_app, shown
 
@@ -33,7 +33,7 @@ def test_a_worker_killed_in_each_phase_fails_cleanly_and_a_retry_succeeds(tmp_pa
     store = RunStore(tmp_path / "runs")
     config, dataset = tiny_config(), tiny_dataset()
     run_id = None
-    # "saved": the model is on disk but the run not yet marked completed (see core.worker).
+    # "saved": the model is on disk but the run not yet marked completed (see core.runs.worker).
     for phase, shown_phase in [
         ("baseline", "baseline"),
         ("finetune", "finetune"),
@@ -75,7 +75,7 @@ def test_the_job_outlives_the_app_that_started_it_and_a_fresh_app_shows_it(tmp_p
         [
             sys.executable,
             "-c",
-            "import sys; from core.jobs import submit; from core.runs import RunStore; "
+            "import sys; from core.runs.jobs import submit; from core.runs.store import RunStore; "
             "from tests.engine_data import tiny_config, tiny_dataset; "
             "print(submit(tiny_config(seed=5), tiny_dataset(), RunStore(sys.argv[1])).record.id)",
             str(runs),

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from core.data.inputs import cosine_similarity, read_texts, split_lines
 from core.errors import DataError
-from core.inputs import cosine_similarity, read_texts, split_lines
 
 
 def test_split_lines_skips_blank_lines():

@@ -7,9 +7,9 @@ import signal
 
 import pytest
 
-from core.jobs import submit, wait
-from core.predict import load_run
-from core.runs import RunStore
+from core.model.classifier import load_run
+from core.runs.jobs import submit, wait
+from core.runs.store import RunStore
 from tests.engine_data import tiny_config, tiny_dataset, wait_for
 
 pytestmark = pytest.mark.slow

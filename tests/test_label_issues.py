@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from core.data import LabeledTexts
+from core.data.labeled import LabeledTexts
 from core.errors import DataError
-from core.label_issues import (
+from core.quality.label_issues import (
     LabelIssues,
     apply_choices,
     cache_path,
@@ -39,7 +39,7 @@ def planted() -> tuple[LabeledTexts, dict[int, str]]:
 
 @pytest.fixture(scope="module")
 def small_model():
-    from core.models import load_model
+    from core.model.catalogue import load_model
 
     return load_model("small", device="cpu")
 
@@ -177,7 +177,7 @@ def test_choices_are_checked(small_model, cache):
 def test_cli_review_with_label_issues(tmp_path, cache, capsys, monkeypatch):
     import csv
 
-    from core import cli
+    from core.cli import commands as cli
 
     data, wrong = planted()
     path = tmp_path / "planted.csv"

@@ -67,7 +67,7 @@ class FakeModel:
 
 
 def test_compare_maps_marks_mistakes_and_uses_labels():
-    from core.data import LabeledTexts
+    from core.data.labeled import LabeledTexts
 
     texts = ["good", "bad", "good good", "bad day", "so good", "bad bad"]
     labels = ["pos", "neg", "pos", "neg", "neg", "neg"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.metrics import compute_metrics, evaluate_predictions, positive_label
+from core.train.metrics import compute_metrics, evaluate_predictions, positive_label
 
 
 def test_multiclass_metrics_are_macro_averaged_and_match_hand_computed_values():

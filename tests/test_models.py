@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from core import models
+from core.model import catalogue as models
 from core.config import TrainConfig
 from core.errors import ModelError
-from core.models import DeviceInfo, select_device
+from core.model.catalogue import DeviceInfo, select_device
 
 
 def test_small_model_is_installed_and_described_from_the_catalogue():
@@ -88,7 +88,7 @@ def test_device_here_is_recorded_and_asking_for_a_missing_gpu_is_an_error():
     ("precision", "bf16", "fp16"), [("bf16", True, False), ("fp16", False, True)]
 )
 def test_cuda_training_arguments_use_mixed_precision(tmp_path, precision, bf16, fp16):
-    from core.training import training_arguments
+    from core.train.recipe import training_arguments
 
     args = training_arguments(TrainConfig(), DeviceInfo("cuda", "GPU", precision), tmp_path, 100)
     assert (args["bf16"], args["fp16"], args["use_cpu"]) == (bf16, fp16, False)

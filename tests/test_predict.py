@@ -9,12 +9,12 @@ import sys
 import numpy as np
 import pytest
 
-from core.cleaning import CleaningConfig
 from core.config import TrainConfig
+from core.data.cleaning import CleaningConfig
 from core.errors import RunError
-from core.models import load_model
-from core.predict import Classifier, load_classifier_dir, load_head, save_classifier
-from core.training import encode, fit_head, head_as_softmax
+from core.model.catalogue import load_model
+from core.model.classifier import Classifier, load_classifier_dir, load_head, save_classifier
+from core.model.heads import encode, fit_head, head_as_softmax
 
 TEXTS = ["I loved it", "wonderful film", "terrible food", "I hated it", "not bad at all", "meh"]
 LABELS = ["pos", "pos", "neg", "neg", "pos", "neg"]
@@ -98,7 +98,7 @@ def test_the_softmax_loss_head_starts_as_the_logistic_regression(small_model, nu
     """Linear probe, then finetune: the loss's head is initialised to the probe's decision."""
     import torch
 
-    from core.losses import SoftmaxClassificationLoss
+    from core.train.losses import SoftmaxClassificationLoss
 
     y = np.arange(len(TEXTS)) % num_labels
     embeddings = encode(small_model, TEXTS)

@@ -1,4 +1,4 @@
-"""Tests for core.review: each figure and finding on hand-made data with known answers."""
+"""Tests for core.quality.review: each figure and finding on hand-made data with known answers."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from core.cleaning import CleaningConfig, TextChange
-from core.data import LabeledTexts, split
-from core.review import (
+from core.data.cleaning import CleaningConfig, TextChange
+from core.data.labeled import LabeledTexts, split
+from core.quality.review import (
     Conflict,
     DuplicateGroup,
     Finding,

@@ -16,15 +16,15 @@ from pathlib import Path
 import pytest
 from streamlit import config as st_config
 
-import core.runs as core_runs
-from core.cli import main
+import core.runs.store as core_runs
+from core.cli.commands import main
 from core.config import TrainConfig
-from core.data import LabeledTexts, encoding_warning, read_labeled_csv, split
+from core.data.labeled import LabeledTexts, encoding_warning, read_labeled_csv, split
 from core.errors import DataError, LimitError, RunError
-from core.jobs import submit, wait
-from core.predict import load_run
-from core.runs import RUN_FILE, BrokenRun, RunStore
-from core.sharing import DemoSettings, check_submission, workspace_store
+from core.model.classifier import load_run
+from core.runs.jobs import submit, wait
+from core.runs.sharing import DemoSettings, check_submission, workspace_store
+from core.runs.store import RUN_FILE, BrokenRun, RunStore
 from tests.engine_data import tiny_config, tiny_dataset
 from tests.test_app import go, open_app, shown, unescape
 from tests.tiny_data import csv_bytes, tiny_pairs
@@ -154,7 +154,7 @@ def test_a_file_over_the_servers_upload_limit_shows_st_error(tmp_path, monkeypat
 
 def test_100k_rows_and_100k_character_texts_are_read_and_reviewed_in_bounded_memory():
     from bench.robustness import make_csv
-    from core.review import review
+    from core.quality.review import review
 
     raw = make_csv(100_000, 100_000, 10)  # 7 MB: 100,000 rows, 10 of them 100,000 characters
     tracemalloc.start()
@@ -170,8 +170,8 @@ def test_100k_rows_and_100k_character_texts_are_read_and_reviewed_in_bounded_mem
 
 
 def test_a_100k_character_text_is_cut_for_the_model_where_the_review_says():
-    from core.predict import load_embedder
-    from core.prepare import review_for_model
+    from core.model.classifier import load_embedder
+    from core.quality.prepare import review_for_model
 
     long = ("the soup was far too salty tonight " * 3000)[:100_000].strip()
     data = LabeledTexts.from_pairs([(long, "food"), ("she scored twice", "sport")] * 3)
@@ -324,8 +324,8 @@ def test_two_sessions_starting_the_same_finetune_at_once_create_one_run(tmp_path
 
 _START_AT = """
 import sys, time
-from core.jobs import submit
-from core.runs import RunStore
+from core.runs.jobs import submit
+from core.runs.store import RunStore
 from tests.engine_data import tiny_config, tiny_dataset
 config, dataset, store = tiny_config(seed=7), tiny_dataset(), RunStore(sys.argv[1])
 time.sleep(max(0.0, float(sys.argv[2]) - time.time()))  # all processes start together
@@ -452,7 +452,7 @@ def test_a_run_id_in_the_url_that_could_escape_is_ignored(tmp_path, monkeypatch,
 def test_the_server_configuration_defaults_to_the_safe_one():
     import tomllib
 
-    from core.data import MAX_FILE_BYTES
+    from core.data.labeled import MAX_FILE_BYTES
 
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
     server = config["server"]

@@ -8,10 +8,9 @@ import time
 import pytest
 
 from core.config import TrainConfig
-from core.data import LabeledTexts, split
+from core.data.labeled import LabeledTexts, split
 from core.errors import RunError, StorageError
-from core.metrics import evaluate_predictions
-from core.runs import (
+from core.runs.store import (
     MODEL_DIR,
     RUN_FILE,
     BrokenRun,
@@ -20,6 +19,7 @@ from core.runs import (
     compute_run_id,
     validate_run_id,
 )
+from core.train.metrics import evaluate_predictions
 
 
 @pytest.fixture

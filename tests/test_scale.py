@@ -16,11 +16,11 @@ import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 import pytest
 
-from core.batch import run_batch
-from core.cli import main
-from core.inputs import read_texts
-from core.predict import load_embedder, load_run
-from core.runs import RunStore
+from core.batch.job import run_batch
+from core.cli.commands import main
+from core.data.inputs import read_texts
+from core.model.classifier import load_embedder, load_run
+from core.runs.store import RunStore
 from tests.engine_data import tiny_dataset
 
 pytestmark = pytest.mark.slow

@@ -18,11 +18,11 @@ import pytest
 import uvicorn
 from fastapi.testclient import TestClient
 
-from core.api import classify_body, classify_snippets
-from core.jobs import submit, wait
-from core.predict import load_embedder, load_run
-from core.runs import RunStore
-from core.server import ModelCache, ModelLoading, create_app
+from core.model.classifier import load_embedder, load_run
+from core.runs.jobs import submit, wait
+from core.runs.store import RunStore
+from core.serve.app import ModelCache, ModelLoading, create_app
+from core.serve.wire import classify_body, classify_snippets
 from tests.engine_data import tiny_config, tiny_dataset
 
 TEXTS = ["she scored twice in the final", "the soup was too salty", "my phone keeps crashing"]

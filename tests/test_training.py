@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from core.models import load_model
-from core.training import train
+from core.model.catalogue import load_model
+from core.train.recipe import train
 from tests.engine_data import tiny_config, tiny_dataset
 
 pytestmark = pytest.mark.slow
@@ -40,7 +40,7 @@ def test_training_changes_the_weights_and_records_every_evaluation(result):
 
 
 def test_the_served_head_learns_from_training_and_validation_rows(result):
-    from core.training import encode, fit_head
+    from core.model.heads import encode, fit_head
 
     data = tiny_dataset()
     index = {label: i for i, label in enumerate(result.labels)}

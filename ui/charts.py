@@ -10,7 +10,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from core.metrics import Evaluation
+from core.train.metrics import Evaluation
 
 METRIC_NAMES = {"accuracy": "Accuracy", "f1": "F1", "precision": "Precision", "recall": "Recall"}
 SHAPES = {"correct": "circle", "misclassified": "cross", "unlabelled": "circle"}

@@ -7,19 +7,19 @@ from typing import TYPE_CHECKING
 import streamlit as st
 
 from core.config import TrainConfig
-from core.data import LabeledTexts
-from core.runs import RunStore
+from core.data.labeled import LabeledTexts
+from core.runs.store import RunStore
 
 if TYPE_CHECKING:
     from core.maps import ComparisonMaps
-    from core.models import DeviceInfo, ModelInfo
-    from core.predict import Classifier, Embedder
+    from core.model.catalogue import DeviceInfo, ModelInfo
+    from core.model.classifier import Classifier, Embedder
 
 
 @st.cache_resource(max_entries=2, show_spinner="Loading the base model…")
 def embedder(model: str) -> Embedder:
     """A base model for embedding (both catalogue models fit in memory together)."""
-    from core.predict import load_embedder
+    from core.model.classifier import load_embedder
 
     return load_embedder(model)
 
@@ -27,21 +27,21 @@ def embedder(model: str) -> Embedder:
 @st.cache_resource(max_entries=3, show_spinner="Loading the finetuned model…")
 def classifier(root: str, run_id: str, finished_at: str | None) -> Classifier:
     """A completed run's classifier; `finished_at` keys out a deleted and retrained run."""
-    from core.predict import load_run
+    from core.model.classifier import load_run
 
     return load_run(run_id, RunStore(root))
 
 
 @st.cache_resource(show_spinner=False)
 def device() -> DeviceInfo:
-    from core.models import choose_device
+    from core.model.catalogue import choose_device
 
     return choose_device()
 
 
 @st.cache_data(ttl=60, show_spinner=False)
 def models() -> list[ModelInfo]:
-    from core.models import list_models
+    from core.model.catalogue import list_models
 
     return list_models()
 

@@ -7,16 +7,18 @@ from typing import Any
 import streamlit as st
 
 from core.errors import RunError
-from core.runs import RunStore, validate_run_id
-from core.sharing import DemoSettings, new_workspace_id, workspace_store
+from core.runs.sharing import DemoSettings, new_workspace_id, workspace_store
+from core.runs.store import RunStore, validate_run_id
 
 # Keys of st.session_state used across pages (page-local widget keys live in their page).
-DATASET = "dataset"  # core.data.DataSet registered by "Use this data"
+DATASET = "dataset"  # core.data.labeled.DataSet registered by "Use this data"
 DATASET_KEY = "dataset_key"  # which files, options and drops the registered data set came from
-CLEANING = "cleaning"  # core.cleaning.CleaningConfig chosen with the data set
+CLEANING = "cleaning"  # core.data.cleaning.CleaningConfig chosen with the data set
 DATA_FILES = "data_files"  # {"train": (name, bytes) | None, "valid": ..., "header": bool}
 REVIEW = "review"  # (key, Review) of the files as last reviewed
-LABEL_ISSUES = "label_issues"  # (key, core.label_issues.LabelIssues) of the last label check
+LABEL_ISSUES = (
+    "label_issues"  # (key, core.quality.label_issues.LabelIssues) of the last label check
+)
 LABEL_CHOICES = "label_choices"  # {"choices": {row: keep/relabel/drop}, "version": editor number}
 DATASET_CHOICES = "dataset_choices"  # the label-check choices the registered data set applied
 RUN_ID = "run_id"  # the active run

@@ -11,7 +11,7 @@ from datetime import datetime
 import streamlit as st
 
 from core.config import TrainConfig
-from core.runs import RunRecord
+from core.runs.store import RunRecord
 
 # Page files, for st.page_link / st.switch_page (registered in app.py).
 DATA_PAGE = "app_pages/data.py"

@@ -13,7 +13,7 @@ import numpy as np
 from core.errors import EmbedtuneError
 
 if TYPE_CHECKING:
-    from core.predict import Classifier, Embedder
+    from core.model.classifier import Classifier, Embedder
 
 # The hosted API takes 1 to 96 texts per call; clients (the cohere package) batch by 96.
 MAX_INPUTS = 96
@@ -81,7 +81,7 @@ def prepare_texts(
 
 def encode_prepared(embedder: Embedder, prepared: Sequence[str]) -> np.ndarray:
     """Vectors of texts already cleaned by `prepare_texts` (the same encode as `embed`)."""
-    from core.training import encode
+    from core.model.heads import encode
 
     return encode(embedder.model, list(prepared))
 

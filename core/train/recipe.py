@@ -14,20 +14,19 @@ import numpy as np
 from sentence_transformers.sentence_transformer.evaluation import SentenceEvaluator
 from sentence_transformers.util.distributed import distributed_evaluation
 
-from core.cleaning import CleaningConfig
 from core.config import TrainConfig
-from core.data import DataSet
-from core.metrics import Evaluation, evaluate_predictions, positive_label
-from core.models import DeviceInfo, choose_device, load_model
+from core.data.cleaning import CleaningConfig
+from core.data.labeled import DataSet
+from core.model.catalogue import DeviceInfo, choose_device, load_model
+from core.model.heads import encode, fit_head, head_as_softmax
+from core.train.distributed import broadcast_head, stop_everywhere, world
+from core.train.metrics import Evaluation, evaluate_predictions, positive_label
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
     from sklearn.linear_model import LogisticRegression
 
 log = logging.getLogger("embedtune.training")
-
-# Encoding batch: large enough to keep the CPU busy, small enough for 512-token texts on a GPU.
-ENCODE_BATCH_SIZE = 64
 
 
 class Cancelled(Exception):
@@ -62,57 +61,6 @@ class SilentReporter:
         return False
 
 
-def world() -> tuple[int, int]:
-    """(rank, world size) of this process: (0, 1) unless launched by torchrun / accelerate."""
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
-
-
-def _collective_device() -> Any:
-    import torch
-    import torch.distributed as dist
-
-    if dist.get_backend() == "nccl":
-        return torch.device("cuda", torch.cuda.current_device())
-    return torch.device("cpu")
-
-
-def stop_everywhere(reporter: Reporter) -> bool:
-    """Whether to stop: the reporter's answer, agreed by every process of a distributed
-    launch (only rank 0 reads the run's cancel request; all must leave the loop together)."""
-    stop = reporter.should_stop()
-    if world()[1] == 1:
-        return stop
-    import torch
-    import torch.distributed as dist
-
-    flag = torch.tensor([int(stop)], device=_collective_device())
-    dist.all_reduce(flag, op=dist.ReduceOp.MAX)
-    return bool(flag.item())
-
-
-def _broadcast_head(head: LogisticRegression | None, rows: int, dim: int) -> LogisticRegression:
-    """Rank 0's logistic-regression head on every rank (it initialises the softmax loss)."""
-    import torch
-    import torch.distributed as dist
-    from sklearn.linear_model import LogisticRegression
-
-    packed = torch.zeros((rows, dim + 1), dtype=torch.float64, device=_collective_device())
-    if head is not None:
-        both = np.hstack([head.coef_, head.intercept_[:, None]]).astype(np.float64)
-        packed.copy_(torch.from_numpy(both))
-    dist.broadcast(packed, src=0)
-    values = packed.cpu().numpy()
-    if head is not None:
-        return head
-    received = LogisticRegression()
-    received.coef_, received.intercept_ = values[:, :dim], values[:, dim]
-    return received
-
-
 @dataclass
 class TrainResult:
     """A trained classifier in memory with everything measured on the way."""
@@ -129,40 +77,6 @@ class TrainResult:
     finetune_kept: bool = True
     note: str = ""
     train_seconds: float = 0.0
-
-
-def encode(model: SentenceTransformer, texts: Sequence[str]) -> np.ndarray:
-    """Sentence embeddings as a float32 array (the model's own pooling and normalisation)."""
-    if not texts:
-        return np.zeros((0, model.get_embedding_dimension()), dtype=np.float32)
-    return model.encode(
-        list(texts),
-        batch_size=ENCODE_BATCH_SIZE,
-        convert_to_numpy=True,
-        show_progress_bar=False,
-    ).astype(np.float32)
-
-
-def fit_head(embeddings: np.ndarray, y: np.ndarray, config: TrainConfig) -> LogisticRegression:
-    """The logistic-regression head (phase two), on class ids 0..K-1."""
-    from sklearn.linear_model import LogisticRegression
-
-    head = LogisticRegression(
-        C=config.head_c,
-        max_iter=2000,
-        class_weight="balanced" if config.balanced_weights else None,
-        random_state=config.seed,
-    )
-    return head.fit(embeddings, y)
-
-
-def head_as_softmax(head: LogisticRegression, num_labels: int) -> tuple[np.ndarray, np.ndarray]:
-    """The head's decision function as softmax logits: (weight K x d, bias K)."""
-    coef, intercept = head.coef_, head.intercept_
-    if num_labels == 2:
-        # Binary LR gives one logit w.x + b; softmax over (-z/2, z/2) is the same sigmoid.
-        return np.vstack([-coef / 2, coef / 2]), np.array([-intercept[0] / 2, intercept[0] / 2])
-    return coef, intercept
 
 
 def evaluate_head(
@@ -342,7 +256,7 @@ def _make_loss(
         from sentence_transformers.sentence_transformer.losses import BatchAllTripletLoss
 
         return BatchAllTripletLoss(model)
-    from core.losses import SoftmaxClassificationLoss
+    from core.train.losses import SoftmaxClassificationLoss
 
     weight, bias = head_as_softmax(baseline_head, num_labels)
     class_weights = None
@@ -368,7 +282,7 @@ def train(
     """Run the whole recipe on a prepared data set. Checkpoints go under `workdir`.
 
     Launched by torchrun / accelerate (a torch.distributed process group is set up, see
-    core.distributed) every process runs this: the finetune is data-parallel, rank 0 alone
+    core.runs.launched) every process runs this: the finetune is data-parallel, rank 0 alone
     measures, fits the head and gets the result; the other ranks get None."""
     import transformers
     from datasets import Dataset
@@ -406,7 +320,7 @@ def train(
             reporter.evaluation(base_point)
     if world_size > 1:
         rows = 1 if len(labels) == 2 else len(labels)
-        baseline_head = _broadcast_head(
+        baseline_head = broadcast_head(
             baseline_head if rank == 0 else None, rows, model.get_embedding_dimension()
         )
     if stop_everywhere(reporter):

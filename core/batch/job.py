@@ -1,6 +1,6 @@
 """Batch Embed / Classify over CSV files of any size: streamed in chunks, resumable, or on Ray.
 
-`run_batch(...)` reads the texts (first column, as `core.inputs.read_texts` does), scores them a
+`run_batch(...)` reads the texts (first column, as `core.data.inputs.read_texts` does), scores them a
 chunk at a time and writes the result as it goes, so memory stays flat in the number of rows.
 
 Resuming. Each chunk's result is written as its own Parquet part file
@@ -41,7 +41,7 @@ from core.errors import DataError, EmbedtuneError
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from core.runs import RunStore
+    from core.runs.store import RunStore
 
 CHUNK_ROWS = 1024
 """Rows per chunk (one part file each). The small model classifies ~275 short texts/s on 2 CPU
@@ -157,8 +157,8 @@ class ModelRef:
 def resolve_model(kind: str, model: str, store: RunStore | None = None) -> ModelRef:
     """Classify needs a completed run; embed takes a run or a base model ('small', 'large')."""
     from core.errors import RunError
-    from core.models import CATALOGUE
-    from core.runs import RunStore
+    from core.model.catalogue import CATALOGUE
+    from core.runs.store import RunStore
 
     if kind not in KINDS:
         raise BatchError(f"unknown batch kind {kind!r}: choose {' or '.join(KINDS)}")
@@ -176,7 +176,7 @@ class Scorer:
     runs in-process and inside each Ray actor, so both engines write the same values."""
 
     def __init__(self, ref: ModelRef, device: str | None = None) -> None:
-        from core.predict import load_classifier_dir, load_embedder
+        from core.model.classifier import load_classifier_dir, load_embedder
 
         self.ref = ref
         if ref.source == "run":

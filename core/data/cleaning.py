@@ -8,7 +8,7 @@ import unicodedata
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
-from core.data import LabeledTexts
+from core.data.labeled import LabeledTexts
 from core.errors import ConfigError
 
 # Tags and comments; a lone "<" or "a < b" is not a tag because a tag starts with a letter, / or !.

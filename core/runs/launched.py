@@ -24,42 +24,8 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from core.config import TrainConfig
-    from core.data import DataSet
-    from core.runs import RunRecord, RunStore
-
-
-def launched() -> bool:
-    """Whether this process is one of several started by torchrun / accelerate launch."""
-    try:
-        return int(os.environ.get("WORLD_SIZE", "1")) > 1
-    except ValueError:
-        return False
-
-
-def init_process_group(device_kind: str) -> tuple[int, int]:
-    """Join the launcher's process group (env:// rendezvous); returns (rank, world size)."""
-    import torch
-    import torch.distributed as dist
-
-    if not dist.is_initialized():
-        if device_kind == "cuda":
-            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
-        dist.init_process_group("nccl" if device_kind == "cuda" else "gloo")
-    return dist.get_rank(), dist.get_world_size()
-
-
-def _broadcast_flag(value: int) -> int:
-    import torch
-    import torch.distributed as dist
-
-    device = (
-        torch.device("cuda", torch.cuda.current_device())
-        if dist.get_backend() == "nccl"
-        else torch.device("cpu")
-    )
-    flag = torch.tensor([value], device=device)
-    dist.broadcast(flag, src=0)
-    return int(flag.item())
+    from core.data.labeled import DataSet
+    from core.runs.store import RunRecord, RunStore
 
 
 def train_distributed(config: TrainConfig, dataset: DataSet, store: RunStore) -> RunRecord | None:
@@ -68,11 +34,12 @@ def train_distributed(config: TrainConfig, dataset: DataSet, store: RunStore) ->
     import torch.distributed as dist
     from filelock import FileLock
 
-    from core.data import check_trainable
-    from core.models import choose_device
-    from core.runs import WORKER_LOCK, compute_run_id
-    from core.training import Cancelled, SilentReporter, check_batch_split, train
-    from core.worker import run_job
+    from core.data.labeled import check_trainable
+    from core.model.catalogue import choose_device
+    from core.runs.store import WORKER_LOCK, compute_run_id
+    from core.train.recipe import Cancelled, SilentReporter, check_batch_split, train
+    from core.runs.worker import run_job
+    from core.train.distributed import broadcast_flag, init_process_group
 
     check_trainable(dataset)
     rank, world_size = init_process_group(choose_device(config.device).kind)
@@ -83,7 +50,7 @@ def train_distributed(config: TrainConfig, dataset: DataSet, store: RunStore) ->
         if rank == 0:
             record, new = store.create(config, dataset)
             created = int(new)
-        if not _broadcast_flag(created):
+        if not broadcast_flag(created):
             return store.get(run_id) if rank == 0 else None
         if rank == 0:
             lock = FileLock(str(store.path(run_id) / WORKER_LOCK))

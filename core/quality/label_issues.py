@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from core.data import LabeledTexts, describe_rows, sort_labels
+from core.data.labeled import LabeledTexts, describe_rows, sort_labels
 from core.errors import DataError
 
 if TYPE_CHECKING:
@@ -260,7 +260,7 @@ def cache_path(
 ) -> Path:
     """Where find_label_issues keeps its result for this data and these settings."""
     from core.config import TrainConfig
-    from core.models import cache_dir
+    from core.model.catalogue import cache_dir
 
     config = TrainConfig()
     key = json.dumps(
@@ -323,7 +323,7 @@ def _compute(
         )
 
     if model is None:
-        from core.models import load_model
+        from core.model.catalogue import load_model
 
         model = load_model(base_model)
     embeddings = _embed(model, data.texts, report)
@@ -377,7 +377,7 @@ def _compute(
 def _embed(model: SentenceTransformer, texts: tuple[str, ...], report: Progress) -> np.ndarray:
     import numpy as np
 
-    from core.training import encode
+    from core.model.heads import encode
 
     parts = []
     report("embedding", 0, len(texts))
@@ -402,7 +402,7 @@ def _out_of_fold(
     from sklearn.model_selection import StratifiedKFold
 
     from core.config import TrainConfig
-    from core.training import fit_head
+    from core.model.heads import fit_head
 
     config = TrainConfig(seed=seed)
     probs = np.zeros((len(y), num_labels), dtype=np.float64)

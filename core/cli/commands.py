@@ -25,7 +25,7 @@ def _print_json(data: Any) -> None:
 
 
 def _store(args: argparse.Namespace) -> Any:
-    from core.runs import RunStore
+    from core.runs.store import RunStore
 
     return RunStore(args.runs_dir)
 
@@ -69,8 +69,8 @@ def _read_texts(args: argparse.Namespace) -> list[str]:
 
 def _read_text_column(path: Path, header: bool) -> list[str]:
     """The first column of a CSV (texts to classify or embed; other columns are ignored)."""
+    from core.data.inputs import read_texts
     from core.errors import DataError
-    from core.inputs import read_texts
 
     try:
         raw = path.read_bytes()
@@ -82,7 +82,7 @@ def _read_text_column(path: Path, header: bool) -> list[str]:
 
 def _warn_encoding(path: str | None) -> None:
     """`warning: ...` on stderr for a file read in an encoding other than UTF-8."""
-    from core.data import encoding_warning
+    from core.data.labeled import encoding_warning
 
     warning = encoding_warning(path) if path else None
     if warning is not None:
@@ -91,7 +91,7 @@ def _warn_encoding(path: str | None) -> None:
 
 def _read_labeled(path: str, header: bool) -> Any:
     """A labelled CSV, with a warning when it is not UTF-8 (see `_warn_encoding`)."""
-    from core.data import read_labeled_csv
+    from core.data.labeled import read_labeled_csv
 
     data = read_labeled_csv(path, header=header)
     _warn_encoding(path)
@@ -102,8 +102,8 @@ def _read_labeled(path: str, header: bool) -> Any:
 
 
 def cmd_review(args: argparse.Namespace) -> int:
-    from core.cleaning import CleaningConfig
-    from core.prepare import review_for_model
+    from core.data.cleaning import CleaningConfig
+    from core.quality.prepare import review_for_model
 
     train = _read_labeled(args.train, args.header)
     valid = _read_labeled(args.valid, args.header) if args.valid else None
@@ -134,8 +134,8 @@ PROGRESS_FROM_ROWS = 2000
 
 def _label_issues(train: Any, model: str, cleaning: Any) -> Any:
     """The label check of the training texts as the model will see them (cleaned if asked)."""
-    from core.cleaning import clean
-    from core.label_issues import find_label_issues
+    from core.data.cleaning import clean
+    from core.quality.label_issues import find_label_issues
 
     if cleaning is not None:
         train = clean(train, cleaning)[0]
@@ -167,8 +167,8 @@ def _phase_bars() -> Callable[[str, int, int], None]:
 
 
 def _config_from_args(args: argparse.Namespace) -> Any:
-    from core.cleaning import CleaningConfig
     from core.config import TrainConfig
+    from core.data.cleaning import CleaningConfig
 
     changes: dict[str, Any] = {"base_model": args.model}
     for name in ("epochs", "seed", "batch_size", "learning_rate", "loss", "device"):
@@ -183,18 +183,18 @@ def _config_from_args(args: argparse.Namespace) -> Any:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from core.jobs import submit, wait
-    from core.prepare import prepare_dataset
+    from core.quality.prepare import prepare_dataset
+    from core.runs.jobs import submit, wait
 
     config = _config_from_args(args)
     train = _read_labeled(args.train, args.header)
     valid = _read_labeled(args.valid, args.header) if args.valid else None
     dataset = prepare_dataset(train, valid, drop=args.drop or (), seed=config.seed)
     store = _store(args)
-    from core.distributed import launched
+    from core.train.distributed import launched
 
     if launched():  # torchrun / accelerate launch: train here, in every process (rank 0 reports)
-        from core.distributed import train_distributed
+        from core.runs.launched import train_distributed
 
         record = train_distributed(config, dataset, store)
         return EXIT_OK if record is None else _report_run(record, args.json)
@@ -287,7 +287,7 @@ def _report_run(record: Any, as_json: bool) -> int:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    from core.runs import BrokenRun
+    from core.runs.store import BrokenRun
 
     runs = _store(args).list()
     if args.json:
@@ -334,14 +334,14 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 
 
 def _load_run_classifier(args: argparse.Namespace) -> Any:
-    from core.predict import load_run
+    from core.model.classifier import load_run
 
     return load_run(args.run, _store(args))
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from core.errors import DataError
-    from core.metrics import evaluate_predictions
+    from core.train.metrics import evaluate_predictions
 
     classifier = _load_run_classifier(args)
     test = _read_labeled(args.test, args.header)
@@ -373,14 +373,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _batch(args: argparse.Namespace, kind: str, model: str) -> int | None:
-    """With --out: stream the --file through core.batch (chunks, resumable, --engine ray)."""
+    """With --out: stream the --file through core.batch.job (chunks, resumable, --engine ray)."""
     if not args.out:
         if args.engine != "local":
             raise CliError(f"--engine {args.engine} needs --out (a file to write the results to)")
         return None
     if args.texts or not args.file:
         raise CliError("--out takes the texts from --file only (one text per row, first column)")
-    from core.batch import CHUNK_ROWS, run_batch
+    from core.batch.job import CHUNK_ROWS, run_batch
 
     result = run_batch(
         kind,
@@ -416,8 +416,8 @@ def cmd_classify(args: argparse.Namespace) -> int:
 
 
 def cmd_embed(args: argparse.Namespace) -> int:
-    from core.models import CATALOGUE
-    from core.predict import load_embedder, load_run
+    from core.model.catalogue import CATALOGUE
+    from core.model.classifier import load_embedder, load_run
 
     _warn_encoding(args.file)
     batched = _batch(args, "embed", args.model)
@@ -440,8 +440,8 @@ def cmd_embed(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from core.errors import RunError
-    from core.predict import HEAD_FILE, LABELS_FILE, MODEL_DIR
-    from core.runs import RUN_FILE
+    from core.model.classifier import HEAD_FILE, LABELS_FILE, MODEL_DIR
+    from core.runs.store import RUN_FILE
 
     store = _store(args)
     record = store.get(args.run)
@@ -461,7 +461,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from core.models import choose_device, list_models
+    from core.model.catalogue import choose_device, list_models
 
     models = list_models()
     if args.json:
@@ -478,7 +478,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from core.server import api_key_from_env, serve
+    from core.serve.app import api_key_from_env, serve
 
     key = api_key_from_env(args.api_key)
     store = _store(args)
@@ -494,7 +494,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from core.review import DROP_KINDS
+    from core.quality.review import DROP_KINDS
 
     parser = argparse.ArgumentParser(
         prog="python -m core",

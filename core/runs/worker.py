@@ -16,14 +16,14 @@ from core.env import set_offline_env
 set_offline_env()
 
 from core.errors import EmbedtuneError  # noqa: E402
-from core.runs import (  # noqa: E402
+from core.runs.store import (  # noqa: E402
     WORKER_LOCK,
     Progress,
     RunRecord,
     RunStore,
     now_iso,
 )
-from core.sharing import DemoSettings  # noqa: E402
+from core.runs.sharing import DemoSettings  # noqa: E402
 
 log = logging.getLogger("embedtune.worker")
 POLL_S = 0.5
@@ -127,9 +127,9 @@ class _NoLock:
 def run_job(store: RunStore, run_id: str, queue: bool = True) -> str:
     """Run one queued job to its end; returns the final status. `queue=False` skips waiting
     for the device lock: a torchrun / accelerate launch has been given its devices."""
-    from core.models import choose_device
-    from core.predict import save_classifier
-    from core.training import Cancelled, train
+    from core.model.catalogue import choose_device
+    from core.model.classifier import save_classifier
+    from core.train.recipe import Cancelled, train
 
     record = store.get(run_id)
     if record.status != "queued":
@@ -203,7 +203,7 @@ def run_job(store: RunStore, run_id: str, queue: bool = True) -> str:
 def main(argv: list[str] | None = None) -> int:
     from filelock import FileLock, Timeout
 
-    parser = argparse.ArgumentParser(prog="python -m core.worker")
+    parser = argparse.ArgumentParser(prog="python -m core.runs.worker")
     parser.add_argument("--runs-dir", required=True)
     parser.add_argument("--lock-root", help="folder of the device lock (default: --runs-dir)")
     parser.add_argument("run_id")

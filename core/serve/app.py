@@ -19,10 +19,10 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from core.api import MAX_INPUTS, ApiError, classify_body, embed_body
 from core.errors import EmbedtuneError, ModelError, RunError
-from core.models import CATALOGUE, is_installed
-from core.runs import RUN_ID_PATTERN, RunRecord, RunStore
+from core.model.catalogue import CATALOGUE, is_installed
+from core.runs.store import RUN_ID_PATTERN, RunRecord, RunStore
+from core.serve.wire import MAX_INPUTS, ApiError, classify_body, embed_body
 
 log = logging.getLogger("embedtune.server")
 
@@ -398,7 +398,7 @@ def create_app(
 
     def resolve(model: str, classify: bool) -> Any:
         """The loaded classifier or embedder for a model id (blocks while loading)."""
-        from core.predict import load_embedder, load_run
+        from core.model.classifier import load_embedder, load_run
 
         if model in CATALOGUE:
             if classify:

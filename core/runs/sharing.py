@@ -8,9 +8,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from core.config import TrainConfig
-from core.data import DataSet
+from core.data.labeled import DataSet
 from core.errors import LimitError
-from core.runs import RunRecord, RunStore, compute_run_id, validate_run_id
+from core.runs.store import RunRecord, RunStore, compute_run_id, validate_run_id
 
 SHARED_ENV = "EMBEDTUNE_SHARED_DEMO"
 WORKSPACES_DIR = ".workspaces"  # dot-named: the runs folder's own listing never shows it

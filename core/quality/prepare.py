@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from core.cleaning import CleaningConfig
-from core.data import DataSet, LabeledTexts, check_trainable, make_dataset
-from core.models import get_model_info, load_tokenizer
-from core.review import DROP_KINDS, Review, droppable_rows, review
+from core.data.cleaning import CleaningConfig
+from core.data.labeled import DataSet, LabeledTexts, check_trainable, make_dataset
+from core.model.catalogue import get_model_info, load_tokenizer
+from core.quality.review import DROP_KINDS, Review, droppable_rows, review
 
 
 def review_for_model(

@@ -6,8 +6,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from core.cleaning import CleaningConfig, TextChange, clean
-from core.data import LabeledTexts, describe_rows, sort_labels, split_sizes
+from core.data.cleaning import CleaningConfig, TextChange, clean
+from core.data.labeled import LabeledTexts, describe_rows, sort_labels, split_sizes
 
 MIN_EXAMPLES = 250
 """Below this many training examples a finetune is unreliable (allowed, with a warning)."""

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.config import TrainConfig
-from core.data import DataSet, check_trainable
-from core.runs import LOG_FILE, RunRecord, RunStore
+from core.data.labeled import DataSet, check_trainable
+from core.runs.store import LOG_FILE, RunRecord, RunStore
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -56,7 +56,7 @@ def start_worker(store: RunStore, run_id: str) -> int:
     run_dir = store.path(run_id)
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
-    command = [sys.executable, "-m", "core.worker", "--runs-dir", str(store.root.resolve())]
+    command = [sys.executable, "-m", "core.runs.worker", "--runs-dir", str(store.root.resolve())]
     command += ["--lock-root", str(store.lock_root.resolve()), run_id]
     with open(run_dir / LOG_FILE, "ab") as log:
         process = subprocess.Popen(

@@ -12,16 +12,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from core.cleaning import CleaningConfig
+from core.data.cleaning import CleaningConfig
 from core.errors import RunError
-from core.models import choose_device, load_model
-from core.runs import MODEL_DIR
+from core.model.catalogue import choose_device, load_model
+from core.runs.store import MODEL_DIR
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
     from sklearn.linear_model import LogisticRegression
 
-    from core.runs import RunStore
+    from core.runs.store import RunStore
 
 HEAD_FILE = "head.safetensors"
 LABELS_FILE = "labels.json"
@@ -47,7 +47,7 @@ class Embedder:
 
     def embed(self, texts: str | Sequence[str]) -> np.ndarray:
         """One normalised vector per text (2-D array even for one text)."""
-        from core.training import encode
+        from core.model.heads import encode
 
         return encode(self.model, [self.cleaning.apply(t) for t in _as_list(texts)])
 
@@ -178,7 +178,7 @@ def load_classifier_dir(directory: Path, device: str | None = None, name: str = 
 
 def load_run(run_id: str, store: RunStore | None = None, device: str | None = None) -> Classifier:
     """The classifier of a completed run."""
-    from core.runs import RunStore
+    from core.runs.store import RunStore
 
     store = store or RunStore()
     record = store.get(run_id)

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from core.config import TrainConfig
-from core.data import DataSet
+from core.data.labeled import DataSet
 from core.errors import RunError, StorageError
-from core.metrics import Evaluation
+from core.train.metrics import Evaluation
 
 FORMAT_VERSION = 1
 RUN_FILE = "run.json"
@@ -28,7 +28,7 @@ LOG_FILE = "log.txt"
 CANCEL_FILE = "cancel"
 WORKER_LOCK = "worker.lock"
 DATASET_FILE = "dataset.json"
-MODEL_DIR = "model"  # a completed run's finetuned body (core.predict saves it)
+MODEL_DIR = "model"  # a completed run's finetuned body (core.model.classifier saves it)
 STATUSES = ("queued", "running", "completed", "failed", "cancelled")
 ACTIVE = ("queued", "running")
 # A worker holds its lock within a second or two of being spawned; until then its pid vouches.
@@ -221,7 +221,7 @@ class RunStore:
     ) -> None:
         self.root = Path(root) if root is not None else default_runs_dir()
         # Where the one-job-at-a-time device lock lives: the runs folder, or in a shared demo
-        # the folder above every visitor's workspace (see core.sharing).
+        # the folder above every visitor's workspace (see core.runs.sharing).
         self.lock_root = Path(lock_root) if lock_root is not None else self.root
 
     # -- paths -----------------------------------------------------------------------------

@@ -1,0 +1,1 @@
+"""`python -m core ...`: parse arguments, call the core API, print, exit 0 or 2."""

@@ -1,0 +1,1 @@
+"""Reading labelled files into LabeledTexts, splitting and cleaning them (no model needed)."""

@@ -1,0 +1,1 @@
+"""Base models, encoding and heads, the Classifier / Embedder that predict."""

@@ -1,0 +1,52 @@
+"""Encoding texts and the logistic-regression head: what prediction, the trainer and the label
+check share (no training code here, so inference never imports the trainer)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from core.config import TrainConfig
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+    from sklearn.linear_model import LogisticRegression
+
+# Encoding batch: large enough to keep the CPU busy, small enough for 512-token texts on a GPU.
+ENCODE_BATCH_SIZE = 64
+
+
+def encode(model: SentenceTransformer, texts: Sequence[str]) -> np.ndarray:
+    """Sentence embeddings as a float32 array (the model's own pooling and normalisation)."""
+    if not texts:
+        return np.zeros((0, model.get_embedding_dimension()), dtype=np.float32)
+    return model.encode(
+        list(texts),
+        batch_size=ENCODE_BATCH_SIZE,
+        convert_to_numpy=True,
+        show_progress_bar=False,
+    ).astype(np.float32)
+
+
+def fit_head(embeddings: np.ndarray, y: np.ndarray, config: TrainConfig) -> LogisticRegression:
+    """The logistic-regression head (phase two), on class ids 0..K-1."""
+    from sklearn.linear_model import LogisticRegression
+
+    head = LogisticRegression(
+        C=config.head_c,
+        max_iter=2000,
+        class_weight="balanced" if config.balanced_weights else None,
+        random_state=config.seed,
+    )
+    return head.fit(embeddings, y)
+
+
+def head_as_softmax(head: LogisticRegression, num_labels: int) -> tuple[np.ndarray, np.ndarray]:
+    """The head's decision function as softmax logits: (weight K x d, bias K)."""
+    coef, intercept = head.coef_, head.intercept_
+    if num_labels == 2:
+        # Binary LR gives one logit w.x + b; softmax over (-z/2, z/2) is the same sigmoid.
+        return np.vstack([-coef / 2, coef / 2]), np.array([-intercept[0] / 2, intercept[0] / 2])
+    return coef, intercept

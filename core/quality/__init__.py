@@ -1,0 +1,1 @@
+"""Data quality before training: the review, the label check, prepare_dataset."""

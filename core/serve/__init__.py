@@ -1,0 +1,1 @@
+"""The Embed / Classify HTTP service in the hosted API's wire format."""

@@ -362,7 +362,7 @@ def test_real_data_sets_read_with_the_documented_counts(relpath):
     assert "" not in data.texts and "" not in data.labels
     if counts is not None:
         assert data.class_counts() == counts
-    else:
+    elif relpath.startswith("clinc150/"):
         per_class = data.class_counts()
         assert len(per_class) == 150
         expected = 30 if relpath.endswith("test.csv") else 120

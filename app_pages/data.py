@@ -9,8 +9,9 @@ import pandas as pd
 import streamlit as st
 
 from core.data.cleaning import CleaningConfig, clean
-from core.data.labeled import LabeledTexts, encoding_warning, read_labeled_csv
+from core.data.labeled import LabeledTexts, read_labeled_csv
 from core.errors import EmbedtuneError
+from core.io import encoding_warning
 from core.quality.label_issues import (
     CHOICES,
     LabelIssues,

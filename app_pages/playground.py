@@ -6,9 +6,9 @@ import pandas as pd
 import streamlit as st
 
 from core.data.inputs import MAX_TEXTS, TextsInput, cosine_similarity, read_texts, split_lines
-from core.data.labeled import encoding_warning
 from core.downloads import embeddings_csv, json_bytes, npy_bytes, predictions_csv
 from core.errors import EmbedtuneError
+from core.io import encoding_warning
 from core.model.catalogue import CATALOGUE
 from core.runs.store import RunRecord
 from core.serve.wire import MAX_INPUTS, classify_body, classify_snippets

@@ -17,7 +17,6 @@ from core.data.labeled import (
     LabeledTexts,
     check_trainable,
     describe_rows,
-    encoding_warning,
     make_dataset,
     read_labeled_csv,
     sort_labels,
@@ -25,6 +24,7 @@ from core.data.labeled import (
     split_sizes,
 )
 from core.errors import DataError
+from core.io import encoding_warning
 
 DATA = Path("/work/shared/data")
 

@@ -36,7 +36,7 @@ def test_header_is_skipped_and_utf16_and_bom_read():
 @pytest.mark.parametrize(
     ("raw", "message"),
     [
-        (b"caf\xe9\n", "byte offset 3 is not UTF-8 text"),
+        (b"caf\xe9\n", "byte offset 3 is not UTF-8"),
         (b"\n\n", "the file has no texts"),
         (b"a\x00b", "the file looks binary"),
     ],

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from core.model import catalogue as models
 from core.config import TrainConfig
 from core.errors import ModelError
+from core.model import catalogue as models
 from core.model.catalogue import DeviceInfo, select_device
 
 

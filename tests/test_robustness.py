@@ -19,8 +19,9 @@ from streamlit import config as st_config
 import core.runs.store as core_runs
 from core.cli.commands import main
 from core.config import TrainConfig
-from core.data.labeled import LabeledTexts, encoding_warning, read_labeled_csv, split
+from core.data.labeled import LabeledTexts, read_labeled_csv, split
 from core.errors import DataError, LimitError, RunError
+from core.io import encoding_warning
 from core.model.classifier import load_run
 from core.runs.jobs import submit, wait
 from core.runs.sharing import DemoSettings, check_submission, workspace_store

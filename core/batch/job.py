@@ -34,9 +34,10 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from itertools import islice
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any
 
 from core.errors import DataError, EmbedtuneError
+from core.io import atomic_path, atomic_write_bytes, file_head, open_text, sniff_encoding
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -62,21 +63,9 @@ class BatchError(EmbedtuneError):
 # -- reading ----------------------------------------------------------------------------------
 
 
-def _open_csv(path: Path) -> TextIO:
-    """The file as text, decoded as `read_texts` decodes uploads (UTF-8 with or without BOM,
-    UTF-16 with a BOM)."""
-    try:
-        with open(path, "rb") as f:
-            start = f.read(2)
-        encoding = "utf-16" if start in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig"
-        return open(path, encoding=encoding, newline="")
-    except OSError as exc:
-        raise DataError(f"cannot read {path}: {exc.strerror or exc}") from exc
-
-
 def iter_rows(path: Path, header: bool = False) -> Iterator[list[str]]:
     """The CSV rows with a value in them (blank rows skipped), after the header if there is one."""
-    with _open_csv(path) as f:
+    with open_text(path) as f:
         reader = csv.reader(f)
         seen_header = not header
         row_number = 0
@@ -265,20 +254,15 @@ class PartStore:
             self.dir.mkdir(parents=True)
         except OSError as exc:
             raise BatchError(f"cannot write next to {self.out}: {exc.strerror or exc}") from exc
-        _atomic_write_bytes(self.dir / MANIFEST, json.dumps(self.identity, indent=1).encode())
+        atomic_write_bytes(self.dir / MANIFEST, json.dumps(self.identity, indent=1).encode())
         return {}, note
 
     def write(self, index: int, table: pa.Table) -> None:
         """Write one chunk's part whole or not at all."""
         import pyarrow.parquet as pq
 
-        tmp = self.dir / f".part-{index:06d}.{os.getpid()}.tmp"
-        try:
+        with atomic_path(self.part(index)) as tmp:
             pq.write_table(table, str(tmp))
-            os.replace(tmp, self.part(index))
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
 
     def assemble(self, chunks: int, fmt: str) -> None:
         """Join parts 0..chunks-1, in order, into the output file (renamed into place), then
@@ -289,34 +273,22 @@ class PartStore:
         missing = [i for i in range(chunks) if not self.part(i).is_file()]
         if missing:
             raise BatchError(f"part {missing[0]} of {self.dir} is missing: run the command again")
-        tmp = self.out.parent / f".{self.out.name}.{os.getpid()}.tmp"
-        writer: Any = None
-        try:
-            for i in range(chunks):
-                table = pq.read_table(self.part(i))
-                if writer is None:
-                    writer = (
-                        pq.ParquetWriter(str(tmp), table.schema)
-                        if fmt == "parquet"
-                        else pcsv.CSVWriter(str(tmp), table.schema)
-                    )
-                writer.write_table(table)
-            if writer is not None:
-                writer.close()
-                writer = None
-            os.replace(tmp, self.out)
-        except BaseException:
-            if writer is not None:
-                writer.close()
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_path(self.out) as tmp:
+            writer: Any = None
+            try:
+                for i in range(chunks):
+                    table = pq.read_table(self.part(i))
+                    if writer is None:
+                        writer = (
+                            pq.ParquetWriter(str(tmp), table.schema)
+                            if fmt == "parquet"
+                            else pcsv.CSVWriter(str(tmp), table.schema)
+                        )
+                    writer.write_table(table)
+            finally:
+                if writer is not None:
+                    writer.close()
         shutil.rmtree(self.dir, ignore_errors=True)
-
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.parent / f".{path.name}.{os.getpid()}.tmp"
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 # -- the job ----------------------------------------------------------------------------------
@@ -503,14 +475,13 @@ def ray_csv_options(path: Path, header: bool, columns: int) -> dict[str, Any]:
     import pyarrow as pa
     import pyarrow.csv as pcsv
 
-    with open(path, "rb") as f:
-        start = f.read(2)
+    utf16 = sniff_encoding(file_head(path)) == "utf-16"
     names = [f"c{i}" for i in range(columns)]
     return {
         "read_options": pcsv.ReadOptions(
             column_names=names,
             skip_rows_after_names=1 if header else 0,
-            encoding="utf16" if start in (b"\xff\xfe", b"\xfe\xff") else "utf8",
+            encoding="utf16" if utf16 else "utf8",
         ),
         "parse_options": pcsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=True),
         "convert_options": pcsv.ConvertOptions(

@@ -82,7 +82,7 @@ def _read_text_column(path: Path, header: bool) -> list[str]:
 
 def _warn_encoding(path: str | None) -> None:
     """`warning: ...` on stderr for a file read in an encoding other than UTF-8."""
-    from core.data.labeled import encoding_warning
+    from core.io import encoding_warning
 
     warning = encoding_warning(path) if path else None
     if warning is not None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.errors import DataError
+from core.io import decode_text
 
 MAX_TEXTS = 5000
 """Most texts the Playground embeds or maps at once: a UMAP of 5,000 points takes ~20 s on CPU."""
@@ -37,19 +38,7 @@ def _check_count(n: int, limit: int) -> None:
 def read_texts(raw: bytes, *, header: bool = False, limit: int = MAX_TEXTS) -> TextsInput:
     """Texts from a CSV file: the first column of each row; when every row has exactly two
     columns the second is taken as the label. Blank rows are skipped."""
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        encoding = "utf-16"
-    else:
-        encoding = "utf-8-sig"
-    try:
-        content = raw.decode(encoding)
-    except UnicodeDecodeError as exc:
-        raise DataError(
-            f"byte offset {exc.start} is not {encoding.removesuffix('-sig').upper()} text: "
-            "save the file as 'CSV UTF-8' and try again"
-        ) from None
-    if "\x00" in content:
-        raise DataError("the file looks binary, not text: expected a CSV file saved as UTF-8")
+    content = decode_text(raw)
     try:
         rows = [row for row in csv.reader(io.StringIO(content, newline="")) if any(row)]
     except csv.Error as exc:

@@ -14,15 +14,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.errors import DataError
+from core.io import decode_text
 
 MAX_FILE_BYTES = 200 * 1024 * 1024
 """Largest file read_labeled_csv accepts: the whole file is held in memory as text."""
 
 # Only the first chunk is checked for NUL bytes: binary files show them early, text never has them.
-_SNIFF_BYTES = 8192
-_ZIP_MAGIC = b"PK\x03\x04"  # .xlsx, .ods and .zip all start with this
-_UTF8_BOM = b"\xef\xbb\xbf"
-_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")  # Excel's "Unicode Text" export is UTF-16 with a BOM
 
 # A first row is only called a header when its label is one of these words (or its text is one of
 # the text words) AND that label occurs nowhere else: real labels repeat, header cells do not.
@@ -181,7 +178,7 @@ def read_labeled_csv(
         name = name if name is not None else os.path.basename(path)
         raw = _read_bytes(path, max_bytes)
     _check_size(len(raw), max_bytes)
-    content = _decode(raw)
+    content = decode_text(raw)
     if not content.strip():
         raise DataError("the file is empty: expected rows of text,label")
 
@@ -235,61 +232,6 @@ def _check_size(size: int, max_bytes: int) -> None:
             f"the file is {size / 2**20:.1f} MB, over the {max_bytes / 2**20:g} MB limit "
             "(MAX_FILE_BYTES): sample it or split it into smaller files"
         )
-
-
-def encoding_warning(source: str | os.PathLike[str] | bytes, name: str = "") -> str | None:
-    """A warning for a file that reads safely but is not UTF-8 (UTF-16 with a byte-order mark,
-    as Excel's "Unicode Text" saves it), else None. Other encodings are errors (see _decode)."""
-    if isinstance(source, bytes):
-        head = source[:2]
-    else:
-        name = name or os.path.basename(os.fspath(source))
-        try:
-            with open(source, "rb") as handle:
-                head = handle.read(2)
-        except OSError:
-            return None  # read_labeled_csv says what is wrong with the path
-    if not head.startswith(_UTF16_BOMS):
-        return None
-    order = "little" if head == b"\xff\xfe" else "big"
-    return (
-        f"{name or 'the file'} is UTF-16 ({order}-endian, with a byte-order mark), not UTF-8: "
-        "it was read as UTF-16. Check that the texts look right, and save it as 'CSV UTF-8' so "
-        "that every tool reads it the same way"
-    )
-
-
-def _decode(raw: bytes) -> str:
-    """Bytes to text: UTF-8 (BOM optional) or UTF-16 with a BOM; anything else is an error."""
-    if raw.startswith(_ZIP_MAGIC):
-        raise DataError(
-            "the file looks like a spreadsheet or ZIP archive (.xlsx), not CSV text: "
-            "save it as 'CSV UTF-8' and try again"
-        )
-    if raw.startswith(_UTF16_BOMS):
-        try:
-            return raw.decode("utf-16")
-        except UnicodeDecodeError as err:
-            raise DataError(
-                f"the file starts like UTF-16 but byte offset {err.start} cannot be decoded: "
-                "save it as 'CSV UTF-8' and try again"
-            ) from None
-    nul = raw.find(b"\x00", 0, _SNIFF_BYTES)
-    if nul != -1:
-        raise DataError(
-            f"the file looks binary, not text (NUL byte at byte offset {nul}): "
-            "expected a CSV file saved as UTF-8"
-        )
-    body = raw[len(_UTF8_BOM) :] if raw.startswith(_UTF8_BOM) else raw
-    try:
-        return body.decode("utf-8")
-    except UnicodeDecodeError as err:
-        offset = err.start + (len(raw) - len(body))
-        line = raw.count(b"\n", 0, offset) + 1
-        raise DataError(
-            f"line {line}: byte 0x{raw[offset]:02x} at byte offset {offset} is not UTF-8 "
-            "(the file is probably Latin-1 or Windows-1252): save it as 'CSV UTF-8' and try again"
-        ) from None
 
 
 def _is_tsv(name: str, text: str) -> bool:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -14,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from core.data.labeled import LabeledTexts, describe_rows, sort_labels
 from core.errors import DataError
+from core.io import atomic_write_text
 
 if TYPE_CHECKING:
     import numpy as np
@@ -247,7 +246,8 @@ def find_label_issues(
     result = _compute(data, base_model, threshold, seed, model, on_progress)
     result = replace(result, seconds=round(time.perf_counter() - started, 2))
     if cache:
-        _write_json(path, result.to_dict())
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(path, json.dumps(result.to_dict(), ensure_ascii=False))
     return result
 
 
@@ -277,19 +277,6 @@ def cache_path(
     )
     digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
     return cache_dir() / "label-issues" / f"{digest}.json"
-
-
-def _write_json(path: Path, payload: dict[str, Any]) -> None:
-    """Atomic write: a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(payload, handle, ensure_ascii=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def choose_folds(counts: Mapping[str, int]) -> int:

@@ -20,6 +20,7 @@ from typing import Any
 from core.config import TrainConfig
 from core.data.labeled import DataSet
 from core.errors import RunError, StorageError
+from core.io import atomic_write_text
 from core.train.metrics import Evaluation
 
 FORMAT_VERSION = 1
@@ -64,21 +65,6 @@ def compute_run_id(config: TrainConfig, dataset: DataSet) -> str:
         sort_keys=True,
     )
     return "ft-" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:12]
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write a file so that readers see the old or the new content, never a mix."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from core.runs.store import RunRecord
+from core.train.metrics import HEADLINE, METRIC_TITLES
 from ui import charts, state
 from ui.widgets import (
     PLAYGROUND_PAGE,
@@ -21,13 +22,6 @@ from ui.widgets import (
 )
 
 REFRESH_S = 3.0
-HEADLINE = (
-    ("accuracy", "Accuracy"),
-    ("f1", "F1"),
-    ("precision", "Precision"),
-    ("recall", "Recall"),
-    ("macro_f1", "Macro-F1"),
-)
 
 
 def headline(record: RunRecord) -> None:
@@ -45,7 +39,9 @@ def headline(record: RunRecord) -> None:
             f"F1, precision and recall averaged over the labels (macro); validation set of "
             f"{final.n} examples; deltas are the gain over the base model."
         )
-    for col, (name, title) in zip(st.columns(len(HEADLINE)), HEADLINE, strict=True):
+    for col, (name, title) in zip(
+        st.columns(len(METRIC_TITLES)), METRIC_TITLES.items(), strict=True
+    ):
         gain = gains.get(name)
         before = None if baseline is None else getattr(baseline.metrics, name)
         col.metric(
@@ -64,7 +60,7 @@ def curves(record: RunRecord) -> None:
         st.caption("No evaluation yet: the first one is the baseline, at step 0.")
         return
     st.markdown("**Validation scores over training** (dashed: the base model's baseline)")
-    names = list(charts.METRIC_NAMES)
+    names = list(HEADLINE)
     for row in (names[:2], names[2:]):
         for col, name in zip(st.columns(2), row, strict=True):
             with col:

@@ -11,7 +11,7 @@ from core.errors import EmbedtuneError
 from core.io import encoding_warning
 from core.model.catalogue import CATALOGUE
 from core.runs.store import RunRecord
-from core.serve.wire import MAX_INPUTS, classify_body, classify_snippets
+from core.serve.wire import MAX_INPUTS, classify_response, classify_snippets
 from ui import charts, loaders, state
 from ui.widgets import TRAIN_PAGE, md, run_title, show_error
 
@@ -177,30 +177,21 @@ def classify_tab(record: RunRecord | None) -> None:
         try:
             model = loaders.classifier(str(state.store().root), record.id, record.finished_at)
             with st.spinner("Classifying…"):
-                # Exactly what POST /v1/classify answers for these texts (`python -m core serve`).
-                body = classify_body(model, list(given.texts))
+                results = model.classify(list(given.texts))
         except EmbedtuneError as exc:
             show_error(exc)
             return
-        st.session_state["classify_results"] = (record.id, body["classifications"], body)
+        # Exactly what POST /v1/classify answers for these texts (`python -m core serve`).
+        st.session_state["classify_results"] = (record.id, results, classify_response(results))
     stored = st.session_state.get("classify_results")
     if stored is None or stored[0] != record.id:
         return
     results, body = stored[1], stored[2]
-    flat = [
-        {
-            "input": r["input"],
-            "prediction": r["prediction"],
-            "confidence": r["confidence"],
-            "labels": {label: v["confidence"] for label, v in r["labels"].items()},
-        }
-        for r in results
-    ]
     st.dataframe(
         pd.DataFrame(
             [
                 {"text": r["input"], "prediction": r["prediction"], "confidence": r["confidence"]}
-                for r in flat
+                for r in results
             ],
             columns=["text", "prediction", "confidence"],
         ),
@@ -212,7 +203,7 @@ def classify_tab(record: RunRecord | None) -> None:
             ),
         },
     )
-    for i, result in enumerate(flat[:RESULTS_SHOWN]):
+    for i, result in enumerate(results[:RESULTS_SHOWN]):
         with st.container(border=True):
             left, right = st.columns([2, 3])
             with left:
@@ -232,7 +223,7 @@ def classify_tab(record: RunRecord | None) -> None:
     d1, d2, _ = st.columns([1, 1, 3])
     d1.download_button(
         "Download CSV",
-        predictions_csv(flat),
+        predictions_csv(results),
         file_name="predictions.csv",
         mime="text/csv",
         on_click="ignore",

@@ -10,6 +10,7 @@ from core.model.catalogue import CATALOGUE
 from core.runs.jobs import submit
 from core.runs.sharing import DemoSettings, check_submission
 from core.runs.store import RunRecord
+from core.train.metrics import HEADLINE, METRIC_TITLES
 from ui import loaders, state
 from ui.widgets import (
     DASHBOARD_PAGE,
@@ -189,16 +190,8 @@ def draw_run(record: RunRecord) -> None:
         where = "baseline (base model)" if latest["step"] == 0 else f"step {latest['step']}"
         st.caption(f"Latest validation scores: {where}")
         cols = st.columns(4)
-        for col, (name, title) in zip(
-            cols,
-            (
-                ("accuracy", "Accuracy"),
-                ("f1", "F1"),
-                ("precision", "Precision"),
-                ("recall", "Recall"),
-            ),
-            strict=True,
-        ):
+        for col, name in zip(cols, HEADLINE, strict=True):
+            title = METRIC_TITLES[name]
             delta = None if latest["step"] == 0 else f"{m[name] - base[name]:+.3f}"
             col.metric(title, f"{m[name]:.3f}", delta)
     if record.duration_s is not None:

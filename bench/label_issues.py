@@ -401,7 +401,8 @@ POLICIES = {
 
 
 def cleaned_by(noisy: LabeledTexts, result, policy: str) -> LabeledTexts:
-    """The noisy sample after a bulk choice of the Data page (core.quality.label_issues.choices_above)."""
+    """The noisy sample after a bulk choice of the Data page
+    (core.quality.label_issues.choices_above)."""
     from core.quality.label_issues import apply_choices, choices_above
 
     choice, confidence = POLICIES[policy]

@@ -302,7 +302,7 @@ def cmd_driver(args: argparse.Namespace) -> None:
     Ray engine, whose actors score but whose rows all pass through this one writer."""
     import pyarrow.csv as pcsv
 
-    from core.batch.job import PartStore
+    from core.batch.parts import PartStore
 
     table = pcsv.read_csv(WORK / "out-10000-local.csv")
     out = WORK / "driver-test.csv"

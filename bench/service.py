@@ -57,7 +57,7 @@ def tiny_run(runs_dir: Path) -> str:
 
 
 def in_process(run_id: str, runs_dir: Path, batch: list[str], reps: int) -> dict[str, float]:
-    from core.model.classifier import load_run
+    from core.runs.resolve import load_run
     from core.runs.store import RunStore
     from core.serve.wire import classify_body
 

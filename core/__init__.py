@@ -41,7 +41,7 @@ _API = {
     "RunRecord": "core.runs.store",
     "submit": "core.runs.jobs",
     "wait": "core.runs.jobs",
-    "load_run": "core.model.classifier",
+    "load_run": "core.runs.resolve",
     "load_embedder": "core.model.classifier",
     "run_batch": "core.batch.job",
     "Classifier": "core.model.classifier",

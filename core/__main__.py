@@ -8,6 +8,6 @@ from core.env import set_offline_env
 
 set_offline_env()
 
-from core.cli.commands import main  # noqa: E402
+from core.cli import main  # noqa: E402
 
 sys.exit(main())

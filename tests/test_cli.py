@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from core.cli.commands import main
+from core.cli import main
 from tests.engine_data import tiny_dataset
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"

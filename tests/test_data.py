@@ -1,4 +1,4 @@
-"""Tests for core.data.labeled: reading labelled CSV/TSV files, LabeledTexts, DataSet and the split."""
+"""Tests for core.data.labeled: reading labelled CSV/TSV files, LabeledTexts, DataSet, split."""
 
 from __future__ import annotations
 

@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 from core.errors import RunError
-from core.model.classifier import load_run
+from core.model.classifier import MODEL_DIR
 from core.runs.jobs import submit, wait
-from core.runs.store import MODEL_DIR, RunStore
+from core.runs.resolve import load_run
+from core.runs.store import RunStore
 from core.runs.worker import TEST_PAUSE_ENV
 from tests.engine_data import tiny_config, tiny_dataset, wait_for
 from tests.test_app import go, open_app, shown

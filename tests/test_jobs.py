@@ -7,8 +7,8 @@ import signal
 
 import pytest
 
-from core.model.classifier import load_run
 from core.runs.jobs import submit, wait
+from core.runs.resolve import load_run
 from core.runs.store import RunStore
 from tests.engine_data import tiny_config, tiny_dataset, wait_for
 

@@ -177,7 +177,7 @@ def test_choices_are_checked(small_model, cache):
 def test_cli_review_with_label_issues(tmp_path, cache, capsys, monkeypatch):
     import csv
 
-    from core.cli import commands as cli
+    from core import cli
 
     data, wrong = planted()
     path = tmp_path / "planted.csv"

@@ -17,13 +17,13 @@ import pytest
 from streamlit import config as st_config
 
 import core.runs.store as core_runs
-from core.cli.commands import main
+from core.cli import main
 from core.config import TrainConfig
 from core.data.labeled import LabeledTexts, read_labeled_csv, split
 from core.errors import DataError, LimitError, RunError
 from core.io import encoding_warning
-from core.model.classifier import load_run
 from core.runs.jobs import submit, wait
+from core.runs.resolve import load_run
 from core.runs.sharing import DemoSettings, check_submission, workspace_store
 from core.runs.store import RUN_FILE, BrokenRun, RunStore
 from tests.engine_data import tiny_config, tiny_dataset

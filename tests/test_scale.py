@@ -17,9 +17,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from core.batch.job import run_batch
-from core.cli.commands import main
+from core.cli import main
 from core.data.inputs import read_texts
-from core.model.classifier import load_embedder, load_run
+from core.model.classifier import load_embedder
+from core.runs.resolve import load_run
 from core.runs.store import RunStore
 from tests.engine_data import tiny_dataset
 

@@ -18,10 +18,12 @@ import pytest
 import uvicorn
 from fastapi.testclient import TestClient
 
-from core.model.classifier import load_embedder, load_run
+from core.model.classifier import load_embedder
 from core.runs.jobs import submit, wait
+from core.runs.resolve import load_run
 from core.runs.store import RunStore
-from core.serve.app import ModelCache, ModelLoading, create_app
+from core.serve.app import create_app
+from core.serve.cache import ModelCache, ModelLoading
 from core.serve.wire import classify_body, classify_snippets
 from tests.engine_data import tiny_config, tiny_dataset
 

@@ -10,9 +10,8 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from core.train.metrics import Evaluation
+from core.train.metrics import METRIC_TITLES, Evaluation
 
-METRIC_NAMES = {"accuracy": "Accuracy", "f1": "F1", "precision": "Precision", "recall": "Recall"}
 SHAPES = {"correct": "circle", "misclassified": "cross", "unlabelled": "circle"}
 
 
@@ -47,7 +46,7 @@ def metric_history(history: Sequence[dict[str, Any]], name: str) -> alt.LayerCha
         for p in history
     ]
     frame = pd.DataFrame(points, columns=["step", "epoch", "value"])
-    title = METRIC_NAMES.get(name, name)
+    title = METRIC_TITLES.get(name, name)
     # Zoom in on the scores (a gain of 2 points is invisible on 0-100 %), never past 0 or 1.
     values = [p["value"] for p in points] or [0.0, 1.0]
     low = max(0.0, math.floor((min(values) - 0.05) * 20) / 20)

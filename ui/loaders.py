@@ -27,7 +27,7 @@ def embedder(model: str) -> Embedder:
 @st.cache_resource(max_entries=3, show_spinner="Loading the finetuned model…")
 def classifier(root: str, run_id: str, finished_at: str | None) -> Classifier:
     """A completed run's classifier; `finished_at` keys out a deleted and retrained run."""
-    from core.model.classifier import load_run
+    from core.runs.resolve import load_run
 
     return load_run(run_id, RunStore(root))
 

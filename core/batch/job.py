@@ -1,33 +1,17 @@
 """Batch Embed / Classify over CSV files of any size: streamed in chunks, resumable, or on Ray.
 
-`run_batch(...)` reads the texts (first column, as `core.data.inputs.read_texts` does), scores them a
-chunk at a time and writes the result as it goes, so memory stays flat in the number of rows.
+`run_batch(...)` reads the texts (first column, as `core.data.inputs.read_texts` does), scores
+them a chunk at a time and writes the result as it goes, so memory stays flat in the number of rows.
 
-Resuming. Each chunk's result is written as its own Parquet part file
-(`.<out name>.parts/part-000042.parquet`, written to a temporary name and renamed, so a part
-either exists whole or not at all) next to a `manifest.json` that names the input (path, size,
-modification time), the model and the chunk size. Re-running the same command skips every chunk
-whose part exists and scores only the rest; once all chunks are there the parts are joined, in
-order, into the output file (again a temporary file renamed into place) and removed. A crash at
-90 % therefore loses at most the chunk being scored. Why parts rather than appending to the
-output: a Parquet file is unreadable until its footer is written, so an interrupted append loses
-everything, and a CSV appended to needs its torn last line repaired; whole parts written
-atomically need no repair and make "which rows are done" a directory listing. The cost is that
-the output briefly exists twice on disk while the parts are joined.
-
-Engines. "local" scores in this process. "ray" runs the same job through Ray Data:
-`ray.data.read_csv` -> `map_batches` with a class that loads the model once per actor (one GPU per
-actor when the cluster has GPUs) -> batches streamed back in input order and written by the same
-part writer, so the output file is the same as the local engine's. Ray is imported only here and
-only for that engine (`pip install -r requirements-scale.txt`).
+Resuming (core.batch.parts): a job interrupted at 90 % loses at most the chunk being scored.
+Engines: "local" scores in this process; "ray" runs the same job on Ray Data
+(core.batch.ray_engine). Both write the same output file.
 """
 
 from __future__ import annotations
 
 import csv
-import json
 import os
-import shutil
 import sys
 import time
 from collections.abc import Iterator
@@ -36,8 +20,10 @@ from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from core.errors import DataError, EmbedtuneError
-from core.io import atomic_path, atomic_write_bytes, file_head, open_text, sniff_encoding
+from core.batch.parts import BatchError, PartStore, check_out_path
+from core.errors import DataError
+from core.io import open_text
+from core.runs.resolve import ModelRef, resolve
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -51,13 +37,6 @@ GPU; its texts and results take a few MB."""
 
 KINDS = ("classify", "embed")
 ENGINES = ("local", "ray")
-OUT_FORMATS = {"classify": (".csv", ".parquet"), "embed": (".parquet",)}
-MANIFEST = "manifest.json"
-MANIFEST_VERSION = 1
-
-
-class BatchError(EmbedtuneError):
-    """A batch job cannot start or finish (output path, engine, interrupted parts)."""
 
 
 # -- reading ----------------------------------------------------------------------------------
@@ -129,55 +108,21 @@ def scan_input(path: Path, header: bool = False) -> InputSummary:
 # -- scoring ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ModelRef:
-    """The model a batch job uses, as a worker process or Ray actor can load it by itself:
-    a completed run's directory or a base model key / folder."""
-
-    kind: str  # "classify" or "embed"
-    source: str  # "run" or "base"
-    location: str  # run directory, or base model key / folder
-    name: str  # run id or base model key, for the manifest and messages
-
-    def to_dict(self) -> dict[str, str]:
-        return asdict(self)
-
-
-def resolve_model(kind: str, model: str, store: RunStore | None = None) -> ModelRef:
-    """Classify needs a completed run; embed takes a run or a base model ('small', 'large')."""
-    from core.errors import RunError
-    from core.model.catalogue import CATALOGUE
-    from core.runs.store import RunStore
-
-    if kind not in KINDS:
-        raise BatchError(f"unknown batch kind {kind!r}: choose {' or '.join(KINDS)}")
-    if kind == "embed" and model in CATALOGUE:
-        return ModelRef(kind, "base", model, model)
-    store = store or RunStore()
-    record = store.get(model)
-    if record.status != "completed":
-        raise RunError(f"run {record.id} is {record.status}: only a completed run can be used")
-    return ModelRef(kind, "run", str(store.path(record.id).resolve()), record.id)
-
-
 class Scorer:
     """Turns a list of texts into the output rows of one chunk (a pyarrow table). The same code
     runs in-process and inside each Ray actor, so both engines write the same values."""
 
-    def __init__(self, ref: ModelRef, device: str | None = None) -> None:
-        from core.model.classifier import load_classifier_dir, load_embedder
+    def __init__(self, kind: str, ref: ModelRef, device: str | None = None) -> None:
+        from core.runs.resolve import load
 
-        self.ref = ref
-        if ref.source == "run":
-            self.model = load_classifier_dir(Path(ref.location), device=device, name=ref.name)
-        else:
-            self.model = load_embedder(ref.location, device=device)
+        self.kind, self.ref = kind, ref
+        self.model = load(ref, device)
 
     def __call__(self, texts: list[str]) -> pa.Table:
         import numpy as np
         import pyarrow as pa
 
-        if self.ref.kind == "embed":
+        if self.kind == "embed":
             vectors = np.ascontiguousarray(self.model.embed(texts), dtype=np.float32)
             dim = vectors.shape[1]
             flat = pa.array(vectors.reshape(-1), type=pa.float32())
@@ -187,108 +132,17 @@ class Scorer:
                     "embedding": pa.FixedSizeListArray.from_arrays(flat, dim),
                 }
             )
-        probs = self.model.predict_proba(texts)
-        classes = [str(c) for c in self.model.classes_]
-        best = probs.argmax(axis=1) if len(texts) else np.zeros(0, dtype=int)
+        results = self.model.classify(texts)
         columns: dict[str, Any] = {
             "input": pa.array(texts, type=pa.string()),
-            "prediction": pa.array([classes[i] for i in best], type=pa.string()),
-            "confidence": pa.array(probs.max(axis=1) if len(texts) else [], type=pa.float64()),
+            "prediction": pa.array([r["prediction"] for r in results], type=pa.string()),
+            "confidence": pa.array([r["confidence"] for r in results], type=pa.float64()),
         }
-        for j, label in enumerate(classes):
-            columns[f"confidence_{label}"] = pa.array(probs[:, j], type=pa.float64())
-        return pa.table(columns)
-
-
-# -- parts, manifest, output ------------------------------------------------------------------
-
-
-def check_out_path(kind: str, out: Path) -> str:
-    """The output format from the file name ('.csv' or '.parquet')."""
-    suffix = out.suffix.lower()
-    allowed = OUT_FORMATS[kind]
-    if suffix not in allowed:
-        raise BatchError(
-            f"--out {out}: {kind} writes {' or '.join(allowed)} files; name the output "
-            f"{out.with_suffix(allowed[-1]).name} or similar"
-        )
-    if out.is_dir():
-        raise BatchError(f"--out {out} is a folder: give a file name")
-    return suffix.lstrip(".")
-
-
-class PartStore:
-    """The part files of one job, next to its output file, and the manifest that says which
-    input, model and chunk size they belong to."""
-
-    def __init__(self, out: Path, identity: dict[str, Any]) -> None:
-        self.out = out
-        self.dir = out.parent / f".{out.name}.parts"
-        self.identity = {"version": MANIFEST_VERSION, **identity}
-
-    def part(self, index: int) -> Path:
-        return self.dir / f"part-{index:06d}.parquet"
-
-    def open(self) -> tuple[dict[int, int], str]:
-        """The chunks already written by an earlier, interrupted run of the same job
-        (index -> rows), and a note when stale parts of another job were cleared."""
-        import pyarrow.parquet as pq
-
-        note = ""
-        if self.dir.is_dir():
-            try:
-                found = json.loads((self.dir / MANIFEST).read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                found = None
-            if found == self.identity:
-                done = {}
-                for path in sorted(self.dir.glob("part-*.parquet")):
-                    done[int(path.stem.split("-")[1])] = pq.read_metadata(path).num_rows
-                return done, ""
-            note = (
-                f"{self.dir} held parts of a different job (input, model or settings changed): "
-                "starting over"
+        for label in self.model.classes_:
+            columns[f"confidence_{label}"] = pa.array(
+                [r["labels"][str(label)] for r in results], type=pa.float64()
             )
-            shutil.rmtree(self.dir)
-        try:
-            self.dir.mkdir(parents=True)
-        except OSError as exc:
-            raise BatchError(f"cannot write next to {self.out}: {exc.strerror or exc}") from exc
-        atomic_write_bytes(self.dir / MANIFEST, json.dumps(self.identity, indent=1).encode())
-        return {}, note
-
-    def write(self, index: int, table: pa.Table) -> None:
-        """Write one chunk's part whole or not at all."""
-        import pyarrow.parquet as pq
-
-        with atomic_path(self.part(index)) as tmp:
-            pq.write_table(table, str(tmp))
-
-    def assemble(self, chunks: int, fmt: str) -> None:
-        """Join parts 0..chunks-1, in order, into the output file (renamed into place), then
-        remove the parts."""
-        import pyarrow.csv as pcsv
-        import pyarrow.parquet as pq
-
-        missing = [i for i in range(chunks) if not self.part(i).is_file()]
-        if missing:
-            raise BatchError(f"part {missing[0]} of {self.dir} is missing: run the command again")
-        with atomic_path(self.out) as tmp:
-            writer: Any = None
-            try:
-                for i in range(chunks):
-                    table = pq.read_table(self.part(i))
-                    if writer is None:
-                        writer = (
-                            pq.ParquetWriter(str(tmp), table.schema)
-                            if fmt == "parquet"
-                            else pcsv.CSVWriter(str(tmp), table.schema)
-                        )
-                    writer.write_table(table)
-            finally:
-                if writer is not None:
-                    writer.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
+        return pa.table(columns)
 
 
 # -- the job ----------------------------------------------------------------------------------
@@ -352,7 +206,9 @@ def run_batch(
         raise BatchError(f"chunk rows must be from 1 to 1000000, got {chunk_rows}")
     path, out = Path(file), Path(out)
     fmt = check_out_path(kind, out)
-    ref = resolve_model(kind, model, store)
+    if kind not in KINDS:
+        raise BatchError(f"unknown batch kind {kind!r}: choose {' or '.join(KINDS)}")
+    ref = resolve(model, store, classify=kind == "classify")
     summary = scan_input(path, header)
     if engine == "ray" and summary.min_columns != summary.max_columns:
         raise DataError(
@@ -365,7 +221,7 @@ def run_batch(
         out,
         {
             "kind": kind,
-            "model": ref.to_dict(),
+            "model": {"kind": kind, **asdict(ref)},
             "input": str(path.resolve()),
             "input_size": stat.st_size,
             "input_mtime_ns": stat.st_mtime_ns,
@@ -384,9 +240,11 @@ def run_batch(
     bar = _progress_bar(summary.rows, resumed_rows, kind, progress)
     try:
         if engine == "local":
-            _run_local(ref, path, header, chunk_rows, parts, done, bar)
+            _run_local(kind, ref, path, header, chunk_rows, parts, done, bar)
         else:
-            _run_ray(ref, path, header, chunk_rows, parts, bar, summary, workers)
+            from core.batch.ray_engine import run_ray
+
+            run_ray(kind, ref, path, header, chunk_rows, parts, bar, summary, workers)
     finally:
         bar.close()
     parts.assemble(chunks, fmt)
@@ -420,6 +278,7 @@ def _progress_bar(total: int, initial: int, kind: str, enabled: bool) -> Any:
 
 
 def _run_local(
+    kind: str,
     ref: ModelRef,
     path: Path,
     header: bool,
@@ -433,143 +292,6 @@ def _run_local(
         if index in done:
             continue  # written by an earlier run of the same job
         if scorer is None:  # loaded only when there is something left to score
-            scorer = Scorer(ref)
+            scorer = Scorer(kind, ref)
         parts.write(index, scorer(texts))
         bar.update(len(texts))
-
-
-# -- Ray --------------------------------------------------------------------------------------
-
-RAY_BATCH_ROWS = 256
-"""Rows per `map_batches` call in a Ray actor: enough for 4 encode batches of 64."""
-
-
-class RayScorer:
-    """The `map_batches` callable: loads the model once per actor, then scores batches of raw
-    CSV rows (all columns as strings) into the same rows the local engine writes."""
-
-    def __init__(self, ref: dict[str, str], threads: int | None = None) -> None:
-        if threads:
-            import torch
-
-            torch.set_num_threads(threads)
-        self.scorer = Scorer(ModelRef(**ref))
-
-    def __call__(self, batch: pa.Table) -> pa.Table:
-        import pyarrow.compute as pc
-
-        # Rows whose every value is empty are blank rows to the local reader: skipped.
-        keep = None
-        for column in batch.columns:
-            filled = pc.not_equal(column, "")
-            keep = filled if keep is None else pc.or_(keep, filled)
-        if keep is not None:
-            batch = batch.filter(keep)
-        texts = [str(t).strip() for t in batch.column(0).to_pylist()]
-        return self.scorer(texts)
-
-
-def ray_csv_options(path: Path, header: bool, columns: int) -> dict[str, Any]:
-    """Arrow CSV options that read the file as the local engine does: every column a string,
-    empty values kept as "", quoted newlines allowed, the header row (if any) skipped."""
-    import pyarrow as pa
-    import pyarrow.csv as pcsv
-
-    utf16 = sniff_encoding(file_head(path)) == "utf-16"
-    names = [f"c{i}" for i in range(columns)]
-    return {
-        "read_options": pcsv.ReadOptions(
-            column_names=names,
-            skip_rows_after_names=1 if header else 0,
-            encoding="utf16" if utf16 else "utf8",
-        ),
-        "parse_options": pcsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=True),
-        "convert_options": pcsv.ConvertOptions(
-            column_types={name: pa.string() for name in names},
-            strings_can_be_null=False,
-            quoted_strings_can_be_null=False,
-        ),
-    }
-
-
-def _ray_started() -> bool:
-    """Join the cluster at RAY_ADDRESS, or start a local Ray; True when started here."""
-    import ray
-
-    if ray.is_initialized():
-        return False
-    if os.environ.get("RAY_ADDRESS"):
-        ray.init(address="auto", log_to_driver=False)
-    else:
-        ray.init(include_dashboard=False, log_to_driver=False)
-    return True
-
-
-def _run_ray(
-    ref: ModelRef,
-    path: Path,
-    header: bool,
-    chunk_rows: int,
-    parts: PartStore,
-    bar: Any,
-    summary: InputSummary,
-    workers: int | None,
-) -> None:
-    try:
-        import ray
-        import ray.data
-    except ImportError as exc:
-        raise BatchError("--engine ray needs Ray: pip install -r requirements-scale.txt") from exc
-    started_here = _ray_started()
-    try:
-        context = ray.data.DataContext.get_current()
-        context.execution_options.preserve_order = True  # output rows in input order
-        context.enable_progress_bars = False  # ours counts rows on the driver
-        resources = ray.cluster_resources()
-        gpus = int(resources.get("GPU", 0))
-        cpus = float(resources.get("CPU", 1))
-        workers = workers or gpus or 2
-        actor: dict[str, Any]
-        if gpus:
-            actor = {"num_gpus": 1}
-            threads = None
-        else:
-            # Leave one CPU for reading the file; split the rest between the actors.
-            per_actor = max(0.25, min(8.0, (cpus - 1) / workers))
-            actor = {"num_cpus": per_actor}
-            threads = max(1, int(per_actor))
-        ds = ray.data.read_csv(
-            str(path.resolve()), **ray_csv_options(path, header, summary.max_columns)
-        )
-        # A file is read as one block: split it so that every actor gets work (streaming).
-        ds = ds.repartition(target_num_rows_per_block=RAY_BATCH_ROWS)
-        ds = ds.map_batches(
-            RayScorer,
-            fn_constructor_kwargs={"ref": ref.to_dict(), "threads": threads},
-            batch_size=RAY_BATCH_ROWS,
-            batch_format="pyarrow",
-            compute=ray.data.ActorPoolStrategy(size=workers),
-            **actor,
-        )
-        # A rerun after a crash scores everything again (Ray retries lost tasks and restarts
-        # dead actors within a run); parts it finds are overwritten with the same rows.
-        written = 0
-        for index, table in enumerate(
-            ds.iter_batches(batch_size=chunk_rows, batch_format="pyarrow")
-        ):
-            parts.write(index, table)
-            written += table.num_rows
-            bar.update(table.num_rows)
-        if written != summary.rows:
-            raise BatchError(
-                f"the Ray engine read {written} rows from {path} but it has {summary.rows}: "
-                "the file's CSV is read differently by Arrow; use the local engine"
-            )
-    except EmbedtuneError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - Ray wraps the worker's error; show its first line
-        first = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-        raise BatchError(f"the Ray job failed: {first}") from exc
-    finally:
-        if started_here:
-            ray.shutdown()

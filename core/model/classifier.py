@@ -8,23 +8,52 @@ import shutil
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import numpy as np
 
 from core.data.cleaning import CleaningConfig
 from core.errors import RunError
 from core.model.catalogue import choose_device, load_model
-from core.runs.store import MODEL_DIR
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
     from sklearn.linear_model import LogisticRegression
 
-    from core.runs.store import RunStore
 
+# A saved classifier folder (a completed run, an export): the body, the head, its labels.
+MODEL_DIR = "model"  # loadable by SentenceTransformer(path) alone
 HEAD_FILE = "head.safetensors"
 LABELS_FILE = "labels.json"
+
+
+class Classification(TypedDict):
+    """One text's result, in the hosted Classify shape: what the HTTP service, batch jobs and
+    the Playground all render from."""
+
+    input: str
+    prediction: str
+    confidence: float
+    labels: dict[str, float]  # every label's probability, in the head's label order
+
+
+def classifications(
+    inputs: Sequence[str], probabilities: np.ndarray, labels: Sequence[Any]
+) -> list[Classification]:
+    """Results for `inputs` from the head's probabilities (one row per text)."""
+    names = [str(label) for label in labels]
+    results: list[Classification] = []
+    for text, row in zip(inputs, probabilities, strict=True):
+        best = int(row.argmax())
+        results.append(
+            Classification(
+                input=text,
+                prediction=names[best],
+                confidence=float(row[best]),
+                labels={name: float(p) for name, p in zip(names, row, strict=True)},
+            )
+        )
+    return results
 
 
 def _as_list(texts: str | Sequence[str]) -> list[str]:
@@ -75,21 +104,10 @@ class Classifier(Embedder):
         """The most likely label of each text."""
         return [str(self.classes_[i]) for i in self.predict_proba(texts).argmax(axis=1)]
 
-    def classify(self, texts: str | Sequence[str]) -> list[dict[str, Any]]:
+    def classify(self, texts: str | Sequence[str]) -> list[Classification]:
         """Hosted-API shaped results: input, prediction, confidence, labels -> confidence."""
         texts = _as_list(texts)
-        results = []
-        for text, probs in zip(texts, self.predict_proba(texts), strict=True):
-            best = int(probs.argmax())
-            results.append(
-                {
-                    "input": text,
-                    "prediction": str(self.classes_[best]),
-                    "confidence": float(probs[best]),
-                    "labels": {str(c): float(p) for c, p in zip(self.classes_, probs, strict=True)},
-                }
-            )
-        return results
+        return classifications(texts, self.predict_proba(texts), self.classes_)
 
     def save(self, directory: Path) -> None:
         """Write model/, head.safetensors and labels.json into `directory`."""
@@ -174,17 +192,6 @@ def load_classifier_dir(directory: Path, device: str | None = None, name: str = 
     device = device or choose_device().torch_device
     model = load_model(str(directory / MODEL_DIR), device=device)
     return Classifier(model, head, labels, cleaning, name=name or directory.name)
-
-
-def load_run(run_id: str, store: RunStore | None = None, device: str | None = None) -> Classifier:
-    """The classifier of a completed run."""
-    from core.runs.store import RunStore
-
-    store = store or RunStore()
-    record = store.get(run_id)
-    if record.status != "completed":
-        raise RunError(f"run {record.id} is {record.status}: only a completed run can be used")
-    return load_classifier_dir(store.path(record.id), device=device, name=record.id)
 
 
 def load_embedder(model: str, device: str | None = None) -> Embedder:

@@ -21,6 +21,7 @@ from core.config import TrainConfig
 from core.data.labeled import DataSet
 from core.errors import RunError, StorageError
 from core.io import atomic_write_text
+from core.model.classifier import MODEL_DIR
 from core.train.metrics import Evaluation
 
 FORMAT_VERSION = 1
@@ -29,7 +30,6 @@ LOG_FILE = "log.txt"
 CANCEL_FILE = "cancel"
 WORKER_LOCK = "worker.lock"
 DATASET_FILE = "dataset.json"
-MODEL_DIR = "model"  # a completed run's finetuned body (core.model.classifier saves it)
 STATUSES = ("queued", "running", "completed", "failed", "cancelled")
 ACTIVE = ("queued", "running")
 # A worker holds its lock within a second or two of being spawned; until then its pid vouches.

@@ -13,7 +13,7 @@ import numpy as np
 from core.errors import EmbedtuneError
 
 if TYPE_CHECKING:
-    from core.model.classifier import Classifier, Embedder
+    from core.model.classifier import Classification, Classifier, Embedder
 
 # The hosted API takes 1 to 96 texts per call; clients (the cohere package) batch by 96.
 MAX_INPUTS = 96
@@ -93,26 +93,30 @@ def classify_body(
     response_id: str | None = None,
 ) -> dict[str, Any]:
     """The hosted Classify response for `inputs` (what POST /v1/classify returns)."""
+    from core.model.classifier import classifications
+
     prepared = prepare_texts(classifier, inputs, truncate)
     probs = classifier.head.predict_proba(encode_prepared(classifier, prepared))
-    labels = [str(c) for c in classifier.classes_]
-    items = []
-    for text, row in zip(inputs, probs, strict=True):
-        best = int(row.argmax())
-        items.append(
-            {
-                "id": new_id(),
-                "input": text,
-                "prediction": labels[best],
-                "predictions": [labels[best]],
-                "confidence": float(row[best]),
-                "confidences": [float(row[best])],
-                "labels": {
-                    label: {"confidence": float(p)} for label, p in zip(labels, row, strict=True)
-                },
-                "classification_type": "single-label",
-            }
-        )
+    return classify_response(classifications(inputs, probs, classifier.classes_), response_id)
+
+
+def classify_response(
+    results: Sequence[Classification], response_id: str | None = None
+) -> dict[str, Any]:
+    """Classification results in the hosted Classify response's shape."""
+    items = [
+        {
+            "id": new_id(),
+            "input": r["input"],
+            "prediction": r["prediction"],
+            "predictions": [r["prediction"]],
+            "confidence": r["confidence"],
+            "confidences": [r["confidence"]],
+            "labels": {label: {"confidence": p} for label, p in r["labels"].items()},
+            "classification_type": "single-label",
+        }
+        for r in results
+    ]
     return {
         "id": response_id or new_id(),
         "classifications": items,

@@ -4,11 +4,28 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from core.errors import DataError
+
+if TYPE_CHECKING:
+    from core.data.labeled import LabeledTexts
+    from core.model.classifier import Classifier
 
 # For two labels the headline scores are those of the positive class; these names say which
 # label is "positive" when the user did not choose (otherwise: the second label in sorted order).
 POSITIVE_NAMES = ("1", "true", "yes", "pos", "positive", "spam", "toxic")
+
+# The scores every door shows, in this order, with their titles: the hosted platforms' four
+# (HEADLINE), then macro-F1 (the same as F1 for more than two labels).
+METRIC_TITLES = {
+    "accuracy": "Accuracy",
+    "f1": "F1",
+    "precision": "Precision",
+    "recall": "Recall",
+    "macro_f1": "Macro-F1",
+}
+HEADLINE = ("accuracy", "f1", "precision", "recall")
 
 
 def positive_label(classes: Sequence[str]) -> str | None:
@@ -43,10 +60,14 @@ class Metrics:
     def from_dict(cls, data: dict[str, Any]) -> Metrics:
         return cls(**data)
 
+    def scores(self) -> dict[str, float]:
+        """The shown scores (METRIC_TITLES), by name."""
+        return {name: getattr(self, name) for name in METRIC_TITLES}
+
     def gain_over(self, baseline: Metrics) -> dict[str, float]:
-        """Each headline score minus the baseline's."""
-        names = ("accuracy", "f1", "precision", "recall", "macro_f1")
-        return {n: getattr(self, n) - getattr(baseline, n) for n in names}
+        """Each shown score minus the baseline's."""
+        before = baseline.scores()
+        return {name: value - before[name] for name, value in self.scores().items()}
 
 
 @dataclass(frozen=True)
@@ -140,3 +161,17 @@ def evaluate_predictions(
         confusion_matrix=tuple(tuple(int(v) for v in row) for row in matrix),
         n=len(y_true),
     )
+
+
+def evaluate_classifier(classifier: Classifier, test: LabeledTexts) -> Evaluation:
+    """A classifier scored on labelled texts it was not trained on; a label it never saw is a
+    DataError naming its first row."""
+    labels = [str(c) for c in classifier.classes_]
+    unknown = sorted(set(test.labels) - set(labels))
+    if unknown:
+        rows = [r for r, lab in zip(test.rows, test.labels, strict=True) if lab in unknown]
+        raise DataError(
+            f"row {rows[0]}: label {unknown[0]!r} was not in the training data "
+            f"(the model knows {', '.join(labels)})"
+        )
+    return evaluate_predictions(list(test.labels), classifier.predict(test.texts), labels)

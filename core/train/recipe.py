@@ -132,16 +132,7 @@ class HeadEvaluator(SentenceEvaluator):
         self.history.append(point)
         self.reporter.evaluation(point)
         m = evaluation.metrics
-        return {
-            f"valid_{k}": v
-            for k, v in (
-                ("accuracy", m.accuracy),
-                ("f1", m.f1),
-                ("precision", m.precision),
-                ("recall", m.recall),
-                ("macro_f1", m.macro_f1),
-            )
-        }
+        return {f"valid_{name}": value for name, value in m.scores().items()}
 
 
 def _progress_callback(reporter: Reporter, loss: Any = None) -> Any:

@@ -1,0 +1,122 @@
+"""The argument parser of `python -m core`: every command, its arguments and their help."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import Any
+
+from core.cli.commands import (
+    cmd_cancel,
+    cmd_classify,
+    cmd_embed,
+    cmd_evaluate,
+    cmd_export,
+    cmd_models,
+    cmd_review,
+    cmd_runs,
+    cmd_serve,
+    cmd_status,
+    cmd_train,
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from core.quality.review import DROP_KINDS
+
+    parser = argparse.ArgumentParser(
+        prog="python -m core",
+        description="Embedtune: finetune sentence-embedding models into text classifiers.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def add(name: str, handler: Callable[[argparse.Namespace], int], help: str) -> Any:
+        p = sub.add_parser(name, help=help, description=help)
+        p.set_defaults(handler=handler)
+        p.add_argument("--runs-dir", default=None, help="runs folder (default ./runs)")
+        p.add_argument("--json", action="store_true", help="print one JSON object")
+        return p
+
+    def data_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument("train", help="training CSV: text,label per row, no header by default")
+        p.add_argument("--valid", help="validation CSV (default: a stratified 20%% split)")
+        p.add_argument("--header", action="store_true", help="the first row is a header")
+        p.add_argument("--model", default="small", help="small, large or a model folder")
+        p.add_argument("--clean", action="store_true", help="strip URLs, HTML, stray symbols")
+
+    p = add("review", cmd_review, "review a data set before finetuning")
+    data_args(p)
+    p.add_argument(
+        "--label-issues",
+        action="store_true",
+        help="also flag likely wrong labels and near-duplicate texts (embeds the training texts)",
+    )
+
+    p = add("train", cmd_train, "finetune a base model on a data set (blocks; progress on stderr)")
+    data_args(p)
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--learning-rate", type=float)
+    p.add_argument("--loss", choices=["softmax", "batch_all_triplet"])
+    p.add_argument("--device", choices=["cpu", "cuda", "mps"])
+    p.add_argument("--balanced", action="store_true", help="balanced class weights")
+    p.add_argument(
+        "--drop",
+        action="append",
+        choices=sorted(DROP_KINDS),
+        help="drop the rows the review flags of this kind (repeatable)",
+    )
+
+    add("runs", cmd_runs, "list runs")
+    p = add("status", cmd_status, "show a run")
+    p.add_argument("run")
+    p = add("cancel", cmd_cancel, "stop a queued or running run")
+    p.add_argument("run")
+    p = add("evaluate", cmd_evaluate, "score a completed run on a labelled test CSV")
+    p.add_argument("run")
+    p.add_argument("test")
+    p.add_argument("--header", action="store_true")
+    for name, handler, help in (
+        ("classify", cmd_classify, "classify texts with a completed run"),
+        ("embed", cmd_embed, "embed texts with a completed run or a base model"),
+    ):
+        p = add(name, handler, help)
+        p.add_argument("run" if name == "classify" else "model")
+        p.add_argument("texts", nargs="*")
+        p.add_argument("--file", help="a CSV whose first column holds the texts")
+        p.add_argument("--header", action="store_true")
+        p.add_argument(
+            "--out",
+            help="stream --file into this file in chunks, resumable "
+            + ("(.csv or .parquet)" if name == "classify" else "(.parquet)"),
+        )
+        p.add_argument(
+            "--engine",
+            choices=["local", "ray"],
+            default="local",
+            help="with --out: this process (default) or Ray Data (RAY_ADDRESS joins a cluster)",
+        )
+        p.add_argument("--chunk-rows", type=int, help="rows per written chunk (default 1024)")
+        p.add_argument(
+            "--workers", type=int, help="Ray actors (default: one per GPU in the cluster, else 2)"
+        )
+    p = add("export", cmd_export, "copy a completed run's model, head and labels to a folder")
+    p.add_argument("run")
+    p.add_argument("dest")
+    add("models", cmd_models, "list base models and the compute device")
+    p = add("serve", cmd_serve, "serve Embed and Classify over HTTP (the hosted API's format)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument(
+        "--api-key",
+        default=None,
+        help="require 'Authorization: Bearer KEY' (default: EMBEDTUNE_API_KEY, else none)",
+    )
+    p.add_argument(
+        "--rate-limit",
+        type=float,
+        default=200.0,
+        help="requests per second per client address (0: no limit; default 200)",
+    )
+    return parser

@@ -1,0 +1,109 @@
+"""What the command line prints: tables, JSON and progress bars on stderr."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+
+def print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def metrics_json(evaluation: Any) -> dict[str, Any] | None:
+    if evaluation is None:
+        return None
+    m = evaluation.metrics
+    return {
+        **m.scores(),
+        "average": m.average,
+        "positive_label": m.positive_label,
+    }
+
+
+def format_metrics(name: str, evaluation: Any, baseline: Any = None) -> str:
+    m = evaluation.metrics
+    cells = []
+    for key, value in m.scores().items():
+        cell = f"{key} {value:.3f}"
+        if baseline is not None:
+            cell += f" ({value - getattr(baseline.metrics, key):+.3f})"
+        cells.append(cell)
+    scope = f"positive label {m.positive_label!r}" if m.positive_label else "macro-averaged"
+    return f"{name:<10} " + "  ".join(cells) + f"  [{scope}]"
+
+
+def phase_bars() -> Callable[[str, int, int], None]:
+    """A tqdm bar on stderr per phase of a long computation; an empty phase closes the last."""
+    from tqdm import tqdm
+
+    state: dict[str, Any] = {"bar": None, "phase": None}
+
+    def update(phase: str, done: int, total: int) -> None:
+        if phase != state["phase"]:
+            if state["bar"] is not None:
+                state["bar"].close()
+            state["phase"] = phase
+            state["bar"] = tqdm(total=total, desc=phase, file=sys.stderr) if phase else None
+        if state["bar"] is not None:
+            state["bar"].n = done
+            state["bar"].refresh()
+
+    return update
+
+
+def progress_printer() -> Callable[[Any], None]:
+    """A tqdm bar on stderr that follows the run's phase and step."""
+    from tqdm import tqdm
+
+    state: dict[str, Any] = {"bar": None, "phase": None}
+
+    def update(record: Any) -> None:
+        progress = record.progress
+        if progress.phase != state["phase"]:
+            if state["bar"] is not None:
+                state["bar"].close()
+            state["phase"] = progress.phase
+            state["bar"] = tqdm(
+                total=progress.total or None, desc=progress.phase, file=sys.stderr, unit="step"
+            )
+        bar = state["bar"]
+        if progress.total and bar.total != progress.total:
+            bar.total = progress.total
+        bar.n = progress.step
+        if record.history:
+            bar.set_postfix(macro_f1=f"{record.history[-1]['metrics']['macro_f1']:.3f}")
+        bar.refresh()
+        if not record.active:
+            bar.close()
+
+    return update
+
+
+def run_json(record: Any) -> dict[str, Any]:
+    return {
+        "run_id": record.id,
+        "status": record.status,
+        "base_model": record.config.base_model,
+        "device": record.device,
+        "created_at": record.created_at,
+        "started_at": record.started_at,
+        "finished_at": record.finished_at,
+        "duration_s": record.duration_s,
+        "progress": {
+            "phase": record.progress.phase,
+            "step": record.progress.step,
+            "total": record.progress.total,
+            "eta_s": record.progress.eta_s,
+        },
+        "train_rows": record.data.get("train_rows"),
+        "valid_rows": record.data.get("valid_rows"),
+        "labels": record.data.get("classes"),
+        "baseline": metrics_json(record.baseline),
+        "finetuned": metrics_json(record.final),
+        "finetune_kept": record.finetune_kept,
+        "note": record.note,
+        "error": record.error,
+    }

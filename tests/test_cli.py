@@ -61,7 +61,9 @@ def test_errors_about_runs_are_one_line(tmp_path, capsys):
     code, _, err = run_cli(capsys, "status", "../../etc", "--runs-dir", str(tmp_path))
     assert code == 2 and err.startswith("error: invalid run id '../../etc'")
     code, _, err = run_cli(capsys, "classify", "ft-000000000000", "hi", "--runs-dir", str(tmp_path))
-    assert code == 2 and err == f"error: no run 'ft-000000000000' in {tmp_path}\n"
+    assert (
+        code == 2 and err == f"error: unknown model 'ft-000000000000': no such run in {tmp_path}\n"
+    )
 
 
 def test_models_lists_the_catalogue_and_the_device(capsys):

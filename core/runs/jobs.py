@@ -15,7 +15,7 @@ from core.config import TrainConfig
 from core.data.labeled import DataSet, check_trainable
 from core.runs.store import LOG_FILE, RunRecord, RunStore
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]  # the folder that holds core/
 
 
 @dataclass(frozen=True)

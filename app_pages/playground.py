@@ -23,16 +23,17 @@ EXAMPLE_TEXTS = "I love how fast this works!\nTotal waste of money, it broke aft
 
 
 def choose_model() -> tuple[str, RunRecord | None]:
-    """('base:small', None) for a base model, or (run id, its record) for a finetuned run."""
+    """('small', None) for a base model, or (run id, its record) for a finetuned run: names as
+    core.runs.resolve reads them (a base model's name never collides with a run id)."""
     installed = {m.key for m in loaders.models() if m.installed}
     runs = [r for r in state.store().list() if isinstance(r, RunRecord) and r.status == "completed"]
-    options = [f"base:{key}" for key in CATALOGUE if key in installed]
+    options = [key for key in CATALOGUE if key in installed]
     options += [r.id for r in runs]
     records = {r.id: r for r in runs}
     if not options:
         st.error("No base model is installed: run `make install`.")
         st.stop()
-    names = {f"base:{k}": f"Base model: {k} ({CATALOGUE[k].name})" for k in CATALOGUE}
+    names = {k: f"Base model: {k} ({CATALOGUE[k].name})" for k in CATALOGUE}
     names |= {r.id: f"Finetuned: {run_title(r)}" for r in runs}
     active = state.active_run_id()
     default = active if active in records else (runs[0].id if runs else options[0])
@@ -97,7 +98,7 @@ def warn_encoding(raw: bytes, name: str) -> None:
 def embedder_for(choice: str, record: RunRecord | None):
     if record is not None:
         return loaders.classifier(str(state.store().root), record.id, record.finished_at)
-    return loaders.embedder(choice.removeprefix("base:"))
+    return loaders.embedder(choice)
 
 
 def embed_tab(choice: str, record: RunRecord | None) -> None:

@@ -9,12 +9,13 @@ from typing import Any
 
 from core.data.cleaning import CleaningConfig
 from core.errors import ConfigError
+from core.records import Record
 
 LOSSES = ("softmax", "batch_all_triplet")
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(Record):
     """How a finetune runs. Each default's reason and the measurement behind it is beside it;
     figures: docs/BENCHMARKS.md (500 training rows, all-MiniLM-L6-v2, 2 CPU cores)."""
 
@@ -108,11 +109,6 @@ class TrainConfig:
         )
         for name in ("balanced_weights", "refit_head_on_all"):
             need(isinstance(getattr(self, name), bool), f"{name} must be true or false")
-
-    def to_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
-        data["cleaning"] = self.cleaning.to_dict()
-        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:

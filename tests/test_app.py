@@ -289,7 +289,7 @@ def test_playground_classifies_a_text(seeded, monkeypatch):
 def test_playground_embeds_with_a_base_model(seeded, monkeypatch):
     root, _ = seeded
     at = go(open_app(root, monkeypatch), "app_pages/playground.py")
-    at.selectbox(key="playground_model").select("base:small").run()
+    at.selectbox(key="playground_model").select("small").run()
     at.text_area(key="embed_text").set_value("=cmd()\nhello\nhi there").run()
     assert not at.exception and not at.error
     assert "3 vectors of 384 dimensions" in shown(at)

@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 
 from core.data.labeled import LabeledTexts
 from core.errors import ConfigError
+from core.records import Record
 
 # Tags and comments; a lone "<" or "a < b" is not a tag because a tag starts with a letter, / or !.
 _TAG = re.compile(r"<[A-Za-z/!][^<>]*>")
@@ -42,7 +43,7 @@ def _keep_char(char: str) -> bool:
 
 
 @dataclass(frozen=True)
-class CleaningConfig:
+class CleaningConfig(Record):
     """Which cleaning rules are on. All off by default: the text is used as the user wrote it.
 
     - urls: remove web addresses (http://, https://, www.)
@@ -86,9 +87,6 @@ class CleaningConfig:
             text = _SPACES.sub(" ", text)
         return text.strip()
 
-    def to_dict(self) -> dict[str, bool]:
-        return {field.name: getattr(self, field.name) for field in fields(self)}
-
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CleaningConfig:
         names = {field.name for field in fields(cls)}
@@ -107,19 +105,12 @@ CleaningConfig.ALL = CleaningConfig(urls=True, html=True, symbols=True, whitespa
 
 
 @dataclass(frozen=True)
-class TextChange:
+class TextChange(Record):
     """One text the cleaning changed, for a before/after view."""
 
     row: int
     before: str
     after: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"row": self.row, "before": self.before, "after": self.after}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TextChange:
-        return cls(row=int(data["row"]), before=data["before"], after=data["after"])
 
 
 def clean(data: LabeledTexts, config: CleaningConfig) -> tuple[LabeledTexts, list[TextChange]]:

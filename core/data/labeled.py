@@ -11,10 +11,10 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from core.errors import DataError
 from core.io import decode_text
+from core.records import Record
 
 MAX_FILE_BYTES = 200 * 1024 * 1024
 """Largest file read_labeled_csv accepts: the whole file is held in memory as text."""
@@ -62,7 +62,7 @@ def describe_rows(rows: Sequence[int], limit: int = _ROWS_SHOWN) -> str:
 
 
 @dataclass(frozen=True)
-class LabeledTexts:
+class LabeledTexts(Record):
     """Texts with their labels and the row number of each in the user's file (1-based)."""
 
     texts: tuple[str, ...]
@@ -135,26 +135,6 @@ class LabeledTexts:
             rows=tuple(range(1, len(items) + 1)),
             name=name,
         )
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "texts": list(self.texts),
-            "labels": list(self.labels),
-            "rows": list(self.rows),
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> LabeledTexts:
-        return cls(
-            texts=tuple(data["texts"]),
-            labels=tuple(data["labels"]),
-            rows=tuple(int(row) for row in data["rows"]),
-            name=data.get("name", ""),
-        )
-
-
-# ----------------------------------------------------------------------------- reading a file
 
 
 def read_labeled_csv(
@@ -355,7 +335,7 @@ def _reject_undeclared_header(first: tuple[int, str, str], counts: Counter[str])
 
 
 @dataclass(frozen=True)
-class DataSet:
+class DataSet(Record):
     """Training and validation examples, and how the validation set was made."""
 
     train: LabeledTexts
@@ -383,25 +363,6 @@ class DataSet:
             "seed": self.seed,
         }
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "train": self.train.to_dict(),
-            "valid": self.valid.to_dict(),
-            "valid_source": self.valid_source,
-            "valid_fraction": self.valid_fraction,
-            "seed": self.seed,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> DataSet:
-        return cls(
-            train=LabeledTexts.from_dict(data["train"]),
-            valid=LabeledTexts.from_dict(data["valid"]),
-            valid_source=data["valid_source"],
-            valid_fraction=data.get("valid_fraction"),
-            seed=data.get("seed"),
-        )
 
 
 def _check_fraction(valid_fraction: float) -> None:

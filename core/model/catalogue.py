@@ -9,12 +9,13 @@ import os
 import shutil
 import tempfile
 import zipfile
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.env import set_offline_env
 from core.errors import ModelError
+from core.records import Record
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -66,7 +67,7 @@ CATALOGUE: dict[str, BaseModelSpec] = {
 
 
 @dataclass(frozen=True)
-class ModelInfo:
+class ModelInfo(Record):
     """What a user needs to know to pick a base model."""
 
     key: str
@@ -78,9 +79,6 @@ class ModelInfo:
     max_seq_length: int | None
     disk_mb: int | None
     install_command: str | None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def cache_dir() -> Path:
@@ -252,7 +250,7 @@ def load_tokenizer(model: str) -> Any:
 
 
 @dataclass(frozen=True)
-class DeviceInfo:
+class DeviceInfo(Record):
     """The compute device a job runs on and its precision."""
 
     kind: str  # "cuda", "mps" or "cpu"
@@ -265,13 +263,6 @@ class DeviceInfo:
 
     def describe(self) -> str:
         return f"{self.kind.upper()} ({self.name}, {self.precision})"
-
-    def to_dict(self) -> dict[str, str]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> DeviceInfo:
-        return cls(kind=data["kind"], name=data["name"], precision=data["precision"])
 
 
 def select_device(

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from core.data.labeled import LabeledTexts, describe_rows, sort_labels
 from core.errors import DataError
 from core.io import atomic_write_text
+from core.records import Record
 
 if TYPE_CHECKING:
     import numpy as np
@@ -46,7 +47,7 @@ Progress = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True)
-class LabelIssue:
+class LabelIssue(Record):
     """A row whose given label the out-of-fold head finds unlikely, and the label it suggests."""
 
     row: int
@@ -56,30 +57,9 @@ class LabelIssue:
     given_confidence: float  # the head's probability for the given label (low: likely wrong)
     suggested_confidence: float  # its probability for the suggested label
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "row": self.row,
-            "text": self.text,
-            "given_label": self.given_label,
-            "suggested_label": self.suggested_label,
-            "given_confidence": self.given_confidence,
-            "suggested_confidence": self.suggested_confidence,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> LabelIssue:
-        return cls(
-            row=int(data["row"]),
-            text=data["text"],
-            given_label=data["given_label"],
-            suggested_label=data["suggested_label"],
-            given_confidence=float(data["given_confidence"]),
-            suggested_confidence=float(data["suggested_confidence"]),
-        )
-
 
 @dataclass(frozen=True)
-class NearDuplicate:
+class NearDuplicate(Record):
     """Two different texts with almost the same embedding."""
 
     rows: tuple[int, int]
@@ -92,26 +72,11 @@ class NearDuplicate:
         return self.labels[0] != self.labels[1]
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "rows": list(self.rows),
-            "texts": list(self.texts),
-            "labels": list(self.labels),
-            "similarity": self.similarity,
-            "conflicting": self.conflicting,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> NearDuplicate:
-        return cls(
-            rows=(int(data["rows"][0]), int(data["rows"][1])),
-            texts=(data["texts"][0], data["texts"][1]),
-            labels=(data["labels"][0], data["labels"][1]),
-            similarity=float(data["similarity"]),
-        )
+        return {**super().to_dict(), "conflicting": self.conflicting}
 
 
 @dataclass(frozen=True)
-class LabelIssues:
+class LabelIssues(Record):
     """The label check of one training set: flagged rows (most likely wrong first) and
     near-duplicate pairs (conflicting labels first)."""
 
@@ -132,36 +97,9 @@ class LabelIssues:
         return tuple(pair for pair in self.near_duplicates if pair.conflicting)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "format_version": FORMAT_VERSION,
-            "base_model": self.base_model,
-            "fingerprint": self.fingerprint,
-            "rows_checked": self.rows_checked,
-            "folds": self.folds,
-            "threshold": self.threshold,
-            "issues": [issue.to_dict() for issue in self.issues],
-            "near_duplicates": [pair.to_dict() for pair in self.near_duplicates],
-            "skipped_labels": list(self.skipped_labels),
-            "more_pairs": self.more_pairs,
-            "seconds": self.seconds,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> LabelIssues:
-        return cls(
-            base_model=data["base_model"],
-            fingerprint=data["fingerprint"],
-            rows_checked=int(data["rows_checked"]),
-            folds=int(data["folds"]),
-            threshold=float(data["threshold"]),
-            issues=tuple(LabelIssue.from_dict(item) for item in data["issues"]),
-            near_duplicates=tuple(
-                NearDuplicate.from_dict(item) for item in data["near_duplicates"]
-            ),
-            skipped_labels=tuple(data.get("skipped_labels", ())),
-            more_pairs=int(data.get("more_pairs", 0)),
-            seconds=float(data.get("seconds", 0.0)),
-        )
+        data = {"format_version": FORMAT_VERSION, **super().to_dict()}
+        del data["from_cache"]
+        return data
 
     def to_text(self, limit: int = 20) -> str:
         """A readable section for the CLI review."""

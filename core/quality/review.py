@@ -8,6 +8,7 @@ from typing import Any
 
 from core.data.cleaning import CleaningConfig, TextChange, clean
 from core.data.labeled import LabeledTexts, describe_rows, sort_labels, split_sizes
+from core.records import Record
 
 MIN_EXAMPLES = 250
 """Below this many training examples a finetune is unreliable (allowed, with a warning)."""
@@ -37,7 +38,7 @@ DROP_KINDS: dict[str, tuple[str, ...]] = {
 
 
 @dataclass(frozen=True)
-class Finding:
+class Finding(Record):
     """One thing the review noticed: 'error' blocks training, 'warning'/'info' do not."""
 
     code: str
@@ -53,28 +54,9 @@ class Finding:
             raise ValueError(f"split must be one of {SPLITS}, got {self.split!r}")
         object.__setattr__(self, "rows", tuple(self.rows))
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "code": self.code,
-            "severity": self.severity,
-            "message": self.message,
-            "rows": list(self.rows),
-            "split": self.split,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Finding:
-        return cls(
-            code=data["code"],
-            severity=data["severity"],
-            message=data["message"],
-            rows=tuple(data.get("rows", ())),
-            split=data.get("split", "train"),
-        )
-
 
 @dataclass(frozen=True)
-class TokenStats:
+class TokenStats(Record):
     """Token counts of a split's texts with the base model's tokenizer (special tokens included)."""
 
     mean: float
@@ -88,30 +70,9 @@ class TokenStats:
     def truncated(self) -> int:
         return len(self.truncated_rows)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "mean": self.mean,
-            "median": self.median,
-            "p95": self.p95,
-            "max": self.max,
-            "max_tokens": self.max_tokens,
-            "truncated_rows": list(self.truncated_rows),
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TokenStats:
-        return cls(
-            mean=float(data["mean"]),
-            median=float(data["median"]),
-            p95=float(data["p95"]),
-            max=int(data["max"]),
-            max_tokens=data.get("max_tokens"),
-            truncated_rows=tuple(data.get("truncated_rows", ())),
-        )
-
 
 @dataclass(frozen=True)
-class DuplicateGroup:
+class DuplicateGroup(Record):
     """Rows with the same text and label; all but the first can be dropped."""
 
     split: str
@@ -119,21 +80,9 @@ class DuplicateGroup:
     label: str
     rows: tuple[int, ...]
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "split": self.split,
-            "text": self.text,
-            "label": self.label,
-            "rows": list(self.rows),
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> DuplicateGroup:
-        return cls(data["split"], data["text"], data["label"], tuple(data["rows"]))
-
 
 @dataclass(frozen=True)
-class Conflict:
+class Conflict(Record):
     """One text given different labels on different rows."""
 
     split: str
@@ -141,41 +90,18 @@ class Conflict:
     rows: tuple[int, ...]
     labels: tuple[str, ...]  # the label of each row, in the same order
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "split": self.split,
-            "text": self.text,
-            "rows": list(self.rows),
-            "labels": list(self.labels),
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Conflict:
-        return cls(data["split"], data["text"], tuple(data["rows"]), tuple(data["labels"]))
-
 
 @dataclass(frozen=True)
-class Leak:
+class Leak(Record):
     """A text present in both the training and the validation file."""
 
     text: str
     train_rows: tuple[int, ...]
     valid_rows: tuple[int, ...]
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "text": self.text,
-            "train_rows": list(self.train_rows),
-            "valid_rows": list(self.valid_rows),
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Leak:
-        return cls(data["text"], tuple(data["train_rows"]), tuple(data["valid_rows"]))
-
 
 @dataclass(frozen=True)
-class Review:
+class Review(Record):
     """Everything the user should know about the data before training, JSON-serialisable.
 
     With an automatic split, the training and validation counts are those `split` will produce
@@ -219,52 +145,6 @@ class Review:
             if item.code == code and item.split == split:
                 return item
         return None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "train_rows": self.train_rows,
-            "valid_rows": self.valid_rows,
-            "valid_source": self.valid_source,
-            "valid_fraction": self.valid_fraction,
-            "classes": list(self.classes),
-            "train_counts": dict(self.train_counts),
-            "valid_counts": dict(self.valid_counts),
-            "imbalance_ratio": self.imbalance_ratio,
-            "train_tokens": self.train_tokens.to_dict() if self.train_tokens else None,
-            "valid_tokens": self.valid_tokens.to_dict() if self.valid_tokens else None,
-            "duplicates": [group.to_dict() for group in self.duplicates],
-            "conflicts": [conflict.to_dict() for conflict in self.conflicts],
-            "leakage": [leak.to_dict() for leak in self.leakage],
-            "cleaning": self.cleaning.to_dict() if self.cleaning else None,
-            "changes": [change.to_dict() for change in self.changes],
-            "valid_changes": [change.to_dict() for change in self.valid_changes],
-            "findings": [finding.to_dict() for finding in self.findings],
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Review:
-        def tokens(value: dict[str, Any] | None) -> TokenStats | None:
-            return TokenStats.from_dict(value) if value else None
-
-        return cls(
-            train_rows=int(data["train_rows"]),
-            valid_rows=int(data["valid_rows"]),
-            valid_source=data["valid_source"],
-            valid_fraction=data.get("valid_fraction"),
-            classes=tuple(data["classes"]),
-            train_counts=dict(data["train_counts"]),
-            valid_counts=dict(data["valid_counts"]),
-            imbalance_ratio=data.get("imbalance_ratio"),
-            train_tokens=tokens(data.get("train_tokens")),
-            valid_tokens=tokens(data.get("valid_tokens")),
-            duplicates=tuple(DuplicateGroup.from_dict(d) for d in data.get("duplicates", ())),
-            conflicts=tuple(Conflict.from_dict(d) for d in data.get("conflicts", ())),
-            leakage=tuple(Leak.from_dict(d) for d in data.get("leakage", ())),
-            cleaning=CleaningConfig.from_dict(data["cleaning"]) if data.get("cleaning") else None,
-            changes=tuple(TextChange.from_dict(d) for d in data.get("changes", ())),
-            valid_changes=tuple(TextChange.from_dict(d) for d in data.get("valid_changes", ())),
-            findings=tuple(Finding.from_dict(d) for d in data.get("findings", ())),
-        )
 
     def to_text(self) -> str:
         """A plain-text report for the terminal."""

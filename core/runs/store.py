@@ -11,7 +11,7 @@ import re
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +21,7 @@ from core.config import TrainConfig
 from core.data.labeled import DataSet
 from core.errors import RunError, StorageError
 from core.io import atomic_write_text
+from core.records import Record
 from core.model.classifier import MODEL_DIR
 from core.train.metrics import Evaluation
 
@@ -68,7 +69,7 @@ def compute_run_id(config: TrainConfig, dataset: DataSet) -> str:
 
 
 @dataclass(frozen=True)
-class Progress:
+class Progress(Record):
     phase: str = "queued"  # queued, baseline, finetune, head, saving, done
     step: int = 0
     total: int = 0
@@ -80,18 +81,19 @@ class Progress:
         return min(1.0, self.step / self.total) if self.total else 0.0
 
 
-@dataclass(frozen=True)
-class RunRecord:
-    """Everything about a run: its settings, data, status, progress and results."""
+@dataclass(frozen=True, kw_only=True)
+class RunRecord(Record):
+    """Everything about a run: its settings, data, status, progress and results (fields in
+    the order run.json lists them)."""
 
-    id: str
-    config: TrainConfig
-    data: dict[str, Any]
-    status: str = "queued"
     format_version: int = FORMAT_VERSION
+    id: str
+    status: str = "queued"
     created_at: str = ""
     started_at: str | None = None
     finished_at: str | None = None
+    config: TrainConfig
+    data: dict[str, Any]
     device: dict[str, str] | None = None
     progress: Progress = field(default_factory=Progress)
     history: tuple[dict[str, Any], ...] = ()
@@ -121,54 +123,14 @@ class RunRecord:
     def replace(self, **changes: Any) -> RunRecord:
         return dataclasses.replace(self, **changes)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "format_version": self.format_version,
-            "id": self.id,
-            "status": self.status,
-            "created_at": self.created_at,
-            "started_at": self.started_at,
-            "finished_at": self.finished_at,
-            "config": self.config.to_dict(),
-            "data": self.data,
-            "device": self.device,
-            "progress": dataclasses.asdict(self.progress),
-            "history": list(self.history),
-            "baseline": self.baseline.to_dict() if self.baseline else None,
-            "final": self.final.to_dict() if self.final else None,
-            "finetune_kept": self.finetune_kept,
-            "note": self.note,
-            "error": self.error,
-            "pid": self.pid,
-            "spawned_at": self.spawned_at,
-        }
-
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> RunRecord:
+    def from_dict(cls, data: Mapping[str, Any]) -> RunRecord:
         version = data.get("format_version")
         if version != FORMAT_VERSION:
             raise RunError(f"run format version {version!r} is not supported (expected 1)")
         if data.get("status") not in STATUSES:
             raise RunError(f"unknown run status {data.get('status')!r}")
-        return cls(
-            id=data["id"],
-            config=TrainConfig.from_dict(data["config"]),
-            data=data["data"],
-            status=data["status"],
-            created_at=data.get("created_at", ""),
-            started_at=data.get("started_at"),
-            finished_at=data.get("finished_at"),
-            device=data.get("device"),
-            progress=Progress(**data.get("progress", {})),
-            history=tuple(data.get("history", [])),
-            baseline=Evaluation.from_dict(data["baseline"]) if data.get("baseline") else None,
-            final=Evaluation.from_dict(data["final"]) if data.get("final") else None,
-            finetune_kept=data.get("finetune_kept"),
-            note=data.get("note", ""),
-            error=data.get("error"),
-            pid=data.get("pid"),
-            spawned_at=data.get("spawned_at"),
-        )
+        return super().from_dict(data)
 
 
 @dataclass(frozen=True)

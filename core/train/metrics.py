@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from core.errors import DataError
+from core.records import Record
 
 if TYPE_CHECKING:
     from core.data.labeled import LabeledTexts
@@ -39,7 +40,7 @@ def positive_label(classes: Sequence[str]) -> str | None:
 
 
 @dataclass(frozen=True)
-class Metrics:
+class Metrics(Record):
     """Accuracy, F1, precision and recall: binary scores of `positive_label` for two labels,
     macro-averaged otherwise; the macro figures are always there too."""
 
@@ -53,13 +54,6 @@ class Metrics:
     average: str  # "binary" or "macro"
     positive_label: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Metrics:
-        return cls(**data)
-
     def scores(self) -> dict[str, float]:
         """The shown scores (METRIC_TITLES), by name."""
         return {name: getattr(self, name) for name in METRIC_TITLES}
@@ -71,7 +65,7 @@ class Metrics:
 
 
 @dataclass(frozen=True)
-class ClassReport:
+class ClassReport(Record):
     label: str
     precision: float
     recall: float
@@ -80,7 +74,7 @@ class ClassReport:
 
 
 @dataclass(frozen=True)
-class Evaluation:
+class Evaluation(Record):
     """Metrics, the per-class table and the confusion matrix (rows: true, columns: predicted)."""
 
     metrics: Metrics
@@ -88,25 +82,6 @@ class Evaluation:
     per_class: tuple[ClassReport, ...] = field(default_factory=tuple)
     confusion_matrix: tuple[tuple[int, ...], ...] = field(default_factory=tuple)
     n: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "metrics": self.metrics.to_dict(),
-            "labels": list(self.labels),
-            "per_class": [asdict(c) for c in self.per_class],
-            "confusion_matrix": [list(r) for r in self.confusion_matrix],
-            "n": self.n,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Evaluation:
-        return cls(
-            metrics=Metrics.from_dict(data["metrics"]),
-            labels=tuple(data["labels"]),
-            per_class=tuple(ClassReport(**c) for c in data.get("per_class", [])),
-            confusion_matrix=tuple(tuple(r) for r in data.get("confusion_matrix", [])),
-            n=data.get("n", 0),
-        )
 
 
 def compute_metrics(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.config import LOSSES, TrainConfig
+from core.config import LOSSES, TrainConfig, config_help
 from core.errors import EmbedtuneError
 from core.model.catalogue import CATALOGUE
 from core.runs.jobs import submit
@@ -17,7 +17,6 @@ from ui.widgets import (
     DATA_PAGE,
     METRICS_PAGE,
     PLAYGROUND_PAGE,
-    config_help,
     fmt_duration,
     live_run,
     md,

@@ -16,47 +16,143 @@ LOSSES = ("softmax", "batch_all_triplet")
 
 @dataclass(frozen=True)
 class TrainConfig(Record):
-    """How a finetune runs. Each default's reason and the measurement behind it is beside it;
-    figures: docs/BENCHMARKS.md (500 training rows, all-MiniLM-L6-v2, 2 CPU cores)."""
+    """How a finetune runs. Each field's help says what it does, why its default, and the
+    measurement behind it (figures: docs/BENCHMARKS.md, 500 training rows, all-MiniLM-L6-v2,
+    2 CPU cores); the app and the command line show the same text."""
 
-    # The small model: 5x faster than the large one on CPU, and what the benchmarks measure.
-    base_model: str = "small"
-    # End-to-end cross-entropy through a softmax head initialised from the frozen model's
-    # logistic regression ("linear probe, then finetune"). Measured on emotion (500 rows):
-    # test macro-F1 0.66 against 0.38 frozen. The batch-triplet option was reported weaker
-    # (0.88 vs 0.93 on a 3-class set) and to collapse on emotion at 10 epochs (0.24).
-    loss: str = "softmax"
-    # Validation macro-F1 on emotion still rose until epoch 6-7 at 1e-4; early stopping ends
-    # the runs that stop gaining sooner (binary sets peak after 1-3 epochs).
-    epochs: int = 8
-    # 16 is the step size the CPU figures were measured at.
-    batch_size: int = 16
-    # 1e-4: emotion reached 0.66 test macro-F1 at 1e-4 but 0.53 at 5e-5 (slower, stopped
-    # early); on sst2 both rates gave 0.78-0.79 (docs/BENCHMARKS.md).
-    learning_rate: float = 1e-4
-    # The softmax head starts from the probe's solution; a higher rate lets it follow the body.
-    head_learning_rate: float = 1e-3
-    # A short warm-up keeps the first steps from distorting the pretrained features.
-    warmup_ratio: float = 0.1
-    weight_decay: float = 0.01
-    # None: the base model's own limit (256 tokens for the small model, 384 for the large).
-    max_seq_length: int | None = None
-    seed: int = 42
-    # Evaluations without a gain in validation macro-F1 before training stops.
-    early_stopping_patience: int = 3
-    # Evaluations per epoch: each fits the logistic-regression head on the current embeddings,
-    # so the curve shows the classifier the user gets; more often for very short runs.
-    evals_per_epoch: int = 1
-    # Weight classes inversely to their frequency in the loss and the head.
-    balanced_weights: bool = False
-    # Fit the served head on training + validation rows once the checkpoint is chosen (the
-    # reported validation scores stay those of the head fitted on training rows alone).
-    refit_head_on_all: bool = True
-    # Inverse regularisation strength of the logistic-regression head (scikit-learn's C).
-    head_c: float = 1.0
-    cleaning: CleaningConfig = field(default_factory=CleaningConfig)
-    # Force a device ("cpu", "cuda", "mps"); None picks CUDA, then MPS, then CPU.
-    device: str | None = None
+    base_model: str = field(
+        default="small",
+        metadata={
+            "help": (
+                "The small model: 5x faster than the large one on CPU, and what the benchmarks "
+                "measure."
+            )
+        },
+    )
+    loss: str = field(
+        default="softmax",
+        metadata={
+            "help": (
+                "End-to-end cross-entropy through a softmax head initialised from the frozen "
+                'model\'s logistic regression ("linear probe, then finetune"). Measured on emotion '
+                "(500 rows): test macro-F1 0.66 against 0.38 frozen. The batch-triplet option was "
+                "reported weaker (0.88 vs 0.93 on a 3-class set) and to collapse on emotion at 10 "
+                "epochs (0.24)."
+            )
+        },
+    )
+    epochs: int = field(
+        default=8,
+        metadata={
+            "help": (
+                "Validation macro-F1 on emotion still rose until epoch 6-7 at 1e-4; early "
+                "stopping ends the runs that stop gaining sooner (binary sets peak after 1-3 "
+                "epochs)."
+            )
+        },
+    )
+    batch_size: int = field(
+        default=16,
+        metadata={"help": "16 is the step size the CPU figures were measured at."},
+    )
+    learning_rate: float = field(
+        default=1e-4,
+        metadata={
+            "help": (
+                "1e-4: emotion reached 0.66 test macro-F1 at 1e-4 but 0.53 at 5e-5 (slower, "
+                "stopped early); on sst2 both rates gave 0.78-0.79 (docs/BENCHMARKS.md)."
+            )
+        },
+    )
+    head_learning_rate: float = field(
+        default=1e-3,
+        metadata={
+            "help": (
+                "The softmax head starts from the probe's solution; a higher rate lets it follow "
+                "the body."
+            )
+        },
+    )
+    warmup_ratio: float = field(
+        default=0.1,
+        metadata={
+            "help": "A short warm-up keeps the first steps from distorting the pretrained features."
+        },
+    )
+    weight_decay: float = field(
+        default=0.01,
+        metadata={
+            "help": "AdamW's weight decay on the body: the usual 0.01 of transformers' recipes."
+        },
+    )
+    max_seq_length: int | None = field(
+        default=None,
+        metadata={
+            "help": (
+                "None: the base model's own limit (256 tokens for the small model, 384 for the "
+                "large)."
+            )
+        },
+    )
+    seed: int = field(
+        default=42,
+        metadata={
+            "help": "Random seed of the finetune (dropout, batch order) and of the head; the same "
+            "seed and data give the same run."
+        },
+    )
+    early_stopping_patience: int = field(
+        default=3,
+        metadata={
+            "help": "Evaluations without a gain in validation macro-F1 before training stops."
+        },
+    )
+    evals_per_epoch: int = field(
+        default=1,
+        metadata={
+            "help": (
+                "Evaluations per epoch: each fits the logistic-regression head on the current "
+                "embeddings, so the curve shows the classifier the user gets; more often for very "
+                "short runs."
+            )
+        },
+    )
+    balanced_weights: bool = field(
+        default=False,
+        metadata={"help": "Weight classes inversely to their frequency in the loss and the head."},
+    )
+    refit_head_on_all: bool = field(
+        default=True,
+        metadata={
+            "help": (
+                "Fit the served head on training + validation rows once the checkpoint is chosen "
+                "(the reported validation scores stay those of the head fitted on training rows "
+                "alone)."
+            )
+        },
+    )
+    head_c: float = field(
+        default=1.0,
+        metadata={
+            "help": (
+                "Inverse regularisation strength of the logistic-regression head (scikit-learn's "
+                "C)."
+            )
+        },
+    )
+    cleaning: CleaningConfig = field(
+        default_factory=CleaningConfig,
+        metadata={
+            "help": "Text cleaning rules, applied to the training texts and again to every text "
+            "sent for prediction; all off by default (texts are used as given)."
+        },
+    )
+    device: str | None = field(
+        default=None,
+        metadata={
+            "help": 'Force a device ("cpu", "cuda", "mps"); None picks CUDA, then MPS, then CPU.'
+        },
+    )
 
     def __post_init__(self) -> None:
         def need(ok: bool, message: str) -> None:
@@ -130,3 +226,8 @@ class TrainConfig(Record):
         data = self.to_dict()
         data.pop("device")
         return data
+
+
+def config_help() -> dict[str, str]:
+    """Each TrainConfig setting's help text, by name."""
+    return {f.name: f.metadata.get("help", "") for f in dataclasses.fields(TrainConfig)}

@@ -279,7 +279,11 @@ def test_playground_classifies_a_text(seeded, monkeypatch):
     assert results[0]["prediction"] == "positive"
     assert set(results[0]["labels"]) == {"negative", "positive"}
     # Exactly what POST /v1/classify answers, and the same request as curl and Python.
-    assert json.loads(at.json[0].value)["classifications"] == results
+    shown_body = json.loads(at.json[0].value)
+    assert shown_body == at.session_state["classify_results"][2]
+    for item, result in zip(shown_body["classifications"], results, strict=True):
+        assert (item["input"], item["prediction"]) == (result["input"], result["prediction"])
+        assert {k: v["confidence"] for k, v in item["labels"].items()} == result["labels"]
     assert [c.language for c in at.code] == ["bash", "python"]
     assert f'"model": "{run_id}"' in at.code[0].value and "co.classify(" in at.code[1].value
     assert [t.value for t in at.text] == [r["input"] for r in results]  # plain text, not Markdown

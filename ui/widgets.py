@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import re
 import string
 from collections.abc import Callable
@@ -10,7 +9,6 @@ from datetime import datetime
 
 import streamlit as st
 
-from core.config import TrainConfig
 from core.runs.store import RunRecord
 
 # Page files, for st.page_link / st.switch_page (registered in app.py).
@@ -116,28 +114,6 @@ def run_title(record: RunRecord) -> str:
         f"{record.id} · {record.config.base_model} · {name} · "
         f"{len(classes)} labels{f1} · {record.status}"
     )
-
-
-def config_help() -> dict[str, str]:
-    """Each TrainConfig field's explanation, from the comments above it in core/config.py
-    (the one place defaults are explained)."""
-    lines = inspect.getsource(TrainConfig).splitlines()
-    helps: dict[str, str] = {}
-    pending: list[str] = []
-    field = re.compile(r"^\s{4}(\w+): [^=]+=")
-    for line in lines:
-        stripped = line.strip()
-        if stripped.startswith("#"):
-            pending.append(stripped.lstrip("#").strip())
-            continue
-        match = field.match(line)
-        if match:
-            if pending:
-                helps[match.group(1)] = " ".join(pending)
-            pending = []
-        elif not stripped:
-            pending = []
-    return helps
 
 
 def live_run(

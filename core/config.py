@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -173,7 +174,7 @@ class TrainConfig(Record):
                 isinstance(value, int) and not isinstance(value, bool) and low <= value <= high,
                 f"{name} must be a whole number from {low} to {high}, got {value!r}",
             )
-        for name, low, high in (
+        for name, bottom, top in (
             ("learning_rate", 0.0, 1.0),
             ("head_learning_rate", 0.0, 10.0),
             ("head_c", 0.0, 1e6),
@@ -183,8 +184,8 @@ class TrainConfig(Record):
                 isinstance(value, int | float)
                 and not isinstance(value, bool)
                 and math.isfinite(value)
-                and low < value <= high,
-                f"{name} must be a number above {low:g} and at most {high:g}, got {value!r}",
+                and bottom < value <= top,
+                f"{name} must be a number above {bottom:g} and at most {top:g}, got {value!r}",
             )
         need(
             isinstance(self.warmup_ratio, int | float) and 0 <= self.warmup_ratio < 1,
@@ -207,7 +208,7 @@ class TrainConfig(Record):
             need(isinstance(getattr(self, name), bool), f"{name} must be true or false")
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+    def from_dict(cls, data: Mapping[str, Any]) -> TrainConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:

@@ -4,16 +4,18 @@ hand-written `to_dict` / `from_dict` pairs."""
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 from typing import Any, Self
 
 from pydantic import TypeAdapter
 
+_ADAPTERS: dict[type, TypeAdapter[Any]] = {}  # one per record class: building one takes ms
 
-@functools.cache
+
 def _adapter(cls: type) -> TypeAdapter[Any]:
-    return TypeAdapter(cls)
+    if cls not in _ADAPTERS:
+        _ADAPTERS[cls] = TypeAdapter(cls)
+    return _ADAPTERS[cls]
 
 
 class Record:

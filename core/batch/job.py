@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from itertools import islice
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from core.batch.parts import BatchError, PartStore, check_out_path
 from core.errors import DataError
@@ -28,6 +28,7 @@ from core.runs.resolve import ModelRef, resolve
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from core.model.classifier import Classifier
     from core.runs.store import RunStore
 
 CHUNK_ROWS = 1024
@@ -132,13 +133,14 @@ class Scorer:
                     "embedding": pa.FixedSizeListArray.from_arrays(flat, dim),
                 }
             )
-        results = self.model.classify(texts)
+        classifier = cast("Classifier", self.model)  # a run: resolved with classify=True
+        results = classifier.classify(texts)
         columns: dict[str, Any] = {
             "input": pa.array(texts, type=pa.string()),
             "prediction": pa.array([r["prediction"] for r in results], type=pa.string()),
             "confidence": pa.array([r["confidence"] for r in results], type=pa.float64()),
         }
-        for label in self.model.classes_:
+        for label in classifier.classes_:
             columns[f"confidence_{label}"] = pa.array(
                 [r["labels"][str(label)] for r in results], type=pa.float64()
             )

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from core.batch.job import InputSummary, Scorer
 from core.batch.parts import BatchError, PartStore
@@ -141,6 +141,7 @@ def run_ray(
         for index, table in enumerate(
             ds.iter_batches(batch_size=chunk_rows, batch_format="pyarrow")
         ):
+            table = cast("pa.Table", table)
             parts.write(index, table)
             written += table.num_rows
             bar.update(table.num_rows)

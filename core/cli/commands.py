@@ -248,7 +248,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.json:
         print_json(
             {
-                **metrics_json(evaluation),
+                **(metrics_json(evaluation) or {}),
                 "n": evaluation.n,
                 "labels": labels,
                 "per_class": evaluation.to_dict()["per_class"],
@@ -346,7 +346,8 @@ def cmd_models(args: argparse.Namespace) -> int:
     for m in models:
         state = "installed" if m.installed else f"not installed: {m.install_command}"
         print(
-            f"{m.key:<6} {m.name:<20} {m.parameters / 1e6:5.1f}M params  dim {m.embedding_dim}  "
+            f"{m.key:<6} {m.name:<20} {(m.parameters or 0) / 1e6:5.1f}M params  "
+            f"dim {m.embedding_dim}  "
             f"max {m.max_seq_length} tokens  {m.disk_mb} MB  {state}"
         )
     print(f"device: {choose_device().describe()}")

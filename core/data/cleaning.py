@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
@@ -88,7 +89,7 @@ class CleaningConfig(Record):
         return text.strip()
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> CleaningConfig:
+    def from_dict(cls, data: Mapping[str, Any]) -> CleaningConfig:
         names = {field.name for field in fields(cls)}
         unknown = sorted(set(data) - names)
         if unknown:

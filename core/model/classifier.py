@@ -6,7 +6,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict
 
@@ -38,7 +38,7 @@ class Classification(TypedDict):
 
 
 def classifications(
-    inputs: Sequence[str], probabilities: np.ndarray, labels: Sequence[Any]
+    inputs: Sequence[str], probabilities: np.ndarray, labels: Iterable[Any]
 ) -> list[Classification]:
     """Results for `inputs` from the head's probabilities (one row per text)."""
     names = [str(label) for label in labels]
@@ -72,7 +72,7 @@ class Embedder:
 
     @property
     def max_seq_length(self) -> int:
-        return int(self.model.max_seq_length)
+        return int(self.model.max_seq_length or self.model.tokenizer.model_max_length)
 
     def embed(self, texts: str | Sequence[str]) -> np.ndarray:
         """One normalised vector per text (2-D array even for one text)."""

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from core.config import TrainConfig
+from core.errors import ModelError
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -18,10 +19,18 @@ if TYPE_CHECKING:
 ENCODE_BATCH_SIZE = 64
 
 
+def embedding_dim(model: SentenceTransformer) -> int:
+    """The length of the model's sentence embeddings."""
+    dim = model.get_embedding_dimension()
+    if dim is None:
+        raise ModelError("the model does not say how long its embeddings are: not a sentence model")
+    return int(dim)
+
+
 def encode(model: SentenceTransformer, texts: Sequence[str]) -> np.ndarray:
     """Sentence embeddings as a float32 array (the model's own pooling and normalisation)."""
     if not texts:
-        return np.zeros((0, model.get_embedding_dimension()), dtype=np.float32)
+        return np.zeros((0, embedding_dim(model)), dtype=np.float32)
     return model.encode(
         list(texts),
         batch_size=ENCODE_BATCH_SIZE,

@@ -302,7 +302,7 @@ def _compute(
 def _embed(model: SentenceTransformer, texts: tuple[str, ...], report: Progress) -> np.ndarray:
     import numpy as np
 
-    from core.model.heads import encode
+    from core.model.heads import embedding_dim, encode
 
     parts = []
     report("embedding", 0, len(texts))
@@ -310,7 +310,7 @@ def _embed(model: SentenceTransformer, texts: tuple[str, ...], report: Progress)
         parts.append(encode(model, texts[start : start + EMBED_CHUNK]))
         report("embedding", min(start + EMBED_CHUNK, len(texts)), len(texts))
     if not parts:
-        return np.zeros((0, model.get_embedding_dimension()), dtype=np.float32)
+        return np.zeros((0, embedding_dim(model)), dtype=np.float32)
     embeddings = np.concatenate(parts)
     # Cosine as a dot product needs unit vectors whatever the model's own normalisation.
     norms = np.linalg.norm(embeddings, axis=1, keepdims=True)

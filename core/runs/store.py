@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import dataclasses
 import hashlib
@@ -291,7 +292,7 @@ class RunStore:
         )
         return runs
 
-    def log_tail(self, run_id: str, lines: int = 20) -> list[str]:
+    def log_tail(self, run_id: str, lines: int = 20) -> builtins.list[str]:
         try:
             with open(self.path(run_id) / LOG_FILE, encoding="utf-8", errors="replace") as f:
                 return [line.rstrip("\n") for line in f.readlines()[-lines:]]

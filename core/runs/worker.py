@@ -145,6 +145,7 @@ def run_job(store: RunStore, run_id: str, queue: bool = True) -> str:
         log.info("run %s on %s", run_id, device.describe())
         reporter = RunReporter(store, run_id, DemoSettings.from_env().train_time_limit_s)
         result = train(record.config, store.load_dataset(run_id), workdir, reporter)
+        assert result is not None  # only the other ranks of a distributed launch get None
         reporter.phase("saving")
         save_classifier(
             result.model,

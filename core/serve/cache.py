@@ -48,6 +48,7 @@ class ModelCache:
                 owner = event is None
                 if owner:
                     event = self._loading[key] = threading.Event()
+            assert event is not None
             if owner:
                 try:
                     value = load()

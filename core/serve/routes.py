@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 
 from core.errors import ModelError, RunError
 from core.model.catalogue import CATALOGUE, is_installed
+from core.model.heads import embedding_dim
 from core.runs.resolve import ModelRef, UnknownModel, load, resolve
 from core.runs.store import RunRecord, RunStore
 from core.serve.cache import ModelCache
@@ -161,7 +162,7 @@ async def embed_v2(body: EmbedV2Request, svc: Shared) -> JSONResponse:
     """Embed 1 to 96 texts (hosted Embed v2 shape: embeddings keyed by type)."""
     _check_embed(body)
     embedder = await svc.load(body.model, classify=False)
-    dim = embedder.model.get_embedding_dimension()
+    dim = embedding_dim(embedder.model)
     if body.output_dimension is not None and body.output_dimension != dim:
         raise ApiError(f"output_dimension must be {dim} for this model (or left out)")
     result = await svc.run(

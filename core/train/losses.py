@@ -8,6 +8,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from core.model.heads import embedding_dim
+
 
 class SoftmaxClassificationLoss(nn.Module):
     """Cross-entropy through a linear softmax head on one text's sentence embedding.
@@ -57,7 +59,7 @@ class SoftmaxClassificationLoss(nn.Module):
         super().__init__()
         self.model = model
         self.num_labels = num_labels
-        dim = model.get_embedding_dimension()
+        dim = embedding_dim(model)
         self.classifier = nn.Linear(dim, num_labels)
         with torch.no_grad():
             if weight is not None:

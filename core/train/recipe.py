@@ -18,7 +18,7 @@ from core.config import TrainConfig
 from core.data.cleaning import CleaningConfig
 from core.data.labeled import DataSet
 from core.model.catalogue import DeviceInfo, choose_device, load_model
-from core.model.heads import encode, fit_head, head_as_softmax
+from core.model.heads import embedding_dim, encode, fit_head, head_as_softmax
 from core.train.distributed import broadcast_head, stop_everywhere, world
 from core.train.metrics import Evaluation, evaluate_predictions, positive_label
 
@@ -312,7 +312,7 @@ def train(
     if world_size > 1:
         rows = 1 if len(labels) == 2 else len(labels)
         baseline_head = broadcast_head(
-            baseline_head if rank == 0 else None, rows, model.get_embedding_dimension()
+            baseline_head if rank == 0 else None, rows, embedding_dim(model)
         )
     if stop_everywhere(reporter):
         raise Cancelled

@@ -43,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 
 from bench.accuracy import DATA, DATASETS, MAX_TEST, score, stratified_sample  # noqa: E402
-from core.data import read_labeled_csv  # noqa: E402
+from core.data import read_labeled_csv, split  # noqa: E402
 
 CACHE = Path("bench/out/head-cache")
 CS = (1.0, 4.0, 10.0, 30.0, 100.0)
@@ -92,11 +92,18 @@ def fit(x: np.ndarray, y: np.ndarray, c: float, weight: str | None, seed: int):
     return head, seconds, converged
 
 
+FALLBACK_C = 10.0
+
+
 def cv_folds(y: np.ndarray) -> int:
-    """min(5, rows of the smallest label), at least 2. A label with a single row then sits in one
-    fold's validation part only (absent from that fold's training rows): it still counts, as a
-    miss, which is what a head would do with it."""
-    return max(2, min(MAX_FOLDS, int(np.bincount(y)[np.unique(y)].min())))
+    """min(5, rows of the smallest label), at least 2; 0 when no label has 2 rows (nothing to
+    cross-validate: the CV variants then use C=FALLBACK_C). A label with a single row sits in
+    one fold's validation part only (absent from that fold's training rows): it still counts,
+    as a miss, which is what a head would do with it."""
+    counts = np.bincount(y)[np.unique(y)]
+    if counts.max() < 2:
+        return 0
+    return max(2, min(MAX_FOLDS, int(counts.min())))
 
 
 def cv_scores(x: np.ndarray, y: np.ndarray, seed: int) -> tuple[dict, int]:
@@ -106,6 +113,8 @@ def cv_scores(x: np.ndarray, y: np.ndarray, seed: int) -> tuple[dict, int]:
     from sklearn.model_selection import StratifiedKFold
 
     folds = cv_folds(y)
+    if not folds:
+        return {}, 0
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
         splits = list(StratifiedKFold(folds, shuffle=True, random_state=seed).split(x, y))
@@ -127,7 +136,10 @@ def cv_scores(x: np.ndarray, y: np.ndarray, seed: int) -> tuple[dict, int]:
 
 
 def choose(scores: dict, grid: tuple[float, ...], weights: tuple) -> tuple[float, str | None]:
-    """The best mean validation macro-F1; ties go to the smaller C, then to no weighting."""
+    """The best mean validation macro-F1; ties go to the smaller C, then to no weighting.
+    Without CV scores (no label with 2 rows): FALLBACK_C with the first weighting searched."""
+    if not scores:
+        return FALLBACK_C, weights[0]
     best = None
     for weight in weights:
         for c in grid:
@@ -192,7 +204,9 @@ def meta() -> dict:
     }
 
 
-def run(datasets: list[str], seeds: list[int], rows: int, out: Path) -> None:
+def run(
+    datasets: list[str], seeds: list[int], rows: int, out: Path, product_split: bool = False
+) -> None:
     from threadpoolctl import threadpool_limits
 
     done = set()
@@ -210,13 +224,22 @@ def run(datasets: list[str], seeds: list[int], rows: int, out: Path) -> None:
             test = stratified_sample(read_labeled_csv(folder / "test.csv"), MAX_TEST, 0)
             for seed in seeds:
                 train = stratified_sample(full_train, rows, seed)
-                todo = [v for v in variants if (name, len(train), seed, v) not in done]
-                if not todo:
-                    continue
                 labels = train.classes
                 index = {label: i for i, label in enumerate(labels)}
                 y = np.array([index[label] for label in train.labels])
-                x = embed(name, f"train{rows}-s{seed}", train.texts, model_box)
+                x = None
+                if product_split:
+                    # The rows the product's heads learn from before the refit: the training
+                    # part of core.data.split (20 % of each label held out for validation).
+                    position = {row: i for i, row in enumerate(train.rows)}
+                    keep = [position[row] for row in split(train, seed=seed).train.rows]
+                else:
+                    keep = list(range(len(train)))
+                todo = [v for v in variants if (name, len(keep), seed, v) not in done]
+                if not todo:
+                    continue
+                x = embed(name, f"train{rows}-s{seed}", train.texts, model_box)[keep]
+                y = y[keep]
                 x_test = embed(name, f"test{MAX_TEST}", test.texts, model_box)
                 k = len(labels)
 
@@ -247,8 +270,13 @@ def run(datasets: list[str], seeds: list[int], rows: int, out: Path) -> None:
                         (table, folds), (grid, weights) = cv, CV_VARIANTS[variant]
                         c, weight = choose(table, grid, weights)
                         scores, final_s, conv = fixed(c, weight)
-                        secs = final_s + sum(table[(g, w)][1] for g in grid for w in weights)
-                        extra = {"folds": folds, "cv_macro_f1": round(table[(c, weight)][0], 4)}
+                        secs = final_s + sum(
+                            table[(g, w)][1] for g in grid for w in weights if table
+                        )
+                        extra = {
+                            "folds": folds,
+                            "cv_macro_f1": round(table[(c, weight)][0], 4) if table else None,
+                        }
                     else:
                         c, weight = next(
                             (cc, w) for w in WEIGHTS for cc in CS if fixed_name(cc, w) == variant
@@ -268,6 +296,7 @@ def run(datasets: list[str], seeds: list[int], rows: int, out: Path) -> None:
                             **extra,
                             "labels": k,
                             "rows": len(y),
+                            "fit_on": "split-train" if product_split else "all",
                             "test_rows": len(test),
                         }
                     )
@@ -317,10 +346,18 @@ def summarise(paths: list[Path]) -> str:
         return statistics.mean(values) if values else None
 
     seeds = sorted({r["seed"] for r in rows})
+    per_column = {d: sorted({r["seed"] for r in rows if r["dataset"] == d}) for d in datasets}
     head = ["variant", *datasets, "mean", "worst vs C1 (set)", "fit s mean", "fit s max (set)"]
     # the worst seed of each set against C1 is in the JSON lines; this table is seed means
     lines = [
-        f"Test macro-F1, mean over seeds {','.join(map(str, seeds))}",
+        f"Test macro-F1, mean over seeds {','.join(map(str, seeds))}"
+        + (
+            ""
+            if all(v == seeds for v in per_column.values())
+            else " (per column: "
+            + "; ".join(f"{d} {','.join(map(str, v))}" for d, v in per_column.items())
+            + ")"
+        ),
         "",
         "| " + " | ".join(head) + " |",
         "|" + "---|" * len(head),
@@ -352,13 +389,15 @@ def summarise(paths: list[Path]) -> str:
         )
     chosen = [r for r in rows if r["variant"].startswith("cv-")]
     if chosen:
-        lines += ["", "C chosen by cross-validation (per seed):", ""]
+        lines += ["", "C chosen by cross-validation (per seed; b: balanced):", ""]
         lines += ["| variant | " + " | ".join(datasets) + " |", "|" + "---|" * (len(datasets) + 1)]
         for v in dict.fromkeys(r["variant"] for r in chosen):
             cells = []
             for d in datasets:
                 picks = [
-                    f"{r['C']:g}" + ("b" if r["class_weight"] else "")
+                    f"{r['C']:g}"
+                    + ("b" if r["class_weight"] else "")
+                    + ("" if r["folds"] else " (no CV)")
                     for r in sorted(chosen, key=lambda r: r["seed"])
                     if r["dataset"] == d and r["variant"] == v
                 ]
@@ -373,6 +412,11 @@ def main() -> None:
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--rows", type=int, default=500)
     parser.add_argument("--out", type=Path, default=Path("bench/results/head-frozen.jsonl"))
+    parser.add_argument(
+        "--product-split",
+        action="store_true",
+        help="fit the heads on the training part of core.data.split (as the product's baseline)",
+    )
     parser.add_argument("--summary", action="store_true", help="only print the table of --out")
     args = parser.parse_args()
     if args.summary:
@@ -383,6 +427,7 @@ def main() -> None:
         [int(s) for s in args.seeds.split(",")],
         args.rows,
         args.out,
+        args.product_split,
     )
 
 

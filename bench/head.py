@@ -8,6 +8,10 @@ then every head variant is fitted on the training embeddings and scored on the t
     OMP_NUM_THREADS=1 .venv/bin/python bench/head.py --seeds 0,1,2
     .venv/bin/python bench/head.py --summary
 
+`--product-split` fits the heads on the training part of core.data.split instead (80 % of the
+rows, as the product's baseline head); `--rows N` changes the training size (write each setting
+to its own --out file; --summary labels columns by data set and rows).
+
 Variants: fixed C in {1, 4, 10, 30, 100}, each with class_weight None and "balanced"; C chosen by
 stratified cross-validation on the training rows only (macro-F1, folds = min(5, rows of the
 smallest label), at least 2); fixed rules that scale C with the number of labels. No variant looks

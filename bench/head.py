@@ -162,7 +162,7 @@ def embed(name: str, part: str, texts: tuple[str, ...], model_box: list) -> np.n
     if not model_box:
         import torch
 
-        from core.models import load_model
+        from core.model.catalogue import load_model
 
         torch.set_num_threads(1)
         model_box.append(load_model("small", device="cpu"))

@@ -46,7 +46,7 @@ def fit_head(embeddings: np.ndarray, y: np.ndarray, config: TrainConfig) -> Logi
     head = LogisticRegression(
         C=config.head_c,
         max_iter=2000,
-        class_weight="balanced" if config.balanced_weights else None,
+        class_weight="balanced" if config.head_balanced else None,
         random_state=config.seed,
     )
     return head.fit(embeddings, y)

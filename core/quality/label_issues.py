@@ -210,7 +210,7 @@ def cache_path(
             threshold,
             seed,
             config.head_c,
-            config.balanced_weights,
+            config.head_balanced,
         ]
     )
     digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]

@@ -182,9 +182,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
 
+    from tests.engine_data import tiny_config, tiny_dataset
+
     from core.runs.jobs import submit, wait
     from core.runs.store import RunStore
-    from tests.engine_data import tiny_config, tiny_dataset
 
     with tempfile.TemporaryDirectory() as tmp:
         runs = os.path.join(tmp, "runs")

@@ -45,9 +45,10 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def tiny_run(runs_dir: Path) -> str:
+    from tests.engine_data import tiny_config, tiny_dataset
+
     from core.runs.jobs import submit, wait
     from core.runs.store import RunStore
-    from tests.engine_data import tiny_config, tiny_dataset
 
     store = RunStore(runs_dir)
     config = tiny_config(max_seq_length=None)

@@ -37,9 +37,9 @@ def train_distributed(config: TrainConfig, dataset: DataSet, store: RunStore) ->
     from core.data.labeled import check_trainable
     from core.model.catalogue import choose_device
     from core.runs.store import WORKER_LOCK, compute_run_id
-    from core.train.recipe import Cancelled, SilentReporter, check_batch_split, train
     from core.runs.worker import run_job
     from core.train.distributed import broadcast_flag, init_process_group
+    from core.train.recipe import Cancelled, SilentReporter, check_batch_split, train
 
     check_trainable(dataset)
     rank, world_size = init_process_group(choose_device(config.device).kind)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import builtins
-import contextlib
 import dataclasses
 import hashlib
 import json
@@ -22,8 +21,8 @@ from core.config import TrainConfig
 from core.data.labeled import DataSet
 from core.errors import RunError, StorageError
 from core.io import atomic_write_text
-from core.records import Record
 from core.model.classifier import MODEL_DIR
+from core.records import Record
 from core.train.metrics import Evaluation
 
 FORMAT_VERSION = 1

@@ -16,6 +16,7 @@ from core.env import set_offline_env
 set_offline_env()
 
 from core.errors import EmbedtuneError  # noqa: E402
+from core.runs.sharing import DemoSettings  # noqa: E402
 from core.runs.store import (  # noqa: E402
     WORKER_LOCK,
     Progress,
@@ -23,7 +24,6 @@ from core.runs.store import (  # noqa: E402
     RunStore,
     now_iso,
 )
-from core.runs.sharing import DemoSettings  # noqa: E402
 
 log = logging.getLogger("embedtune.worker")
 POLL_S = 0.5

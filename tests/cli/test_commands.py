@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from core.cli import main
-from tests.engine_data import tiny_dataset
+from tests.helpers import ROOT, SHARED_DATA, tiny_dataset
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+SHARED = SHARED_DATA
 
 
 def _write(path: Path, pairs) -> Path:
@@ -33,7 +33,7 @@ def test_python_m_core_reviews_a_real_data_set_as_json():
         [sys.executable, "-m", "core", "review", str(SHARED / "sst2" / "train.csv"), "--json"],
         capture_output=True,
         text=True,
-        cwd=Path(__file__).resolve().parents[1],
+        cwd=ROOT,
     )
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
@@ -103,7 +103,7 @@ def trained(tmp_path_factory):
         ],
         capture_output=True,
         text=True,
-        cwd=Path(__file__).resolve().parents[1],
+        cwd=ROOT,
         timeout=600,
     )
     assert out.returncode == 0, out.stderr

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from streamlit.testing.v1 import AppTest
 
-from tests.test_label_issues import planted
-from tests.tiny_data import csv_bytes
+from tests.app.helpers import APP
+from tests.helpers import csv_bytes, planted
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
 TIMEOUT = 90  # first model load in a fresh process
 
 

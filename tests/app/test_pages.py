@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from core.config import TrainConfig
 from core.data.labeled import LabeledTexts, split
 from core.runs.jobs import submit, wait
 from core.runs.store import RUN_FILE, RunStore
-from tests.tiny_data import HOSTILE, csv_bytes, tiny_pairs
+from tests.app.helpers import go, open_app, shown, unescape
+from tests.helpers import HOSTILE, csv_bytes, tiny_pairs
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
 PAGES = [
     "app_pages/data.py",
     "app_pages/train.py",
@@ -24,44 +22,7 @@ PAGES = [
 ]
 PAGES += ["app_pages/playground.py"]
 TITLES = dict(zip(PAGES, ["Data", "Train", "Dashboard", "Metrics", "Playground"], strict=True))
-TIMEOUT = 90  # first model load in a fresh process
 TRAIN_TIMEOUT_S = 240
-
-
-def unescape(text: str) -> str:
-    """Markdown with backslash-escaped punctuation back to the text it shows."""
-    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", text)
-
-
-def shown(at: AppTest) -> str:
-    """Every text value on the page and in the sidebar, as a reader sees it."""
-    values = []
-
-    def walk(node) -> None:
-        value = getattr(node, "value", None)
-        if isinstance(value, str):
-            values.append(unescape(value))
-        label = getattr(node, "label", None)
-        if isinstance(label, str):
-            values.append(unescape(label))
-        for child in getattr(node, "children", {}).values():
-            walk(child)
-
-    walk(at._tree)
-    return "\n".join(values)
-
-
-def open_app(runs: Path, monkeypatch, **query: str) -> AppTest:
-    monkeypatch.setenv("EMBEDTUNE_RUNS_DIR", str(runs))
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.query_params.update(query)
-    return at.run()
-
-
-def go(at: AppTest, page: str) -> AppTest:
-    at.switch_page(page).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
 
 
 @pytest.fixture(scope="session")

@@ -22,10 +22,9 @@ from core.data.inputs import read_texts
 from core.model.classifier import load_embedder
 from core.runs.resolve import load_run
 from core.runs.store import RunStore
-from tests.engine_data import tiny_dataset
+from tests.helpers import ROOT, tiny_dataset
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parents[1]
 TRAIN_ARGS = ("--epochs", "1", "--batch-size", "8", "--seed", "0", "--json")
 DDP_TOLERANCE = 0.15
 """Largest difference in validation accuracy / macro-F1 between 1 and 2 processes. Not 0: the

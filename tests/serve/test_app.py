@@ -9,7 +9,6 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import cohere
 import httpx
@@ -25,7 +24,7 @@ from core.runs.store import RunStore
 from core.serve.app import create_app
 from core.serve.cache import ModelCache, ModelLoading
 from core.serve.wire import classify_body, classify_snippets
-from tests.engine_data import tiny_config, tiny_dataset
+from tests.helpers import ROOT, tiny_config, tiny_dataset
 
 TEXTS = ["she scored twice in the final", "the soup was too salty", "my phone keeps crashing"]
 
@@ -308,7 +307,7 @@ def test_python_m_core_serve_starts_on_loopback(tmp_path):
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "core", "serve", "--port", str(port), "--runs-dir", str(tmp_path)],
-        cwd=Path(__file__).resolve().parents[1],
+        cwd=ROOT,
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "EMBEDTUNE_API_KEY": "k"},

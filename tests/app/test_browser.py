@@ -8,28 +8,12 @@ from __future__ import annotations
 
 import csv
 import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
-from tests.tiny_data import csv_bytes, tiny_pairs
+from tests.app.browser import ARGS, CHROMIUM, settled
+from tests.helpers import ROOT, csv_bytes, tiny_pairs
 
-ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SHOTS = ROOT / "docs" / "screenshots"
 TRAIN_TIMEOUT_MS = 240_000
 # HTML that would run a script or load an image, and a Markdown link, in one text of at most 60
@@ -37,77 +21,6 @@ TRAIN_TIMEOUT_MS = 240_000
 HOSTILE = "<img src=x onerror=alert(1)><script>alert(2)</script>[a](x)"
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
-
-
-def _need_browser() -> None:
-    if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
-        if os.environ.get("EMBEDTUNE_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"{CHROMIUM} is missing and EMBEDTUNE_REQUIRE_BROWSER=1")
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def app_server(tmp_path):
-    """`streamlit run app.py` on a free port with its own runs folder; yields the URL."""
-    _need_browser()
-    port = _free_port()
-    env = dict(os.environ, EMBEDTUNE_RUNS_DIR=str(tmp_path / "runs"))
-    log = open(tmp_path / "server.log", "wb")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "app.py",
-            "--server.headless",
-            "true",
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-            "--browser.gatherUsageStats",
-            "false",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                    if response.read().strip() == b"ok":
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError((tmp_path / "server.log").read_text(errors="replace"))
-            time.sleep(0.3)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
-
-
-def _settled(page, timeout: int = 60_000) -> None:
-    """Wait until Streamlit has finished running the script."""
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout
-    )
 
 
 def _charts_drawn(page, timeout: int = 60_000) -> None:
@@ -164,7 +77,7 @@ def _tooltip_with(page, chart, text: str) -> str:
 def _go(page, title: str) -> None:
     page.locator('[data-testid="stSidebarNav"]').get_by_text(title, exact=True).click()
     page.get_by_role("heading", name=title).first.wait_for()
-    _settled(page)
+    settled(page)
 
 
 def test_upload_train_metrics_and_classify(app_server, tmp_path):
@@ -199,7 +112,7 @@ def test_upload_train_metrics_and_classify(app_server, tmp_path):
         # Data: upload, review (the hostile text shows as text), use.
         page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(str(data))
         page.get_by_text(f"reviews.csv · {len(pairs)} rows").wait_for()
-        _settled(page)
+        settled(page)
         # The preview table is drawn on a canvas; its accessible copy holds the literal text
         # (column 1 is the text, row 0 the file's first row).
         cell = page.locator('[data-testid="stDataFrame"]').first.get_by_test_id("glide-cell-1-0")
@@ -208,7 +121,7 @@ def test_upload_train_metrics_and_classify(app_server, tmp_path):
         _nothing_injected(page)
         page.get_by_role("button", name="Review data").click()
         page.get_by_text("Findings").wait_for()
-        _settled(page)
+        settled(page)
         page.get_by_text("more than one label").first.wait_for()
         assert (
             f"e.g. '{HOSTILE}' is 'negative' and 'positive'"
@@ -216,7 +129,7 @@ def test_upload_train_metrics_and_classify(app_server, tmp_path):
         )
         _literal_hostile_text(page)
         page.get_by_text("Texts given more than one label").click()  # drop the conflict
-        _settled(page)
+        settled(page)
         page.get_by_role("button", name="Use this data").click()
         page.get_by_text("Data set ready").wait_for()
         _charts_drawn(page)
@@ -229,7 +142,7 @@ def test_upload_train_metrics_and_classify(app_server, tmp_path):
         epochs = page.get_by_role("spinbutton", name="Epochs (passes over the training data)")
         epochs.fill(str(n_epochs))
         epochs.press("Enter")
-        _settled(page)
+        settled(page)
         page.get_by_role("button", name="Start finetuning").click()
         page.get_by_text("Started run").wait_for()
         try:
@@ -238,13 +151,13 @@ def test_upload_train_metrics_and_classify(app_server, tmp_path):
         except Exception:  # noqa: BLE001 - a fast machine may skip past the finetune phase
             pass
         page.get_by_text("Finetune completed").first.wait_for(timeout=TRAIN_TIMEOUT_MS)
-        _settled(page)
+        settled(page)
 
         # Metrics: the curves and the confusion matrices.
         page.get_by_role("link", name="See the metrics").click()
         page.get_by_role("heading", name="Metrics").first.wait_for()
         page.get_by_text("Validation scores over training").wait_for()
-        _settled(page)
+        settled(page)
         _charts_drawn(page)
         assert page.locator('[data-testid="stMetric"]').count() >= 4
         _shot(page, "metrics", height=1900)
@@ -260,10 +173,10 @@ def test_upload_train_metrics_and_classify(app_server, tmp_path):
         box = page.get_by_role("textbox", name="Texts, one per line")
         box.fill(f"The pizza was wonderful, I loved it\n{HOSTILE}")
         box.press("Control+Enter")
-        _settled(page)
+        settled(page)
         page.get_by_role("button", name="Classify", exact=True).click()
         page.get_by_text("What a developer gets").wait_for()
-        _settled(page)
+        settled(page)
         _charts_drawn(page)
         page.get_by_text("→ positive").first.wait_for()
         _literal_hostile_text(page)
@@ -271,7 +184,7 @@ def test_upload_train_metrics_and_classify(app_server, tmp_path):
 
         page.get_by_role("tab", name="Map").click()
         page.get_by_text("texts misclassified").first.wait_for(timeout=120_000)
-        _settled(page)
+        settled(page)
         _charts_drawn(page)
         _shot(page, "playground-map", height=1000)
 
@@ -279,11 +192,11 @@ def test_upload_train_metrics_and_classify(app_server, tmp_path):
         mapped = tmp_path / "map.csv"
         mapped.write_bytes(csv_bytes([*tiny_pairs(4), (HOSTILE, "negative")]))
         page.get_by_role("radio", name="Upload texts").click()  # a segmented control
-        _settled(page)
+        settled(page)
         uploader = page.locator('[data-testid="stFileUploader"]', has_text="text, label per row")
         uploader.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(mapped))
         page.get_by_text("of 9 texts misclassified").first.wait_for(timeout=120_000)
-        _settled(page)
+        settled(page)
         _charts_drawn(page)
         for chart in page.locator('[data-testid="stVegaLiteChart"]').all():
             html = _tooltip_with(page, chart, HOSTILE)
@@ -292,7 +205,7 @@ def test_upload_train_metrics_and_classify(app_server, tmp_path):
 
         page.get_by_role("tab", name="Embed").click()
         page.get_by_text("Cosine similarity", exact=True).wait_for()
-        _settled(page)
+        settled(page)
         _charts_drawn(page)
         _shot(page, "playground-embed", height=1200)
         browser.close()

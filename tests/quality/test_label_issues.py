@@ -18,23 +18,7 @@ from core.quality.label_issues import (
     find_label_issues,
     near_duplicates,
 )
-
-SPORT = ["football", "tennis", "basketball", "cricket", "rugby", "hockey"]
-FOOD = ["pasta", "soup", "salad", "curry", "bread", "cake"]
-WEATHER = ["rain", "snow", "wind", "sunshine", "fog", "thunder"]
-
-
-def planted() -> tuple[LabeledTexts, dict[int, str]]:
-    """Three clearly separable labels, 12 each; two rows carry a wrong label.
-    Returns the data and {row: true label} of the two wrong rows."""
-    pairs = []
-    for i in range(12):
-        pairs.append((f"We watched the {SPORT[i % 6]} match and our team scored", "sport"))
-        pairs.append((f"I cooked {FOOD[i % 6]} for dinner with fresh herbs", "food"))
-        pairs.append((f"The forecast says heavy {WEATHER[i % 6]} tomorrow morning", "weather"))
-    pairs[3] = (pairs[3][0], "weather")  # a sport text (row 4) labelled weather
-    pairs[7] = (pairs[7][0], "sport")  # a food text (row 8) labelled sport
-    return LabeledTexts.from_pairs(pairs, name="planted.csv"), {4: "sport", 8: "food"}
+from tests.helpers import planted
 
 
 @pytest.fixture(scope="module")

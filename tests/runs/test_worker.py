@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -17,11 +16,10 @@ from core.runs.jobs import submit, wait
 from core.runs.resolve import load_run
 from core.runs.store import RunStore
 from core.runs.worker import TEST_PAUSE_ENV
-from tests.engine_data import tiny_config, tiny_dataset, wait_for
-from tests.test_app import go, open_app, shown
+from tests.app.helpers import go, open_app, shown
+from tests.helpers import ROOT, tiny_config, tiny_dataset, wait_for
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def _paused_in(store: RunStore, run_id: str, phase: str):
@@ -77,7 +75,7 @@ def test_the_job_outlives_the_app_that_started_it_and_a_fresh_app_shows_it(tmp_p
             sys.executable,
             "-c",
             "import sys; from core.runs.jobs import submit; from core.runs.store import RunStore; "
-            "from tests.engine_data import tiny_config, tiny_dataset; "
+            "from tests.helpers import tiny_config, tiny_dataset; "
             "print(submit(tiny_config(seed=5), tiny_dataset(), RunStore(sys.argv[1])).record.id)",
             str(runs),
         ],

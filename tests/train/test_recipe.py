@@ -8,7 +8,7 @@ import torch
 
 from core.model.catalogue import load_model
 from core.train.recipe import train
-from tests.engine_data import tiny_config, tiny_dataset
+from tests.helpers import tiny_config, tiny_dataset
 
 pytestmark = pytest.mark.slow
 

@@ -25,8 +25,9 @@ from core.data.labeled import (
 )
 from core.errors import DataError
 from core.io import encoding_warning
+from tests.helpers import SHARED_DATA
 
-DATA = Path("/work/shared/data")
+DATA = SHARED_DATA
 
 
 def write(tmp_path: Path, content: str | bytes, name: str = "data.csv") -> Path:

@@ -12,8 +12,8 @@ import os
 
 import pytest
 
-from tests.test_browser import ARGS, CHROMIUM, ROOT, _settled, app_server  # noqa: F401
-from tests.tiny_data import csv_bytes
+from tests.app.browser import ARGS, CHROMIUM, settled
+from tests.helpers import ROOT, csv_bytes
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -41,13 +41,13 @@ def test_check_labels_shows_the_flipped_rows(app_server, tmp_path):  # noqa: F81
         page.get_by_text("Upload a CSV file with two columns").wait_for()
         page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(str(data))
         page.get_by_text(f"reviews.csv · {len(pairs)} rows").wait_for()
-        _settled(page)
+        settled(page)
         page.get_by_role("button", name="Review data").click()
         page.get_by_text("Findings").wait_for()
-        _settled(page)
+        settled(page)
         page.get_by_role("button", name="Check labels").click()
         page.get_by_text("rows may be mislabelled").wait_for()
-        _settled(page)
+        settled(page)
         if os.environ.get("EMBEDTUNE_SCREENSHOTS") == "1":
             page.mouse.move(5, 5)  # no hover toolbars in the picture
             heading = page.get_by_role("heading", name="Check labels").first

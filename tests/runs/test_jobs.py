@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
+import threading
+import time
 
 import pytest
 
 from core.runs.jobs import submit, wait
 from core.runs.resolve import load_run
 from core.runs.store import RunStore
-from tests.engine_data import tiny_config, tiny_dataset, wait_for
+from tests.helpers import (
+    ROOT,
+    tiny_config,
+    tiny_dataset,
+    wait_for,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -72,3 +81,73 @@ def test_a_killed_worker_is_reported_as_failed_with_its_phase_and_log(tmp_path):
     )
     assert any("phase finetune" in line for line in record.error["log_tail"])
     assert not (store.path(run_id) / "model").exists()
+
+
+@pytest.mark.slow
+def test_two_sessions_starting_the_same_finetune_at_once_create_one_run(tmp_path):
+    root = tmp_path / "runs"
+    sessions = 6
+    barrier = threading.Barrier(sessions)
+    results, errors = [], []
+
+    def start() -> None:
+        try:
+            barrier.wait()
+            results.append(submit(tiny_config(), tiny_dataset(), RunStore(root)))
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(sessions)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    assert len({s.record.id for s in results}) == 1
+    assert sorted(s.reused for s in results) == [False] + [True] * (sessions - 1)
+    store = RunStore(root)
+    assert [r.id for r in store.list()] == [results[0].record.id]
+    store.request_cancel(results[0].record.id)  # the test needs no training
+    assert wait(store, results[0].record.id, timeout_s=120).status == "cancelled"
+
+
+_START_AT = """
+import sys, time
+from core.runs.jobs import submit
+from core.runs.store import RunStore
+from tests.helpers import tiny_config, tiny_dataset
+config, dataset, store = tiny_config(seed=7), tiny_dataset(), RunStore(sys.argv[1])
+time.sleep(max(0.0, float(sys.argv[2]) - time.time()))  # all processes start together
+submission = submit(config, dataset, store)
+print(submission.record.id, submission.reused)
+"""
+
+
+@pytest.mark.slow
+def test_separate_processes_starting_the_same_finetune_at_once_create_one_run(tmp_path):
+    # As two app servers (or an app and the CLI) sharing one runs folder would.
+    root = tmp_path / "runs"
+    start_at = f"{time.time() + 8:.3f}"  # after every process has imported what it needs
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", _START_AT, str(root), start_at],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    results = []
+    for process in processes:
+        out, err = process.communicate(timeout=180)
+        assert process.returncode == 0, err
+        run_id, reused = out.split()
+        results.append((run_id, reused == "True"))
+    assert len({run_id for run_id, _ in results}) == 1
+    assert sorted(reused for _, reused in results) == [False, True, True]
+    store = RunStore(root)
+    [listed] = store.list()
+    assert listed.id == results[0][0]
+    store.request_cancel(listed.id)  # the test needs no training
+    assert wait(store, listed.id, timeout_s=120).status in ("cancelled", "completed")

@@ -10,6 +10,7 @@ import pytest
 from core.config import TrainConfig
 from core.data.labeled import LabeledTexts, split
 from core.errors import RunError, StorageError
+from core.runs.resolve import load_run
 from core.runs.store import (
     MODEL_DIR,
     RUN_FILE,
@@ -20,6 +21,9 @@ from core.runs.store import (
     validate_run_id,
 )
 from core.train.metrics import evaluate_predictions
+from tests.helpers import (
+    completed_without_model,
+)
 
 
 @pytest.fixture
@@ -151,3 +155,17 @@ def test_writes_are_atomic_and_leave_no_temporary_files(store, dataset):
     leftovers = [p.name for p in store.path(record.id).iterdir() if p.name.startswith(".")]
     assert leftovers == []
     assert [p.name for p in store.root.iterdir() if p.is_dir() and p.name.startswith(".")] == []
+
+
+def test_a_completed_run_without_its_model_is_broken_not_served(tmp_path):
+    store = RunStore(tmp_path / "runs")
+    run_id = completed_without_model(store)
+    [listed] = store.list()
+    assert isinstance(listed, BrokenRun)
+    assert listed.reason == f"run {run_id} is broken: it completed but its model folder is gone"
+    with pytest.raises(RunError, match="^no model folder in .*: the run has no finished model$"):
+        load_run(run_id, store)
+    # Submitting the same finetune again replaces it instead of reusing a run with no model.
+    record = store.get(run_id)
+    again, created = store.create(record.config, store.load_dataset(run_id))
+    assert created and again.status == "queued"

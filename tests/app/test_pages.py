@@ -9,10 +9,10 @@ import pytest
 
 from core.config import TrainConfig
 from core.data.labeled import LabeledTexts, split
-from core.runs.jobs import submit, wait
+from core.runs.jobs import wait
 from core.runs.store import RUN_FILE, RunStore
 from tests.app.helpers import go, open_app, shown, unescape
-from tests.helpers import HOSTILE, csv_bytes, tiny_pairs
+from tests.helpers import HOSTILE, csv_bytes, tiny_dataset, tiny_pairs
 
 PAGES = [
     "app_pages/data.py",
@@ -26,15 +26,15 @@ TRAIN_TIMEOUT_S = 240
 
 
 @pytest.fixture(scope="session")
-def seeded(tmp_path_factory) -> tuple[Path, str]:
-    """A runs folder with one real completed tiny run, a failed run and a broken one."""
-    root = tmp_path_factory.mktemp("seeded-runs")
+def seeded(completed_run, tmp_path_factory) -> tuple[Path, str]:
+    """A runs folder with the session's completed run, a failed run and a broken one."""
+    import shutil
+
+    root = tmp_path_factory.mktemp("seeded") / "runs"
+    root.mkdir()
+    shutil.copytree(completed_run.root / completed_run.run_id, root / completed_run.run_id)
     store = RunStore(root)
-    dataset = split(LabeledTexts.from_pairs(tiny_pairs(20), name="tiny.csv"), seed=0)
-    record = submit(TrainConfig(epochs=1), dataset, store).record
-    finished = wait(store, record.id, timeout_s=TRAIN_TIMEOUT_S)
-    assert finished.status == "completed", finished.error
-    failed, _ = store.create(TrainConfig(epochs=1, seed=7), dataset)
+    failed, _ = store.create(TrainConfig(epochs=1, seed=7), tiny_dataset())
     store.update(
         failed.id,
         status="failed",
@@ -43,7 +43,7 @@ def seeded(tmp_path_factory) -> tuple[Path, str]:
     broken = root / "ft-broken000000"
     broken.mkdir()
     (broken / RUN_FILE).write_text("{not json", encoding="utf-8")
-    return root, record.id
+    return root, completed_run.run_id
 
 
 # ----------------------------------------------------------------------------- every page
@@ -217,7 +217,7 @@ def test_metrics_page_shows_the_stored_numbers(seeded, monkeypatch):
     assert metrics["Precision"].delta == f"{gains['precision']:+.3f}"
     assert "Finetune completed. Now you can test your model in the Playground." in shown(at)
     per_label = at.dataframe[0].value
-    assert list(per_label["label"]) == ["negative", "positive"]
+    assert list(per_label["label"]) == ["food", "sport", "tech"]
     assert list(per_label["support"]) == [c.support for c in record.final.per_class]
     assert len(at.get("vega_lite_chart")) == 6  # 4 curves + 2 confusion matrices
 
@@ -232,13 +232,13 @@ def test_playground_classifies_a_text(seeded, monkeypatch):
     assert at.selectbox(key="playground_model").value == run_id
     at.session_state["playground_tab"] = "Classify"
     at.run()
-    at.text_area(key="classify_text").set_value(f"The hotel was superb, I loved it\n{HOSTILE}")
+    at.text_area(key="classify_text").set_value(f"she scored twice in the final\n{HOSTILE}")
     at.button(key="classify").click().run()
     assert not at.exception and not at.error
     results = at.session_state["classify_results"][1]
-    assert [r["input"] for r in results] == ["The hotel was superb, I loved it", HOSTILE]
-    assert results[0]["prediction"] == "positive"
-    assert set(results[0]["labels"]) == {"negative", "positive"}
+    assert [r["input"] for r in results] == ["she scored twice in the final", HOSTILE]
+    assert results[0]["prediction"] == "sport"
+    assert set(results[0]["labels"]) == {"food", "sport", "tech"}
     # Exactly what POST /v1/classify answers, and the same request as curl and Python.
     shown_body = json.loads(at.json[0].value)
     assert shown_body == at.session_state["classify_results"][2]

@@ -137,15 +137,16 @@ def test_training_the_same_again_reuses_the_run(trained, capsys):
     assert err.startswith(f"Reused completed run {result['run_id']}")
 
 
-@pytest.mark.slow
-def test_runs_status_classify_evaluate_export(trained, capsys, tmp_path):
-    folder, runs, result, _ = trained
-    run_id = result["run_id"]
+def test_runs_status_classify_evaluate_export(completed_run, capsys, tmp_path):
+    runs, run_id = completed_run.root, completed_run.run_id
+    data = tiny_dataset()
+    test_csv = _write(tmp_path / "test.csv", zip(data.train.texts, data.train.labels))
     code, out, _ = run_cli(capsys, "runs", "--runs-dir", str(runs), "--json")
     assert code == 0 and [r["run_id"] for r in json.loads(out)] == [run_id]
 
     code, out, _ = run_cli(capsys, "status", run_id, "--runs-dir", str(runs), "--json")
-    assert code == 0 and json.loads(out)["finetuned"] == result["finetuned"]
+    record = completed_run.store.get(run_id)
+    assert code == 0 and json.loads(out)["finetuned"]["macro_f1"] == record.final.metrics.macro_f1
 
     code, out, _ = run_cli(
         capsys,
@@ -162,10 +163,10 @@ def test_runs_status_classify_evaluate_export(trained, capsys, tmp_path):
     assert set(predictions[0]["labels"]) == {"food", "sport", "tech"}
 
     code, out, _ = run_cli(
-        capsys, "evaluate", run_id, str(folder / "train.csv"), "--runs-dir", str(runs), "--json"
+        capsys, "evaluate", run_id, str(test_csv), "--runs-dir", str(runs), "--json"
     )
     evaluation = json.loads(out)
-    assert code == 0 and evaluation["n"] == 24
+    assert code == 0 and evaluation["n"] == len(data.train)
     assert {"accuracy", "f1", "precision", "recall", "macro_f1"} <= set(evaluation)
     assert len(evaluation["confusion_matrix"]) == 3 and len(evaluation["per_class"]) == 3
 
@@ -187,15 +188,12 @@ def test_runs_status_classify_evaluate_export(trained, capsys, tmp_path):
     assert code == 2 and err == f"error: {dest} exists and is not empty: choose a new folder\n"
 
 
-@pytest.mark.slow
-def test_evaluate_refuses_labels_the_model_never_saw(trained, capsys, tmp_path):
-    _, runs, result, _ = trained
+def test_evaluate_refuses_labels_the_model_never_saw(completed_run, capsys, tmp_path):
+    runs, run_id = completed_run.root, completed_run.run_id
     test_csv = _write(
         tmp_path / "test.csv", [("a spicy curry", "food"), ("a yacht race", "sailing")]
     )
-    code, _, err = run_cli(
-        capsys, "evaluate", result["run_id"], str(test_csv), "--runs-dir", str(runs)
-    )
+    code, _, err = run_cli(capsys, "evaluate", run_id, str(test_csv), "--runs-dir", str(runs))
     assert code == 2
     assert err == (
         "error: row 2: label 'sailing' was not in the training data "

@@ -24,7 +24,6 @@ from core.data.labeled import (
     split_sizes,
 )
 from core.errors import DataError
-from core.io import encoding_warning
 from tests.helpers import SHARED_DATA
 
 DATA = SHARED_DATA
@@ -81,22 +80,11 @@ def test_utf16_with_bom_is_decoded():
     assert read_labeled_csv(raw).texts == ("good", "bad")
 
 
-def test_utf16_is_read_with_a_warning_and_utf8_without(tmp_path):
+def test_utf16_reads_as_utf8_does(tmp_path):
     content = "caf\u00e9 \U0001f600,pos\nbad,neg\n"
     little = b"\xff\xfe" + content.encode("utf-16-le")
     big = b"\xfe\xff" + content.encode("utf-16-be")
     assert read_labeled_csv(little) == read_labeled_csv(big) == read_labeled_csv(content.encode())
-    assert encoding_warning(little, "a.csv") == (
-        "a.csv is UTF-16 (little-endian, with a byte-order mark), not UTF-8: it was read as "
-        "UTF-16. Check that the texts look right, and save it as 'CSV UTF-8' so that every tool "
-        "reads it the same way"
-    )
-    assert encoding_warning(big).startswith("the file is UTF-16 (big-endian, with a byte-order")
-    assert encoding_warning(write(tmp_path, big)).startswith("data.csv is UTF-16 (big-endian")
-    for utf8 in (content.encode(), b"\xef\xbb\xbf" + content.encode(), b""):
-        assert encoding_warning(utf8) is None
-    assert encoding_warning(write(tmp_path, content.encode())) is None
-    assert encoding_warning(tmp_path / "missing.csv") is None  # read_labeled_csv says why
 
 
 def test_quoted_fields_keep_commas_quotes_and_newlines_and_rows_follow_physical_lines():
@@ -184,35 +172,6 @@ def test_error_over_the_size_limit(tmp_path):
         "sample it or split it into smaller files"
     )
     assert MAX_FILE_BYTES == 200 * 1024 * 1024
-
-
-def test_error_spreadsheet():
-    assert error(b"PK\x03\x04\x14\x00\x06\x00rest of an xlsx") == (
-        "the file looks like a spreadsheet or ZIP archive (.xlsx), not CSV text: "
-        "save it as 'CSV UTF-8' and try again"
-    )
-
-
-def test_error_binary():
-    assert error(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR") == (
-        "the file looks binary, not text (NUL byte at byte offset 8): "
-        "expected a CSV file saved as UTF-8"
-    )
-
-
-def test_error_latin1_names_line_offset_and_byte():
-    raw = "good,pos\ncaf\u00e9 au lait,neg\n".encode("latin-1")
-    assert error(raw) == (
-        "line 2: byte 0xe9 at byte offset 12 is not UTF-8 (the file is probably Latin-1 or "
-        "Windows-1252): save it as 'CSV UTF-8' and try again"
-    )
-
-
-def test_error_broken_utf16():
-    assert error(b"\xff\xfea\x00b") == (
-        "the file starts like UTF-16 but byte offset 4 cannot be decoded: "
-        "save it as 'CSV UTF-8' and try again"
-    )
 
 
 def test_error_too_many_columns():

@@ -18,13 +18,12 @@ import uvicorn
 from fastapi.testclient import TestClient
 
 from core.model.classifier import load_embedder
-from core.runs.jobs import submit, wait
 from core.runs.resolve import load_run
 from core.runs.store import RunStore
 from core.serve.app import create_app
 from core.serve.cache import ModelCache, ModelLoading
 from core.serve.wire import classify_body, classify_snippets
-from tests.helpers import ROOT, tiny_config, tiny_dataset
+from tests.helpers import ROOT
 
 TEXTS = ["she scored twice in the final", "the soup was too salty", "my phone keeps crashing"]
 
@@ -59,17 +58,14 @@ class LiveServer:
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    """One real tiny finetune, shared by the tests of this module."""
-    store = RunStore(tmp_path_factory.mktemp("server") / "runs")
-    record = wait(store, submit(tiny_config(), tiny_dataset(), store).record.id, timeout_s=600)
-    assert record.status == "completed", record.error
-    return store
+def store(completed_run):
+    """The session's completed run, served read-only by the tests of this module."""
+    return completed_run.store
 
 
 @pytest.fixture(scope="module")
-def run_id(store):
-    return next(iter(store.iter_ids()))
+def run_id(completed_run):
+    return completed_run.run_id
 
 
 @pytest.fixture(scope="module")

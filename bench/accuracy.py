@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
+from bench.machine import meta  # noqa: E402
 from core.config import TrainConfig  # noqa: E402
 from core.data.labeled import LabeledTexts, read_labeled_csv, split  # noqa: E402
 from core.env import set_offline_env  # noqa: E402
@@ -177,9 +178,9 @@ def summarise(paths: list[Path]) -> str:
 
 
 def read_rows(paths: list[Path]) -> list[dict]:
-    return [
-        json.loads(line) for path in paths for line in path.read_text().splitlines() if line.strip()
-    ]
+    """The results in the files, without their "meta" lines."""
+    rows = [json.loads(line) for path in paths for line in path.read_text().splitlines() if line]
+    return [row for row in rows if not row.get("meta")]
 
 
 def paired(rows: list[dict], reference: str = "setfit", method: str = "embedtune") -> str:
@@ -240,6 +241,7 @@ def main() -> None:
     parser.add_argument("--tag", default="", help="label for this Embedtune variant")
     parser.add_argument("--out", type=Path, default=Path("bench/out/accuracy.jsonl"))
     parser.add_argument("--summary", action="store_true", help="only print the table of --out")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     parser.add_argument(
         "--against",
         default="",
@@ -260,9 +262,12 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     done = set()
     if args.out.exists():
-        for line in args.out.read_text().splitlines():
-            r = json.loads(line)
+        for r in read_rows([args.out]):
             done.add((r["dataset"], r["seed"], r["method"]))
+    import torch
+
+    torch.set_num_threads(args.threads)
+    wrote_meta = False
     for name in args.datasets.split(","):
         folder = DATA / DATASETS[name]
         full_train = read_labeled_csv(folder / "train.csv")
@@ -293,6 +298,9 @@ def main() -> None:
                 }
                 print(json.dumps(record), flush=True)
                 with args.out.open("a") as f:
+                    if not wrote_meta:
+                        f.write(json.dumps({**meta(args.threads), "argv": sys.argv[1:]}) + "\n")
+                        wrote_meta = True
                     f.write(json.dumps(record) + "\n")
 
 

@@ -34,12 +34,10 @@ import argparse  # noqa: E402
 import hashlib  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
-import platform  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
-from datetime import UTC, datetime  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -47,6 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 
 from bench.accuracy import DATA, DATASETS, MAX_TEST, score, stratified_sample  # noqa: E402
+from bench.machine import meta  # noqa: E402
 from core.data.labeled import read_labeled_csv, split  # noqa: E402
 
 CACHE = Path("bench/out/head-cache")
@@ -178,36 +177,6 @@ def embed(name: str, part: str, texts: tuple[str, ...], model_box: list) -> np.n
     return x
 
 
-def meta() -> dict:
-    import sentence_transformers
-    import sklearn
-    import torch
-    import transformers
-
-    cpu = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        cpu = platform.processor()
-    return {
-        "meta": True,
-        "date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "sklearn": sklearn.__version__,
-        "sentence_transformers": sentence_transformers.__version__,
-        "transformers": transformers.__version__,
-        "numpy": np.__version__,
-        "nproc": len(os.sched_getaffinity(0)),
-        "cpu": cpu,
-        "threads": 1,
-        "model": "small (all-MiniLM-L6-v2)",
-    }
-
-
 def run(
     datasets: list[str], seeds: list[int], rows: int, out: Path, product_split: bool = False
 ) -> None:
@@ -306,7 +275,7 @@ def run(
                     )
                 with out.open("a") as f:
                     if not wrote_meta:
-                        f.write(json.dumps({**meta(), "argv": sys.argv[1:]}) + "\n")
+                        f.write(json.dumps({**meta(threads=1), "argv": sys.argv[1:]}) + "\n")
                         wrote_meta = True
                     for record in records:
                         f.write(json.dumps(record) + "\n")

@@ -34,11 +34,11 @@ class TrainConfig(Record):
         default="softmax",
         metadata={
             "help": (
-                "End-to-end cross-entropy through a softmax head initialised from the frozen "
-                'model\'s logistic regression ("linear probe, then finetune"). Measured on emotion '
-                "(500 rows): test macro-F1 0.66 against 0.38 frozen. The batch-triplet option was "
-                "reported weaker (0.88 vs 0.93 on a 3-class set) and to collapse on emotion at 10 "
-                "epochs (0.24)."
+                "The finetuning loss. softmax: end-to-end cross-entropy through a softmax head "
+                "initialised from the frozen model's logistic regression (\"linear probe, then "
+                'finetune"). Measured on emotion (500 rows): test macro-F1 0.66 against 0.38 '
+                "frozen. The batch-triplet option was reported weaker (0.88 vs 0.93 on a 3-class "
+                "set) and to collapse on emotion at 10 epochs (0.24)."
             )
         },
     )
@@ -46,22 +46,25 @@ class TrainConfig(Record):
         default=8,
         metadata={
             "help": (
-                "Validation macro-F1 on emotion still rose until epoch 6-7 at 1e-4; early "
-                "stopping ends the runs that stop gaining sooner (binary sets peak after 1-3 "
-                "epochs)."
+                "Passes over the training rows, at most. Validation macro-F1 on emotion still "
+                "rose until epoch 6-7 at 1e-4; early stopping ends the runs that stop gaining "
+                "sooner (binary sets peak after 1-3 epochs)."
             )
         },
     )
     batch_size: int = field(
         default=16,
-        metadata={"help": "16 is the step size the CPU figures were measured at."},
+        metadata={
+            "help": ("Texts per training step; 16 is the size the CPU figures were measured at.")
+        },
     )
     learning_rate: float = field(
         default=1e-4,
         metadata={
             "help": (
-                "1e-4: emotion reached 0.66 test macro-F1 at 1e-4 but 0.53 at 5e-5 (slower, "
-                "stopped early); on sst2 both rates gave 0.78-0.79 (docs/BENCHMARKS.md)."
+                "The body's learning rate. 1e-4: emotion reached 0.66 test macro-F1 at 1e-4 but "
+                "0.53 at 5e-5 (slower, stopped early); on sst2 both rates gave 0.78-0.79 "
+                "(docs/BENCHMARKS.md)."
             )
         },
     )
@@ -69,43 +72,48 @@ class TrainConfig(Record):
         default=1e-3,
         metadata={
             "help": (
-                "The softmax head starts from the probe's solution; a higher rate lets it follow "
-                "the body."
+                "The softmax head's learning rate while the body trains. It starts from the "
+                "probe's solution; a higher rate lets it follow the body."
             )
         },
     )
     warmup_ratio: float = field(
         default=0.1,
         metadata={
-            "help": "A short warm-up keeps the first steps from distorting the pretrained features."
+            "help": (
+                "Fraction of the steps over which the learning rate warms up: a short warm-up "
+                "keeps the first steps from distorting the pretrained features."
+            )
         },
     )
     weight_decay: float = field(
         default=0.01,
         metadata={
-            "help": "AdamW's weight decay on the body: the usual 0.01 of transformers' recipes."
+            "help": ("AdamW's weight decay on the body: the usual 0.01 of transformers' recipes.")
         },
     )
     max_seq_length: int | None = field(
         default=None,
         metadata={
             "help": (
-                "None: the base model's own limit (256 tokens for the small model, 384 for the "
-                "large)."
+                "Tokens read per text; None: the base model's own limit (256 tokens for the small "
+                "model, 384 for the large)."
             )
         },
     )
     seed: int = field(
         default=42,
         metadata={
-            "help": "Random seed of the finetune (dropout, batch order) and of the head; the same "
-            "seed and data give the same run."
+            "help": (
+                "Random seed of the finetune (dropout, batch order) and of the head; the same "
+                "seed and data give the same run."
+            )
         },
     )
     early_stopping_patience: int = field(
         default=3,
         metadata={
-            "help": "Evaluations without a gain in validation macro-F1 before training stops."
+            "help": ("Evaluations without a gain in validation macro-F1 before training stops.")
         },
     )
     evals_per_epoch: int = field(
@@ -121,8 +129,10 @@ class TrainConfig(Record):
     balanced_weights: bool = field(
         default=False,
         metadata={
-            "help": "Weight labels inversely to their frequency in the finetuning loss (the "
-            "head weighs them on its own: head_balanced)."
+            "help": (
+                "Weight labels inversely to their frequency in the finetuning loss (the head "
+                "weighs them on its own: head_balanced)."
+            )
         },
     )
     refit_head_on_all: bool = field(
@@ -138,31 +148,38 @@ class TrainConfig(Record):
     head_c: float = field(
         default=4.0,
         metadata={
-            "help": "Inverse regularisation strength of the logistic-regression head (scikit-"
-            "learn's C). On unit-length embeddings C=1 keeps the weights so small that the label "
-            "counts decide: with balanced weights, C=4 gave the best mean test macro-F1 of the "
-            "frozen model over the 7 shared sets (0.811 against 0.761 for C=1, clinc150 0.822 "
-            "against 0.625) and lost at most 1.2 points on any set (docs/BENCHMARKS.md, Head)."
+            "help": (
+                "Inverse regularisation strength of the logistic-regression head (scikit-learn's "
+                "C). On unit-length embeddings C=1 keeps the weights so small that the label "
+                "counts decide: with balanced weights, C=4 gave the best mean test macro-F1 of "
+                "the frozen model over the 7 shared sets (0.811 against 0.761 for C=1, clinc150 "
+                "0.822 against 0.625) and lost at most 1.2 points on any set (docs/BENCHMARKS.md, "
+                "Head)."
+            )
         },
     )
     head_balanced: bool = field(
         default=True,
         metadata={
-            "help": "Weight labels inversely to their frequency in the head, so that a label "
-            "with 4 rows does not outvote one with 3 (measured with head_c: see its help)."
+            "help": (
+                "Weight labels inversely to their frequency in the head, so that a label with 4 "
+                "rows does not outvote one with 3 (measured with head_c: see its help)."
+            )
         },
     )
     cleaning: CleaningConfig = field(
         default_factory=CleaningConfig,
         metadata={
-            "help": "Text cleaning rules, applied to the training texts and again to every text "
-            "sent for prediction; all off by default (texts are used as given)."
+            "help": (
+                "Text cleaning rules, applied to the training texts and again to every text sent "
+                "for prediction; all off by default (texts are used as given)."
+            )
         },
     )
     device: str | None = field(
         default=None,
         metadata={
-            "help": 'Force a device ("cpu", "cuda", "mps"); None picks CUDA, then MPS, then CPU.'
+            "help": ('Force a device ("cpu", "cuda", "mps"); None picks CUDA, then MPS, then CPU.')
         },
     )
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sys
 
-from core.cli.commands import EXIT_ERROR
+from core.cli.commands import EXIT_ERROR, Interrupted
 from core.errors import EmbedtuneError
 
 
@@ -20,6 +20,9 @@ def main(argv: list[str] | None = None) -> int:
     except EmbedtuneError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    except Interrupted as stop:
+        print(f"error: {stop}", file=sys.stderr)
+        return stop.exit_code
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
-        return EXIT_ERROR
+        return 130

@@ -4,8 +4,10 @@ the exit code (0 done, 1 a run that did not complete, 2 an error the user can fi
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,7 @@ from core.cli.render import (
 )
 from core.errors import EmbedtuneError
 
-EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2  # and 128 + the signal after Ctrl-C / SIGTERM
 
 
 class CliError(EmbedtuneError):
@@ -122,18 +124,19 @@ def _label_issues(train: Any, model: str, cleaning: Any) -> Any:
 
 
 def _config_from_args(args: argparse.Namespace) -> Any:
+    """The TrainConfig of the command line: the defaults, and every setting given."""
+    import dataclasses
+
     from core.config import TrainConfig
     from core.data.cleaning import CleaningConfig
 
     changes: dict[str, Any] = {"base_model": args.model}
-    for name in ("epochs", "seed", "batch_size", "learning_rate", "loss", "device"):
-        value = getattr(args, name, None)
-        if value is not None:
-            changes[name] = value
+    for field in dataclasses.fields(TrainConfig):
+        value = getattr(args, field.name, None)
+        if value is not None and field.name not in ("base_model", "cleaning"):
+            changes[field.name] = value
     if args.clean:
         changes["cleaning"] = CleaningConfig.ALL
-    if args.balanced:
-        changes["balanced_weights"] = True
     return TrainConfig().replace(**changes)
 
 
@@ -153,15 +156,64 @@ def cmd_train(args: argparse.Namespace) -> int:
 
         record = train_distributed(config, dataset, store)
         return EXIT_OK if record is None else _report_run(record, args.json)
-    submission = submit(config, dataset, store)
-    print(submission.message, file=sys.stderr)
+    submission = submit(config, dataset, store, force=args.force)
+    hint = " --force trains again." if submission.reused and not submission.record.active else ""
+    print(submission.message + hint, file=sys.stderr)
+    run_id = submission.record.id
+    if args.detach and submission.record.active:
+        if args.json:
+            print_json(run_json(submission.record))
+        else:
+            print(f"run {run_id}: {submission.record.status} in the background")
+            print(f"follow it: python -m core status {run_id} --follow{_runs_dir_flag(args)}")
+            print(f"stop it:   python -m core cancel {run_id}{_runs_dir_flag(args)}")
+        return EXIT_OK
     try:
-        record = wait(store, submission.record.id, on_update=progress_printer())
-    except KeyboardInterrupt:
-        store.request_cancel(submission.record.id)
-        print(f"cancelling run {submission.record.id} ...", file=sys.stderr)
-        record = wait(store, submission.record.id)
+        with _signals_interrupt():
+            record = wait(store, run_id, on_update=progress_printer())
+    except Interrupted as stop:
+        store.request_cancel(run_id)
+        print(f"cancelling run {run_id} ...", file=sys.stderr)
+        record = wait(store, run_id)
+        _report_run(record, args.json)
+        raise stop from None
     return _report_run(record, args.json)
+
+
+def _runs_dir_flag(args: argparse.Namespace) -> str:
+    return f" --runs-dir {args.runs_dir}" if args.runs_dir else ""
+
+
+class Interrupted(Exception):
+    """Ctrl-C (SIGINT) or SIGTERM while the command waits: exit 128 + the signal's number."""
+
+    def __init__(self, signum: int) -> None:
+        import signal
+
+        super().__init__(f"interrupted by {signal.Signals(signum).name}")
+        self.exit_code = 128 + signum
+
+
+@contextlib.contextmanager
+def _signals_interrupt() -> Iterator[None]:
+    """While waiting, SIGINT and SIGTERM raise Interrupted (a closed terminal or `kill` is
+    treated like Ctrl-C), in the main thread only."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise Interrupted(signum)
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
 
 
 def _report_run(record: Any, as_json: bool) -> int:
@@ -215,7 +267,17 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    record = _store(args).get(args.run)
+    from core.runs.jobs import wait
+
+    store = _store(args)
+    record = store.get(args.run)
+    if args.follow and record.active:
+        try:
+            with _signals_interrupt():
+                record = wait(store, record.id, on_update=progress_printer())
+        except Interrupted as stop:
+            print(f"stopped following run {record.id}; it goes on", file=sys.stderr)
+            raise stop from None
     if not args.json and record.active:
         p = record.progress
         eta = f", ETA {p.eta_s:.0f} s" if p.eta_s else ""

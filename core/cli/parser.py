@@ -41,7 +41,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("train", help="training CSV: text,label per row, no header by default")
         p.add_argument("--valid", help="validation CSV (default: a stratified 20%% split)")
         p.add_argument("--header", action="store_true", help="the first row is a header")
-        p.add_argument("--model", default="small", help="small, large or a model folder")
+        p.add_argument(
+            "--model",
+            default="small",
+            help="base model: small, large or a model folder (default: small)",
+        )
         p.add_argument("--clean", action="store_true", help="strip URLs, HTML, stray symbols")
 
     p = add("review", cmd_review, "review a data set before finetuning")
@@ -54,13 +58,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("train", cmd_train, "finetune a base model on a data set (blocks; progress on stderr)")
     data_args(p)
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--seed", type=int)
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--learning-rate", type=float)
-    p.add_argument("--loss", choices=["softmax", "batch_all_triplet"])
-    p.add_argument("--device", choices=["cpu", "cuda", "mps"])
-    p.add_argument("--balanced", action="store_true", help="balanced class weights")
+    train_settings(p)
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="train again even when a completed run has the same data and settings",
+    )
+    p.add_argument(
+        "--detach",
+        action="store_true",
+        help="start the run and return: it trains in the background (follow it with "
+        "`python -m core status RUN --follow`)",
+    )
     p.add_argument(
         "--drop",
         action="append",
@@ -71,6 +80,11 @@ def build_parser() -> argparse.ArgumentParser:
     add("runs", cmd_runs, "list runs")
     p = add("status", cmd_status, "show a run")
     p.add_argument("run")
+    p.add_argument(
+        "--follow",
+        action="store_true",
+        help="show its progress until it ends (Ctrl-C stops following)",
+    )
     p = add("cancel", cmd_cancel, "stop a queued or running run")
     p.add_argument("run")
     p = add("evaluate", cmd_evaluate, "score a completed run on a labelled test CSV")
@@ -120,3 +134,48 @@ def build_parser() -> argparse.ArgumentParser:
         help="requests per second per client address (0: no limit; default 200)",
     )
     return parser
+
+
+# TrainConfig fields with a flag other than --field-name (the first flag is the one --help shows).
+FLAGS = {
+    "base_model": None,  # --model, with the data arguments (review takes it too)
+    "cleaning": None,  # --clean, with the data arguments
+    "early_stopping_patience": ("--patience",),
+    "head_learning_rate": ("--head-lr",),
+    "balanced_weights": ("--balanced",),
+}
+
+
+def train_settings(p: argparse.ArgumentParser) -> None:
+    """One option per TrainConfig setting, its help and default from the field (no drift)."""
+    import dataclasses
+    import typing
+
+    from core.config import LOSSES, TrainConfig
+
+    group = p.add_argument_group("training settings (TrainConfig)")
+    hints = typing.get_type_hints(TrainConfig)
+    defaults = TrainConfig()
+    choices = {"loss": LOSSES, "device": ("cpu", "cuda", "mps")}
+    for field in dataclasses.fields(TrainConfig):
+        flags = FLAGS.get(field.name, (f"--{field.name.replace('_', '-')}",))
+        if flags is None:
+            continue
+        default = getattr(defaults, field.name)
+        shown = "auto" if default is None else default
+        text = f"{field.metadata.get('help', '')} (default: {shown})".replace("%", "%%")
+        kind = hints[field.name]
+        if kind is bool:
+            group.add_argument(
+                *flags, dest=field.name, action=argparse.BooleanOptionalAction, help=text
+            )
+            continue
+        base = next((t for t in typing.get_args(kind) if t is not type(None)), kind)
+        group.add_argument(
+            *flags,
+            dest=field.name,
+            type=base,
+            choices=choices.get(field.name),
+            metavar=None if field.name in choices else ("N" if base is int else "VALUE"),
+            help=text,
+        )

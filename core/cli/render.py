@@ -54,30 +54,57 @@ def phase_bars() -> Callable[[str, int, int], None]:
     return update
 
 
+# What a phase without steps to count is doing, printed once when it starts.
+PHASE_LINES = {
+    "queued": "queued: waiting for the device",
+    "baseline": "baseline: scoring the base model with a logistic-regression head",
+    "head": "head: fitting the head on the finetuned embeddings",
+    "saving": "saving the model",
+}
+
+
 def progress_printer() -> Callable[[Any], None]:
-    """A tqdm bar on stderr that follows the run's phase and step."""
+    """Progress on stderr: a line when a phase starts, and one bar for the finetune with its
+    epoch, step, ETA and the latest validation macro-F1."""
     from tqdm import tqdm
 
     state: dict[str, Any] = {"bar": None, "phase": None}
 
+    def close() -> None:
+        if state["bar"] is not None:
+            state["bar"].close()
+            state["bar"] = None
+
     def update(record: Any) -> None:
         progress = record.progress
         if progress.phase != state["phase"]:
-            if state["bar"] is not None:
-                state["bar"].close()
+            close()
             state["phase"] = progress.phase
-            state["bar"] = tqdm(
-                total=progress.total or None, desc=progress.phase, file=sys.stderr, unit="step"
-            )
+            if progress.phase == "finetune":
+                state["bar"] = tqdm(
+                    total=progress.total or None,
+                    desc="finetune",
+                    unit="step",
+                    file=sys.stderr,
+                    dynamic_ncols=True,
+                )
+            elif progress.phase in PHASE_LINES:
+                print(PHASE_LINES[progress.phase], file=sys.stderr)
         bar = state["bar"]
-        if progress.total and bar.total != progress.total:
-            bar.total = progress.total
-        bar.n = progress.step
-        if record.history:
-            bar.set_postfix(macro_f1=f"{record.history[-1]['metrics']['macro_f1']:.3f}")
-        bar.refresh()
+        if bar is not None:
+            if progress.total and bar.total != progress.total:
+                bar.total = progress.total
+            bar.n = progress.step
+            shown: dict[str, str] = {}
+            if progress.total:
+                epochs = record.config.epochs
+                shown["epoch"] = f"{progress.step / progress.total * epochs:.1f}/{epochs}"
+            if record.history:
+                shown["valid macro-F1"] = f"{record.history[-1]['metrics']['macro_f1']:.3f}"
+            bar.set_postfix(shown, refresh=False)
+            bar.refresh()
         if not record.active:
-            bar.close()
+            close()
 
     return update
 

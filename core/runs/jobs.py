@@ -13,7 +13,8 @@ from pathlib import Path
 
 from core.config import TrainConfig
 from core.data.labeled import DataSet, check_trainable
-from core.runs.store import LOG_FILE, RunRecord, RunStore
+from core.errors import RunError
+from core.runs.store import LOG_FILE, RunRecord, RunStore, compute_run_id
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]  # the folder that holds core/
 
@@ -39,15 +40,35 @@ class Submission:
         )
 
 
-def submit(config: TrainConfig, dataset: DataSet, store: RunStore | None = None) -> Submission:
-    """Queue a finetune in its own worker process, or reuse the identical run."""
+def submit(
+    config: TrainConfig, dataset: DataSet, store: RunStore | None = None, *, force: bool = False
+) -> Submission:
+    """Queue a finetune in its own worker process, or reuse the identical run; `force` trains
+    again over a finished identical run (an active one must be cancelled first)."""
     store = store or RunStore()
     check_trainable(dataset)
+    if force:
+        _clear_finished(store, compute_run_id(config, dataset))
     record, created = store.create(config, dataset)
     if created:
         start_worker(store, record.id)
         record = store.get(record.id)
     return Submission(record, reused=not created)
+
+
+def _clear_finished(store: RunStore, run_id: str) -> None:
+    if not store.path(run_id).exists():
+        return
+    try:
+        existing = store.get(run_id)
+    except RunError:
+        existing = None  # broken: replaced like a failed run
+    if existing is not None and existing.active:
+        raise RunError(
+            f"run {run_id} with the same data and settings is {existing.status}: cancel it "
+            "before training it again"
+        )
+    store.delete(run_id)
 
 
 def start_worker(store: RunStore, run_id: str) -> int:

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from core.cli import main
+from core.cli.commands import _config_from_args
+from core.cli.parser import FLAGS, build_parser
+from core.config import TrainConfig
+from core.data.cleaning import CleaningConfig
+from core.runs.store import RunStore
 from tests.helpers import ROOT, SHARED_DATA, tiny_dataset
 
 SHARED = SHARED_DATA
@@ -135,6 +143,7 @@ def test_training_the_same_again_reuses_the_run(trained, capsys):
     )
     assert code == 0 and json.loads(out)["run_id"] == result["run_id"]
     assert err.startswith(f"Reused completed run {result['run_id']}")
+    assert "--force trains again" in err.splitlines()[0]
 
 
 def test_runs_status_classify_evaluate_export(completed_run, capsys, tmp_path):
@@ -199,3 +208,93 @@ def test_evaluate_refuses_labels_the_model_never_saw(completed_run, capsys, tmp_
         "error: row 2: label 'sailing' was not in the training data "
         "(the model knows food, sport, tech)\n"
     )
+
+
+def test_train_help_offers_every_setting_with_its_default(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for field in dataclasses.fields(TrainConfig):
+        if field.name in ("base_model", "cleaning"):
+            continue  # --model and --clean, with the data arguments
+        flag = FLAGS.get(field.name, (f"--{field.name.replace('_', '-')}",))[0]
+        default = getattr(TrainConfig(), field.name)
+        assert flag in text, field.name
+        assert f"(default: {'auto' if default is None else default})" in text, field.name
+    assert "--patience N" in text and "--head-lr VALUE" in text and "--no-head-balanced" in text
+
+
+def test_every_setting_can_be_set_on_the_command_line(tmp_path):
+    args = build_parser().parse_args(
+        ["train", "x.csv", "--patience", "5", "--head-lr", "0.002", "--evals-per-epoch", "2"]
+        + ["--no-head-balanced", "--head-c", "2", "--max-seq-length", "64", "--balanced"]
+        + ["--warmup-ratio", "0", "--model", "large", "--clean"]
+    )
+    config = _config_from_args(args)
+    assert config == TrainConfig(
+        base_model="large",
+        early_stopping_patience=5,
+        head_learning_rate=0.002,
+        evals_per_epoch=2,
+        head_balanced=False,
+        head_c=2.0,
+        max_seq_length=64,
+        balanced_weights=True,
+        warmup_ratio=0.0,
+        cleaning=CleaningConfig.ALL,
+    )
+    assert _config_from_args(build_parser().parse_args(["train", "x.csv"])) == TrainConfig()
+
+
+def _train_process(csv_path: Path, runs: Path, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "core", "train", str(csv_path), "--runs-dir", str(runs)]
+        + ["--epochs", "20", "--batch-size", "8", "--max-seq-length", "32", *extra],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _run_started(runs: Path, timeout_s: float = 120) -> str:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for record in RunStore(runs).list():
+            if record.status == "running":
+                return record.id
+        time.sleep(0.2)
+    raise AssertionError("no run started")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_or_sigterm_cancels_the_run_and_exits_128_plus_the_signal(tmp_path, signum):
+    data = tiny_dataset()
+    train_csv = _write(tmp_path / "train.csv", zip(data.train.texts, data.train.labels))
+    process = _train_process(train_csv, tmp_path / "runs", "--seed", str(int(signum)))
+    run_id = _run_started(tmp_path / "runs")
+    process.send_signal(signum)
+    out, err = process.communicate(timeout=180)
+    assert process.returncode == 128 + signum, err
+    assert f"cancelling run {run_id}" in err
+    assert f"error: interrupted by {signal.Signals(signum).name}" in err
+    assert RunStore(tmp_path / "runs").get(run_id).status == "cancelled"
+    assert f"run {run_id}: cancelled" in out
+
+
+@pytest.mark.slow
+def test_detach_leaves_the_run_training_and_says_how_to_follow_it(tmp_path, capsys):
+    data = tiny_dataset()
+    train_csv = _write(tmp_path / "train.csv", zip(data.train.texts, data.train.labels))
+    runs = tmp_path / "runs"
+    process = _train_process(train_csv, runs, "--detach")
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 0, err
+    run_id = err.split("Started run ")[1].split(".")[0]
+    assert f"follow it: python -m core status {run_id} --follow --runs-dir {runs}" in out
+    assert RunStore(runs).get(run_id).active  # the worker trains on without the command
+    code, out, _ = run_cli(capsys, "cancel", run_id, "--runs-dir", str(runs))
+    assert code == 0 and "cancel requested" in out
+    code, out, _ = run_cli(capsys, "status", run_id, "--follow", "--runs-dir", str(runs))
+    assert code == 1 and f"run {run_id}: cancelled" in out  # followed to its end

@@ -7,6 +7,7 @@ import argparse
 import contextlib
 import csv
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -365,6 +366,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
     else:
         for r in results:
             print(f"{r['prediction']}\t{r['confidence']:.3f}\t{r['input']}")
+    _suggest_serve(args)
     return EXIT_OK
 
 
@@ -385,7 +387,35 @@ def cmd_embed(args: argparse.Namespace) -> int:
         writer = csv.writer(sys.stdout)
         for text, vector in zip(texts, vectors, strict=True):
             writer.writerow([text, *(f"{v:.6f}" for v in vector)])
+    _suggest_serve(args)
     return EXIT_OK
+
+
+CALLS_FILE = ".cli-calls"  # in the runs folder: when the last classify / embed call ran
+REPEAT_WITHIN_S = 600
+"""A call within this time of the last one is a repeat: the tip about `serve` is shown then."""
+
+
+def _suggest_serve(args: argparse.Namespace) -> None:
+    """Where a user repeats classify / embed calls, say that the service answers them without a
+    cold start (docs/BENCHMARKS.md, "Cold start": most of a call is importing PyTorch)."""
+    store = _store(args)
+    if not store.root.is_dir():
+        return
+    marker = store.root / CALLS_FILE
+    try:
+        repeated = time.time() - marker.stat().st_mtime < REPEAT_WITHIN_S
+    except OSError:
+        repeated = False
+    with contextlib.suppress(OSError):
+        marker.touch()
+    if repeated:
+        print(
+            "tip: most of each call is starting Python and loading PyTorch (about 7 s on 2 "
+            "CPU cores); `python -m core serve` keeps the model loaded and answers the same "
+            "call over HTTP in milliseconds (README: Embed and Classify over HTTP)",
+            file=sys.stderr,
+        )
 
 
 def cmd_export(args: argparse.Namespace) -> int:

@@ -15,10 +15,10 @@ import numpy as np
 from core.data.cleaning import CleaningConfig
 from core.errors import RunError
 from core.model.catalogue import choose_device, load_model
+from core.model.heads import Head, LinearHead
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
-    from sklearn.linear_model import LogisticRegression
 
 
 # A saved classifier folder (a completed run, an export): the body, the head, its labels.
@@ -87,7 +87,7 @@ class Classifier(Embedder):
     def __init__(
         self,
         model: SentenceTransformer,
-        head: LogisticRegression,
+        head: Head,
         labels: Sequence[str],
         cleaning: CleaningConfig | None = None,
         name: str = "",
@@ -116,7 +116,7 @@ class Classifier(Embedder):
 
 def save_classifier(
     model: SentenceTransformer,
-    head: LogisticRegression,
+    head: Head,
     labels: Sequence[str],
     cleaning: CleaningConfig,
     directory: Path,
@@ -154,10 +154,9 @@ def save_classifier(
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def load_head(directory: Path) -> tuple[LogisticRegression, list[str], CleaningConfig]:
+def load_head(directory: Path) -> tuple[LinearHead, list[str], CleaningConfig]:
     """Rebuild the logistic-regression head from safetensors + JSON."""
     from safetensors.numpy import load_file
-    from sklearn.linear_model import LogisticRegression
 
     directory = Path(directory)
     try:
@@ -173,14 +172,7 @@ def load_head(directory: Path) -> tuple[LogisticRegression, list[str], CleaningC
         raise RunError(
             f"the classifier head in {directory} does not match its {len(labels)} labels"
         )
-    # The head's learned state, set as scikit-learn's own fit would leave it.
-    head = LogisticRegression()
-    head.classes_ = np.arange(len(labels))
-    head.coef_ = coef
-    head.intercept_ = intercept
-    head.n_features_in_ = coef.shape[1]
-    head.n_iter_ = np.array([0], dtype=np.int32)
-    return head, labels, cleaning
+    return LinearHead(coef, intercept), labels, cleaning
 
 
 def load_classifier_dir(directory: Path, device: str | None = None, name: str = "") -> Classifier:

@@ -4,7 +4,8 @@ check share (no training code here, so inference never imports the trainer)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -50,6 +51,51 @@ def fit_head(embeddings: np.ndarray, y: np.ndarray, config: TrainConfig) -> Logi
         random_state=config.seed,
     )
     return head.fit(embeddings, y)
+
+
+class Head(Protocol):
+    """What prediction needs of a head: scikit-learn's LogisticRegression, or a LinearHead."""
+
+    @property
+    def coef_(self) -> np.ndarray: ...
+
+    @property
+    def intercept_(self) -> np.ndarray: ...
+
+    def predict_proba(self, embeddings: np.ndarray) -> np.ndarray: ...
+
+    def predict(self, embeddings: np.ndarray) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class LinearHead:
+    """A fitted logistic-regression head as its arrays, predicting as scikit-learn does (softmax
+    over the decision function; a sigmoid for two labels, whose one row of weights is the second
+    label's). A saved classifier loads into this rather than into a scikit-learn estimator whose
+    fitted attributes are set from outside (its internals change between versions)."""
+
+    coef_: np.ndarray  # (labels, dim), or (1, dim) for two labels
+    intercept_: np.ndarray
+
+    @property
+    def classes_(self) -> np.ndarray:
+        return np.arange(max(2, self.coef_.shape[0]))
+
+    def decision_function(self, embeddings: np.ndarray) -> np.ndarray:
+        scores = np.asarray(embeddings, dtype=np.float64) @ self.coef_.T + self.intercept_
+        return scores.ravel() if self.coef_.shape[0] == 1 else scores
+
+    def predict_proba(self, embeddings: np.ndarray) -> np.ndarray:
+        scores = self.decision_function(embeddings)
+        if scores.ndim == 1:
+            positive = 1.0 / (1.0 + np.exp(-scores))
+            return np.column_stack([1.0 - positive, positive])
+        scores = scores - scores.max(axis=1, keepdims=True)
+        exp = np.exp(scores)
+        return exp / exp.sum(axis=1, keepdims=True)
+
+    def predict(self, embeddings: np.ndarray) -> np.ndarray:
+        return self.predict_proba(embeddings).argmax(axis=1)
 
 
 def head_as_softmax(head: LogisticRegression, num_labels: int) -> tuple[np.ndarray, np.ndarray]:

@@ -298,3 +298,11 @@ def test_detach_leaves_the_run_training_and_says_how_to_follow_it(tmp_path, caps
     assert code == 0 and "cancel requested" in out
     code, out, _ = run_cli(capsys, "status", run_id, "--follow", "--runs-dir", str(runs))
     assert code == 1 and f"run {run_id}: cancelled" in out  # followed to its end
+
+
+def test_repeated_classify_calls_suggest_the_service(run_copy, capsys):
+    argv = ["classify", run_copy.run_id, "a spicy curry", "--runs-dir", str(run_copy.root)]
+    code, _, err = run_cli(capsys, *argv)
+    assert code == 0 and "tip:" not in err
+    code, _, err = run_cli(capsys, *argv)
+    assert code == 0 and "`python -m core serve` keeps the model loaded" in err

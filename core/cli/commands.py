@@ -42,7 +42,8 @@ def _read_texts(args: argparse.Namespace) -> list[str]:
 
 
 def _read_text_column(path: Path, header: bool) -> list[str]:
-    """The first column of a CSV (texts to classify or embed; other columns are ignored)."""
+    """The texts of a file of any format `core.data.files` reads: the column named "text", else
+    the first (texts to classify or embed; other columns are ignored)."""
     from core.data.inputs import read_texts
     from core.errors import DataError
 
@@ -51,7 +52,10 @@ def _read_text_column(path: Path, header: bool) -> list[str]:
     except OSError as exc:
         raise DataError(f"cannot read {path}: {exc.strerror or exc}") from exc
     # The command line has no upload limit: the file is the user's own.
-    return list(read_texts(raw, header=header, limit=sys.maxsize).texts)
+    given = read_texts(raw, name=path.name, header=header, limit=sys.maxsize, max_bytes=len(raw))
+    for note in given.notes:
+        print(f"warning: {note}", file=sys.stderr)
+    return list(given.texts)
 
 
 def _warn_encoding(path: str | None) -> None:
@@ -63,12 +67,20 @@ def _warn_encoding(path: str | None) -> None:
         print(f"warning: {warning}", file=sys.stderr)
 
 
-def _read_labeled(path: str, header: bool) -> Any:
-    """A labelled CSV, with a warning when it is not UTF-8 (see `_warn_encoding`)."""
-    from core.data.labeled import read_labeled_csv
+def _read_labeled(path: str, args: argparse.Namespace | bool) -> Any:
+    """A labelled file of any format `core.data.files` reads, with the sheet and columns the
+    options choose (`args`: the command's arguments, or only whether there is a header), and a
+    warning for each thing the user should know (not UTF-8, JSON although named .csv)."""
+    from core.data.files import read_table
 
-    data = read_labeled_csv(path, header=header)
+    options = args if isinstance(args, argparse.Namespace) else argparse.Namespace(header=args)
+    table = read_table(path, header=options.header, sheet=getattr(options, "sheet", None))
+    data = table.labeled(
+        getattr(options, "text_column", None), getattr(options, "label_column", None)
+    )
     _warn_encoding(path)
+    for note in table.notes:
+        print(f"warning: {note}", file=sys.stderr)
     return data
 
 

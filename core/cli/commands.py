@@ -91,8 +91,8 @@ def cmd_review(args: argparse.Namespace) -> int:
     from core.data.cleaning import CleaningConfig
     from core.quality.prepare import review_for_model
 
-    train = _read_labeled(args.train, args.header)
-    valid = _read_labeled(args.valid, args.header) if args.valid else None
+    train = _read_labeled(args.train, args)
+    valid = _read_labeled(args.valid, args) if args.valid else None
     cleaning = CleaningConfig.ALL if args.clean else None
     report = review_for_model(train, valid, model=args.model, cleaning=cleaning)
     checked = None
@@ -154,8 +154,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from core.runs.jobs import submit, wait
 
     config = _config_from_args(args)
-    train = _read_labeled(args.train, args.header)
-    valid = _read_labeled(args.valid, args.header) if args.valid else None
+    train = _read_labeled(args.train, args)
+    valid = _read_labeled(args.valid, args) if args.valid else None
     dataset = prepare_dataset(train, valid, drop=args.drop or (), seed=config.seed)
     store = _store(args)
     from core.train.distributed import launched
@@ -255,7 +255,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from core.train.metrics import evaluate_classifier
 
     classifier = _load_run_classifier(args)
-    evaluation = evaluate_classifier(classifier, _read_labeled(args.test, args.header))
+    evaluation = evaluate_classifier(classifier, _read_labeled(args.test, args))
     labels = list(evaluation.labels)
     if args.json:
         print_json(

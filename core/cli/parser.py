@@ -98,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run")
     p.add_argument("test")
     p.add_argument("--header", action="store_true")
+    file_args(p)
     for name, handler, help in (
         ("classify", cmd_classify, "classify texts with a completed run"),
         ("embed", cmd_embed, "embed texts with a completed run or a base model"),

@@ -34,6 +34,8 @@ _BY_EXTENSION = {
     ".parquet": "parquet",
     ".pq": "parquet",
 }
+EXTENSIONS = tuple(extension.lstrip(".") for extension in _BY_EXTENSION)
+"""The file-name endings the reader knows (what an upload box accepts)."""
 _TEXT_FORMATS = ("csv", "tsv")  # row and column as the user wrote them; no names of their own
 _JSON_FORMATS = ("jsonl", "json")
 _RECORD_EXAMPLE = '{"text": ..., "label": ...}'
@@ -50,6 +52,9 @@ _HEADER_TEXT_WORDS = frozenset(
     "utterance utterances query question comment tweet body input x".split()
 )
 
+_HEADER_WORDS = _HEADER_LABEL_WORDS | _HEADER_TEXT_WORDS
+_NUMBER = re.compile(r"[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?%?")
+
 
 class Nested(str):
     """A cell holding a list, an object or binary data (JSON, Parquet): shown in a preview as
@@ -61,6 +66,9 @@ class Nested(str):
         cell = super().__new__(cls, shown)
         cell.kind = kind
         return cell
+
+    def __getnewargs__(self) -> tuple[str, str]:  # type: ignore[override]
+        return str(self), self.kind  # so that a cached Table can be pickled and read back
 
 
 class HeaderRowError(DataError):
@@ -155,6 +163,22 @@ class Table:
             return 0, 1
         return None
 
+    def suggested_columns(self) -> tuple[int, int]:
+        """The text and label columns to offer first: `default_columns`, else a column with a
+        usual name for either role, else the first column left for the text and the column after
+        the text for the label (id, text, label, ...)."""
+        pair = self.default_columns()
+        if pair is not None or len(self.columns) < 2:
+            return pair or (0, 0)
+        ti = self._other(None, None, _HEADER_TEXT_WORDS)
+        li = self._other(ti, None, _HEADER_LABEL_WORDS)
+        if ti is None:
+            ti = next(i for i in range(len(self.columns)) if i != li)
+        if li is None:
+            others = [i for i in range(len(self.columns)) if i != ti]
+            li = ti + 1 if ti + 1 < len(self.columns) else others[0]
+        return ti, li
+
     def labeled(
         self, text: str | int | None = None, label: str | int | None = None
     ) -> LabeledTexts:
@@ -186,6 +210,8 @@ class Table:
         counts = Counter(labels)
         if not self.named and self.format in (*_TEXT_FORMATS, "xlsx"):
             _reject_undeclared_header(self.where(rows[0]), texts[0], labels[0], counts)
+            if len(self.columns) > 2 and self._names_in_first_row():
+                raise HeaderRowError(self.where(self.rows[0]), texts[0], labels[0])
         distinct = [value for value in counts if value != ""]
         if not distinct:
             if self.format in _TEXT_FORMATS and not self.named:
@@ -285,6 +311,20 @@ class Table:
                 f"{self.columns[ti]!r}"
             )
         return ti, li
+
+    def _names_in_first_row(self) -> bool:
+        """Whether the first row of a wide table reads as column names: no number in it, one of
+        the usual text or label names, and none of its cells seen again in its column."""
+        first = [value.strip() if value else "" for value in self.cells[0]]
+        if any(_NUMBER.fullmatch(value) for value in first if value):
+            return False
+        if not any(value.casefold() in _HEADER_WORDS for value in first):
+            return False
+        return not any(
+            value and column < len(cells) and (cells[column] or "").strip() == value
+            for cells in self.cells[1:]
+            for column, value in enumerate(first)
+        )
 
     def _other(self, chosen: int | None, default: int | None, words: frozenset[str]) -> int | None:
         """The column not chosen: the default if it is another, else the only other column, else

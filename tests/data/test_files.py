@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import pickle
 from pathlib import Path
 
 import pyarrow as pa
@@ -91,6 +92,20 @@ def test_a_workbooks_header_row_is_found_below_its_merged_title():
     )
 
 
+def test_a_header_row_of_a_wide_sheet_is_caught_whichever_columns_are_chosen():
+    rows = [["id", "review", "stars", "source"], [1, "fine", 4, "web"], [2, "bad", 1, "app"]]
+    with pytest.raises(HeaderRowError) as info:
+        read_labeled(xlsx_workbook({"S": rows}), text_column="B", label_column="C")
+    assert info.value.where == "sheet 'S', row 1"
+    assert (info.value.text, info.value.label) == ("review", "stars")
+    # A first row with a number in it, or a value seen again in its column, is data.
+    for first in (["id", "review", "stars", 3], ["id", "review", "stars", "web"]):
+        data = read_labeled(
+            xlsx_workbook({"S": [first, *rows[1:]]}), text_column="B", label_column="C"
+        )
+        assert data.rows == (1, 2, 3)
+
+
 def test_a_formula_no_program_has_calculated_reads_as_an_empty_text():
     # openpyxl writes no result for a formula: the cell is empty until a spreadsheet program
     # saves the file, and the review flags the row as an empty text.
@@ -116,10 +131,10 @@ def test_a_chosen_sheet_and_columns_of_a_workbook():
     # Without a header the columns are the sheet's letters.
     table = read_table(raw, sheet="Test")
     assert table.columns == ("A", "B", "C", "D") and table.choose_columns
-    assert read_labeled(raw, sheet="Test", text_column="B", label_column="D").labels[1:] == (
-        "web",
-        "app",
-    )
+    # What the app's selects offer first: a usual name for the texts ("review"), then the next.
+    assert read_table(raw, sheet="Test", header=True).suggested_columns() == (1, 2)
+    by_number = read_labeled(raw, sheet="Test", header=True, text_column="2", label_column="4")
+    assert by_number.labels == ("web", "app")
 
 
 def test_workbook_errors_name_the_sheet():
@@ -140,7 +155,7 @@ def test_workbook_errors_name_the_sheet():
     assert error(header_only, header=True) == (
         "sheet 'S' has a header row but no data rows: expected rows of text, label after it"
     )
-    no_labels = xlsx_workbook({"S": [["a", None, "x"], ["b", None, "y"]]})
+    no_labels = xlsx_workbook({"S": [["good", None, "p"], ["bad", None, "q"]]})
     assert error(no_labels, text_column="A", label_column="B") == (
         "every row has an empty label in column 'B' of sheet 'S': "
         "choose the column that holds the labels"
@@ -278,7 +293,10 @@ def test_parquet_with_four_columns_reads_the_two_chosen():
 
 def test_parquet_errors_name_the_row_and_column():
     raw = parquet({**FOUR, "embedding": [[0.1, 0.2], [0.3, 0.4], [0.5, 0.6]]})
-    assert read_table(raw).cells[0][4] == Nested("[2 items]", "a list")
+    table = read_table(raw)
+    assert table.cells[0][4] == Nested("[2 items]", "a list")
+    kept = pickle.loads(pickle.dumps(table))  # as the app's cache keeps it
+    assert kept == table and kept.cells[0][4].kind == "a list"
     assert error(raw, text_column="embedding", label_column="rating") == (
         "row 1: the column 'embedding' holds a list, not a text: choose another column"
     )

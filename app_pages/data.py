@@ -10,8 +10,9 @@ import pandas as pd
 import streamlit as st
 
 from core.data.cleaning import CleaningConfig, clean
-from core.data.files import EXTENSIONS, HeaderRowError, Table, read_table
+from core.data.files import EXTENSIONS, read_table
 from core.data.labeled import LabeledTexts
+from core.data.table import HeaderRowError, Table
 from core.errors import EmbedtuneError
 from core.io import encoding_warning
 from core.quality.label_issues import (

@@ -6,15 +6,16 @@ from __future__ import annotations
 
 import io
 import json
-import pickle
+import zipfile
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from core.data.files import HeaderRowError, Nested, read_labeled, read_table
+from core.data.files import read_labeled, read_table
 from core.data.inputs import read_texts
+from core.data.table import HeaderRowError
 from core.errors import DataError
 from core.io import sniff_bytes
 from tests.helpers import xlsx_bytes, xlsx_workbook
@@ -92,20 +93,6 @@ def test_a_workbooks_header_row_is_found_below_its_merged_title():
     )
 
 
-def test_a_header_row_of_a_wide_sheet_is_caught_whichever_columns_are_chosen():
-    rows = [["id", "review", "stars", "source"], [1, "fine", 4, "web"], [2, "bad", 1, "app"]]
-    with pytest.raises(HeaderRowError) as info:
-        read_labeled(xlsx_workbook({"S": rows}), text_column="B", label_column="C")
-    assert info.value.where == "sheet 'S', row 1"
-    assert (info.value.text, info.value.label) == ("review", "stars")
-    # A first row with a number in it, or a value seen again in its column, is data.
-    for first in (["id", "review", "stars", 3], ["id", "review", "stars", "web"]):
-        data = read_labeled(
-            xlsx_workbook({"S": [first, *rows[1:]]}), text_column="B", label_column="C"
-        )
-        assert data.rows == (1, 2, 3)
-
-
 def test_a_formula_no_program_has_calculated_reads_as_an_empty_text():
     # openpyxl writes no result for a formula: the cell is empty until a spreadsheet program
     # saves the file, and the review flags the row as an empty text.
@@ -159,6 +146,24 @@ def test_workbook_errors_name_the_sheet():
     assert error(no_labels, text_column="A", label_column="B") == (
         "every row has an empty label in column 'B' of sheet 'S': "
         "choose the column that holds the labels"
+    )
+
+
+def test_a_workbook_or_parquet_file_that_unpacks_to_too_much_is_refused_before_it_is_read():
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as bomb:
+        bomb.writestr("xl/workbook.xml", "<workbook/>")
+        bomb.writestr("xl/worksheets/sheet1.xml", " " * 3_000_000)  # about 3 KB packed
+    raw = buffer.getvalue()
+    assert error(raw, max_bytes=100_000) == (
+        "the workbook unpacks to 3 MB, over the 2.38419 MB a file may unpack to "
+        "(UNPACK_RATIO times MAX_FILE_BYTES): save a smaller part of it"
+    )
+    texts = pa.table({"text": ["the same text again and again"] * 50_000, "label": ["p"] * 50_000})
+    packed = io.BytesIO()
+    pq.write_table(texts, packed, use_dictionary=False, compression="zstd")
+    assert error(packed.getvalue(), max_bytes=len(packed.getvalue())).startswith(
+        "the Parquet file unpacks to 2 MB, over the "
     )
 
 
@@ -271,6 +276,15 @@ FOUR = {
 }
 
 
+def test_parquet_that_cannot_be_read_or_is_empty():
+    assert error(
+        parquet({"text": pa.array([], pa.string()), "label": pa.array([], pa.string())})
+    ) == ("the file has no rows: expected a column of texts and a column of labels")
+    assert error(b"PAR1 but cut short").startswith(
+        "the file looks like Parquet but cannot be read ("
+    )
+
+
 def test_parquet_with_four_columns_reads_the_two_chosen():
     raw = parquet(FOUR)
     table = read_table(raw, name="reviews.parquet")
@@ -291,32 +305,6 @@ def test_parquet_with_four_columns_reads_the_two_chosen():
     assert read_labeled(named).labels == ("p", "n")
 
 
-def test_parquet_errors_name_the_row_and_column():
-    raw = parquet({**FOUR, "embedding": [[0.1, 0.2], [0.3, 0.4], [0.5, 0.6]]})
-    table = read_table(raw)
-    assert table.cells[0][4] == Nested("[2 items]", "a list")
-    kept = pickle.loads(pickle.dumps(table))  # as the app's cache keeps it
-    assert kept == table and kept.cells[0][4].kind == "a list"
-    assert error(raw, text_column="embedding", label_column="rating") == (
-        "row 1: the column 'embedding' holds a list, not a text: choose another column"
-    )
-    assert error(raw, text_column="comment", label_column="comments") == (
-        "no column 'comments' in the file: it has 'id', 'comment', 'score', 'rating', 'embedding'"
-    )
-    assert error(raw, text_column="comment", label_column="Comment") == (
-        "the text and the label must be different columns: both are 'comment'"
-    )
-    assert error(raw, text_column="comment") == (
-        "choose the label column too: 'id', 'comment', 'score', 'rating', 'embedding'"
-    )
-    assert error(
-        parquet({"text": pa.array([], pa.string()), "label": pa.array([], pa.string())})
-    ) == ("the file has no rows: expected a column of texts and a column of labels")
-    assert error(b"PAR1 but cut short").startswith(
-        "the file looks like Parquet but cannot be read ("
-    )
-
-
 # ----------------------------------------------------------------------------- by content
 
 
@@ -334,27 +322,6 @@ def test_the_format_comes_from_the_content_and_a_wrong_name_is_noted():
 )
 def test_a_file_of_another_kind_says_what_it_looks_like(raw):
     assert error(raw, name="data.csv") == sniff_bytes(raw).refusal
-
-
-def test_csv_columns_chosen_by_name_or_number():
-    raw = b"id,text,label,notes\n1,good,pos,\n2,bad,neg,checked\n"
-    data = read_labeled(raw, header=True)  # "text" and "label" by name
-    assert (data.texts, data.labels, data.rows) == (("good", "bad"), ("pos", "neg"), (2, 3))
-    assert read_labeled(raw, header=True, text_column="4", label_column="label").texts == (
-        "",
-        "checked",
-    )
-    assert error(b"id,text,label\n1,good,pos\n2,bad,neg,x\n", header=True) == (
-        "row 3: expected 3 columns (id, text, label), found 4 "
-        "(put texts that contain a comma in double quotes)"
-    )
-    unnamed = b"1,good,pos\n2,bad,neg\n3,fine,pos,x\n"
-    good = b"1,good,pos\n2,bad,neg\n"
-    assert read_labeled(good, text_column="2", label_column="3").texts == ("good", "bad")
-    assert error(unnamed, text_column="2", label_column="3") == (
-        "row 3: expected 3 columns (as in row 1), found 4 "
-        "(put texts that contain a comma in double quotes)"
-    )
 
 
 def test_a_folder_is_not_a_data_file(tmp_path):

@@ -103,13 +103,9 @@ class Table:
     def _field(self) -> str:
         return "field" if self.format in JSON_FORMATS else "column"
 
-    def column(self, choice: str | int) -> int:
-        """The position of a column given by its name, its spreadsheet letter or its number
-        (1-based), as the user wrote it."""
-        if isinstance(choice, int):
-            if 0 <= choice < len(self.columns):
-                return choice
-            raise DataError(f"no column {choice + 1}: the file has {len(self.columns)}")
+    def column(self, choice: str) -> int:
+        """The position of a column given by its name (in any case; a sheet read without a
+        header names its columns by their letters) or its number (1-based)."""
         if choice in self.columns:
             return self.columns.index(choice)
         folded = [i for i, name in enumerate(self.columns) if name.casefold() == choice.casefold()]
@@ -154,9 +150,7 @@ class Table:
             li = ti + 1 if ti + 1 < len(self.columns) else others[0]
         return ti, li
 
-    def labeled(
-        self, text: str | int | None = None, label: str | int | None = None
-    ) -> LabeledTexts:
+    def labeled(self, text: str | None = None, label: str | None = None) -> LabeledTexts:
         """The texts and labels of the chosen columns (by default those `default_columns` finds)
         as LabeledTexts with this table's row numbers.
 
@@ -211,9 +205,7 @@ class Table:
             return f"{self.name} (sheet {self.sheet!r})" if self.name else f"sheet {self.sheet!r}"
         return self.name
 
-    def texts(
-        self, text: str | int | None = None
-    ) -> tuple[tuple[str, ...], tuple[str, ...] | None]:
+    def texts(self, text: str | None = None) -> tuple[tuple[str, ...], tuple[str, ...] | None]:
         """Texts to predict: the chosen column, else the text column the names say, else the
         first; with the labels when the label column is found and every row has one (a CSV
         only when every row has exactly two fields)."""
@@ -259,7 +251,7 @@ class Table:
             )
         return "the file is empty: expected rows of text,label"
 
-    def _chosen(self, text: str | int | None, label: str | int | None) -> tuple[int, int]:
+    def _chosen(self, text: str | None, label: str | None) -> tuple[int, int]:
         pair = self.default_columns()
         if text is None and label is None:
             if pair is None:

@@ -1,4 +1,5 @@
-"""Data page: upload the training (and validation) CSV, preview it, review it, use it."""
+"""Data page: upload the training (and validation) file, choose its sheet, header and columns,
+preview it, review it, use it."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ import pandas as pd
 import streamlit as st
 
 from core.data.cleaning import CleaningConfig, clean
-from core.data.labeled import LabeledTexts, read_labeled_csv
+from core.data.files import EXTENSIONS, read_table
+from core.data.labeled import LabeledTexts
+from core.data.table import HeaderRowError, Table
 from core.errors import EmbedtuneError
 from core.io import encoding_warning
 from core.quality.label_issues import (
@@ -26,7 +29,9 @@ from ui.widgets import TRAIN_PAGE, md, show_error
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "reviews.csv"
 EXAMPLE_NAME = "reviews.csv (example)"
+WHICH = {"train": "Training file", "valid": "Validation file"}
 PREVIEW_ROWS = 1000
+RAW_ROWS = 5  # rows of the file as read, shown when its first row looks like a header
 ROWS_SHOWN = 200
 CLEANING_RULES = {
     "urls": "Remove web addresses (http://, https://, www.)",
@@ -57,30 +62,139 @@ SEVERITY_ICON = {
 
 def files() -> dict:
     """The uploaded files as kept across pages: {"train", "valid": (name, bytes) | None,
-    "header": bool}."""
+    "options": {"train", "valid": {"header": bool, "sheet", "text", "label": str | None}}}."""
     return st.session_state.setdefault(
-        state.DATA_FILES, {"train": None, "valid": None, "header": False}
+        state.DATA_FILES,
+        {"train": None, "valid": None, "options": {"train": new_options(), "valid": new_options()}},
     )
+
+
+def new_options() -> dict:
+    """How to read a file: its first row as data, its first sheet, the reader's columns."""
+    return {"header": False, "sheet": None, "text": None, "label": None}
+
+
+OPTION_WIDGETS = ("header", "sheet", "text", "label")
+
+
+def forget_options(which: str) -> None:
+    """A new file starts from the reader's defaults: its widgets are drawn afresh."""
+    files()["options"][which] = new_options()
+    for option in OPTION_WIDGETS:
+        st.session_state.pop(f"{which}_{option}", None)
 
 
 def on_upload(which: str) -> None:
     uploaded = st.session_state.get(f"upload_{which}")
     files()[which] = (uploaded.name, uploaded.getvalue()) if uploaded is not None else None
+    forget_options(which)
 
 
-def on_header() -> None:
-    files()["header"] = bool(st.session_state.get("data_header"))
+def on_option(which: str, option: str) -> None:
+    files()["options"][which][option] = st.session_state.get(f"{which}_{option}")
+    if option in ("header", "sheet"):  # other names: the columns are chosen again
+        for column in ("text", "label"):
+            files()["options"][which][column] = None
+            st.session_state.pop(f"{which}_{column}", None)
+
+
+def use_header(which: str) -> None:
+    """The button under a first row that looks like a header."""
+    st.session_state[f"{which}_header"] = True
+    on_option(which, "header")
 
 
 def load_example() -> None:
     current = files()
-    current.update(train=(EXAMPLE_NAME, EXAMPLE.read_bytes()), valid=None, header=False)
-    st.session_state["data_header"] = False
+    current.update(train=(EXAMPLE_NAME, EXAMPLE.read_bytes()), valid=None)
+    forget_options("train")
+    forget_options("valid")
 
 
 @st.cache_data(max_entries=4, show_spinner="Reading the file…")
-def parse(raw: bytes, header: bool, name: str, max_bytes: int) -> LabeledTexts:
-    return read_labeled_csv(raw, header=header, name=name, max_bytes=max_bytes)
+def read(_raw: bytes, digest: str, name: str, header: bool, sheet: str | None, max_bytes: int):
+    """The file as a Table (cached by its digest: the bytes are hashed once per run)."""
+    return read_table(_raw, name=name, header=header, sheet=sheet, max_bytes=max_bytes)
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def labeled(
+    _table: Table, digest: str, header: bool, sheet: str | None, text: str | None, label: str | None
+) -> LabeledTexts:
+    return _table.labeled(text, label)
+
+
+def file_options(which: str, table: Table) -> tuple[str | None, str | None]:
+    """The sheet, header and column choices for one file, drawn under its uploader; returns
+    the chosen text and label columns (None: the reader's defaults)."""
+    options = files()["options"][which]
+
+    def remembered(option: str, value: object) -> str:
+        key = f"{which}_{option}"
+        if key not in st.session_state:  # widgets are forgotten when the page is left
+            st.session_state[key] = value
+        return key
+
+    if len(table.sheets) > 1:
+        st.selectbox(
+            "Sheet",
+            table.sheets,
+            key=remembered("sheet", table.sheet),
+            on_change=on_option,
+            args=(which, "sheet"),
+        )
+    if table.format in ("csv", "tsv", "xlsx"):
+        st.checkbox(
+            "First row is a header",
+            key=remembered("header", options["header"]),
+            on_change=on_option,
+            args=(which, "header"),
+            help="Tick when the first row names the columns (e.g. text, label) instead of being "
+            "an example.",
+        )
+    if not table.choose_columns:
+        return None, None
+    columns = list(table.columns)
+    pair = table.suggested_columns()
+    chosen = []
+    left, right = st.columns(2)
+    for column, option, title, default in (
+        (left, "text", "Text column", pair[0]),
+        (right, "label", "Label column", pair[1]),
+    ):
+        key = f"{which}_{option}"
+        if st.session_state.get(key) not in columns:
+            st.session_state[key] = (
+                options[option] if options[option] in columns else columns[default]
+            )
+        with column:
+            chosen.append(
+                st.selectbox(title, columns, key=key, on_change=on_option, args=(which, option))
+            )
+    return chosen[0], chosen[1]
+
+
+def header_prompt(which: str, table: Table, exc: HeaderRowError) -> None:
+    """A first row that looks like column names: say so, offer one click, show the rows."""
+    st.warning(
+        f"**{WHICH[which]}:** {md(exc.where[0].upper() + exc.where[1:])} of {md(table.name)} looks "
+        f"like a header ({md(repr(exc.text))}, {md(repr(exc.label))}), not an example.",
+        icon=":material/table_rows:",
+    )
+    st.button(
+        "Use the first row as the header",
+        key=f"{which}_use_header",
+        type="primary",
+        on_click=use_header,
+        args=(which,),
+    )
+    frame = pd.DataFrame(
+        [dict(zip(table.columns, cells)) for cells in table.cells[:RAW_ROWS]],
+        columns=list(table.columns),
+    )
+    frame.insert(0, "row", list(table.rows[:RAW_ROWS]))
+    st.caption(f"The first {min(RAW_ROWS, len(table))} rows of {md(table.name)} as read:")
+    st.dataframe(frame, hide_index=True)
 
 
 def upload_limit() -> int:
@@ -464,69 +578,70 @@ def use_data(
 
 st.title("Data")
 st.markdown(
-    "Upload a CSV file with two columns, **text** and **label**, one example per row "
-    "(TSV works too). A validation file is optional: without one, part of the training "
-    "file is held out."
+    "Upload a file with a **text** and a **label** per row: CSV or TSV, Excel (.xlsx), JSON Lines "
+    'or a JSON list of records (`{"text": ..., "label": ...}`), or Parquet. When a file '
+    "has more columns, choose the two. A validation file is optional: without one, part of the "
+    "training file is held out."
 )
 
 current = files()
-up1, up2 = st.columns(2)
-with up1:
-    st.file_uploader(
-        "Training data (CSV)",
-        type=["csv", "tsv", "txt"],
-        key="upload_train",
-        on_change=on_upload,
-        args=("train",),
-    )
-with up2:
-    st.file_uploader(
-        "Validation data (CSV, optional)",
-        type=["csv", "tsv", "txt"],
-        key="upload_valid",
-        on_change=on_upload,
-        args=("valid",),
-    )
-opt1, opt2 = st.columns([1, 1])
-with opt1:
-    st.checkbox(
-        "First row is a header",
-        value=current["header"],
-        key="data_header",
-        on_change=on_header,
-        help="Tick when the first row names the columns (e.g. text,label) instead of being an "
-        "example.",
-    )
-with opt2:
-    st.button(
-        "Load the example data set (300 reviews)",
-        icon=":material/inventory_2:",
-        on_click=load_example,
-        key="load_example",
-        help="Product, film and restaurant review sentences labelled positive / negative "
-        "(UCI Sentiment Labelled Sentences, Kotzias et al. 2015).",
-    )
+uploads = st.columns(2)
+for which, column in zip(("train", "valid"), uploads, strict=True):
+    with column:
+        st.file_uploader(
+            "Training data" if which == "train" else "Validation data (optional)",
+            type=list(EXTENSIONS),
+            key=f"upload_{which}",
+            on_change=on_upload,
+            args=(which,),
+        )
+st.button(
+    "Load the example data set (300 reviews)",
+    icon=":material/inventory_2:",
+    on_click=load_example,
+    key="load_example",
+    help="Product, film and restaurant review sentences labelled positive / negative "
+    "(UCI Sentiment Labelled Sentences, Kotzias et al. 2015).",
+)
 
-train = valid = None
-encoding_notes = []  # files read in an encoding other than UTF-8
-try:
-    if current["train"] is not None:
-        name, raw = current["train"]
-        train = parse(raw, current["header"], name, upload_limit())
-        encoding_notes.append(encoding_warning(raw, name))
-    if current["valid"] is not None:
-        name, raw = current["valid"]
-        valid = parse(raw, current["header"], name, upload_limit())
-        encoding_notes.append(encoding_warning(raw, name))
-except EmbedtuneError as exc:
-    show_error(exc)
-    train = None
+read_files: dict[str, LabeledTexts | None] = {"train": None, "valid": None}
+notes = []  # what the user should know about how a file was read (encoding, format)
+problems: list[tuple[str, Table, EmbedtuneError]] = []
+unread = False  # a file that could not be read at all (its error is shown)
+read_as = {}  # (digest, header, sheet, text, label) of each file: what the review saw
+for which, column in zip(("train", "valid"), uploads, strict=True):
+    if current[which] is None:
+        continue
+    name, raw = current[which]
+    options = current["options"][which]
+    digest = hashlib.sha256(name.encode() + b"\0" + raw).hexdigest()
+    try:
+        table = read(raw, digest, name, options["header"], options["sheet"], upload_limit())
+    except EmbedtuneError as exc:
+        show_error(exc)
+        unread = True
+        continue
+    with column:
+        text, label = file_options(which, table)
+    read_as[which] = (digest, options["header"], table.sheet, text, label)
+    try:
+        read_files[which] = labeled(table, *read_as[which])
+    except EmbedtuneError as exc:
+        problems.append((which, table, exc))
+        continue
+    notes += [encoding_warning(raw, name), *table.notes]
 
-if train is None:
+for which, table, exc in problems:
+    if isinstance(exc, HeaderRowError):
+        header_prompt(which, table, exc)
+    else:
+        show_error(exc)
+train, valid = read_files["train"], read_files["valid"]
+if unread or problems or train is None:
     if current["train"] is None:
         st.info("Upload a training file, or load the example data set to try everything at once.")
     st.stop()
-for note in encoding_notes:
+for note in notes:
     if note is not None:
         st.warning(md(note), icon=":material/warning:")
 
@@ -537,11 +652,7 @@ preview(train, valid)
 st.divider()
 st.subheader("Review")
 model, cleaning, fraction = review_options(valid is not None)
-digest = hashlib.sha256()
-for part in (current["train"], current["valid"]):
-    if part is not None:
-        digest.update(part[0].encode() + b"\0" + part[1])
-review_key = (digest.hexdigest(), current["header"], model, cleaning, fraction)
+review_key = (tuple(read_as.values()), model, cleaning, fraction)
 if st.button("Review data", type="primary", key="review_data"):
     try:
         with st.spinner("Reviewing…"):

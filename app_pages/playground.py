@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from core.data.files import EXTENSIONS
 from core.data.inputs import MAX_TEXTS, TextsInput, cosine_similarity, read_texts, split_lines
 from core.downloads import embeddings_csv, json_bytes, npy_bytes, predictions_csv
 from core.errors import EmbedtuneError
@@ -51,29 +52,31 @@ def choose_model() -> tuple[str, RunRecord | None]:
 
 
 def input_texts(prefix: str, allow_upload: bool = True) -> TextsInput | None:
-    """Texts typed one per line, or uploaded as a CSV (first column; a second is the label)."""
+    """Texts typed one per line, or uploaded as a file of any format the Data page reads (the
+    text column, else the first; a label column when every row has one)."""
     source = "Type texts"
     if allow_upload:
         source = st.segmented_control(
             "Texts",
-            ["Type texts", "Upload a CSV"],
+            ["Type texts", "Upload a file"],
             default="Type texts",
             key=f"{prefix}_source",
             label_visibility="collapsed",
         )
     try:
-        if source == "Upload a CSV":
+        if source == "Upload a file":
             upload = st.file_uploader(
-                "CSV file: one text per row in the first column (a second column is read as the "
-                "label)",
-                type=["csv", "txt"],
+                "One text per row: CSV (the first column; a second is read as the label), "
+                ".xlsx (the first sheet), JSON Lines / JSON or Parquet (the 'text' and 'label' "
+                "columns)",
+                type=list(EXTENSIONS),
                 key=f"{prefix}_upload",
             )
             header = st.checkbox("First row is a header", key=f"{prefix}_header")
             if upload is None:
                 return None
-            given = read_texts(upload.getvalue(), header=header)
-            warn_encoding(upload.getvalue(), upload.name)
+            given = read_texts(upload.getvalue(), name=upload.name, header=header)
+            warn_encoding(upload.getvalue(), upload.name, given.notes)
             return given
         typed = st.text_area(
             "Texts, one per line",
@@ -88,11 +91,12 @@ def input_texts(prefix: str, allow_upload: bool = True) -> TextsInput | None:
     return TextsInput(tuple(texts)) if texts else None
 
 
-def warn_encoding(raw: bytes, name: str) -> None:
-    """A warning under an upload that was read in an encoding other than UTF-8."""
-    note = encoding_warning(raw, name)
-    if note is not None:
-        st.warning(md(note), icon=":material/warning:")
+def warn_encoding(raw: bytes, name: str, notes: tuple[str, ...] = ()) -> None:
+    """A warning under an upload that was read in an encoding other than UTF-8, and one for each
+    note of the reader (JSON although named .csv, ...)."""
+    for note in (encoding_warning(raw, name), *notes):
+        if note is not None:
+            st.warning(md(note), icon=":material/warning:")
 
 
 def embedder_for(choice: str, record: RunRecord | None):
@@ -290,18 +294,19 @@ def map_tab(record: RunRecord | None) -> None:
     store = state.store()
     if source == "Upload texts":
         upload = st.file_uploader(
-            f"CSV file: text, label per row (label optional); at most {MAX_TEXTS} rows",
-            type=["csv", "txt"],
+            f"A file of text, label per row (label optional; CSV, .xlsx, JSON Lines / JSON or "
+            f"Parquet); at most {MAX_TEXTS} rows",
+            type=list(EXTENSIONS),
             key="map_upload",
         )
         if upload is None:
             return
         try:
-            given = read_texts(upload.getvalue())
+            given = read_texts(upload.getvalue(), name=upload.name)
         except EmbedtuneError as exc:
             show_error(exc)
             return
-        warn_encoding(upload.getvalue(), upload.name)
+        warn_encoding(upload.getvalue(), upload.name, given.notes)
         texts, labels = given.texts, given.labels
     else:
         try:

@@ -2,7 +2,7 @@
 
 The public API, imported lazily (``import core`` stays fast; torch loads only when a model does)::
 
-    from core import read_labeled_csv, prepare_dataset, TrainConfig, RunStore, submit, wait
+    from core import read_labeled, prepare_dataset, TrainConfig, RunStore, submit, wait
     from core import load_run, load_embedder
 """
 
@@ -25,6 +25,8 @@ from core.errors import (  # noqa: E402
 )
 
 _API = {
+    "read_labeled": "core.data.files",
+    "read_table": "core.data.files",
     "read_labeled_csv": "core.data.labeled",
     "LabeledTexts": "core.data.labeled",
     "DataSet": "core.data.labeled",

@@ -1,12 +1,16 @@
-"""Bytes to text and files written whole: the one place that sniffs byte-order marks, decodes
-what users upload, and replaces files atomically (a reader sees the old or the new file)."""
+"""Bytes to text and files written whole: the one place that sniffs what a file's bytes are
+(byte-order marks, spreadsheets, Parquet, archives), decodes what users upload, and replaces files
+atomically (a reader sees the old or the new file)."""
 
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import tempfile
+import zipfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
@@ -16,12 +20,101 @@ UTF8_BOM = b"\xef\xbb\xbf"
 # Excel's "Unicode Text" export is UTF-16 with a byte-order mark.
 UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 ZIP_MAGIC = b"PK\x03\x04"  # .xlsx, .ods and .zip all start with this
+PARQUET_MAGIC = b"PAR1"  # at the start and the end of every Parquet file
+READ_FORMATS = "CSV or TSV, Excel (.xlsx), JSON Lines (.jsonl), JSON records (.json) or Parquet"
+_USE_A_DATA_FILE = f"expected {READ_FORMATS}"
+# Bytes a file starts with, for the kinds people upload by mistake (what they are, what to do).
+_NOT_DATA = (
+    (
+        b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",
+        "an old Excel workbook (.xls), a password-protected workbook or another Office 97-2003 "
+        "file",
+        "save it as .xlsx without a password, or as 'CSV UTF-8', and try again",
+    ),
+    (b"PK\x05\x06", "an empty ZIP archive", _USE_A_DATA_FILE),
+    (b"\x1f\x8b", "a gzip-compressed file (.gz)", "decompress it and try again"),
+    (b"%PDF", "a PDF document", "export the table as CSV or .xlsx"),
+    (b"\x89PNG", "a PNG image", _USE_A_DATA_FILE),
+    (b"\xff\xd8\xff", "a JPEG image", _USE_A_DATA_FILE),
+    (b"ARROW1", "an Arrow / Feather file", "write it as Parquet or CSV and try again"),
+    (b"SQLite format 3\x00", "an SQLite database", "export the table as CSV and try again"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive", "unpack it and try again"),
+)
 
 
 def sniff_encoding(head: bytes) -> str:
     """The Python codec for a file starting with `head`: 'utf-16' after a UTF-16 byte-order
     mark, else 'utf-8-sig' (UTF-8 with or without its mark)."""
     return "utf-16" if head.startswith(UTF16_BOMS) else "utf-8-sig"
+
+
+@dataclass(frozen=True)
+class Sniffed:
+    """What a file's bytes are: `kind` is "text", "xlsx" or "parquet" (formats Embedtune
+    reads) or another kind it does not read, with `looks_like` and `advice` for the message."""
+
+    kind: str
+    looks_like: str = ""
+    advice: str = ""
+
+    @property
+    def refusal(self) -> str:
+        """The message for a file of a kind no reader takes."""
+        return f"the file looks like {self.looks_like}, not a data file: {self.advice}"
+
+
+def sniff_bytes(raw: bytes) -> Sniffed:
+    """Tell an Excel workbook, a Parquet file and the binary files people upload by mistake from
+    text by their first bytes (and, for a ZIP archive, by the names inside it). Text is anything
+    else: `decode_text` says whether it really is."""
+    if raw.startswith(ZIP_MAGIC):
+        return _sniff_zip(io.BytesIO(raw))
+    return _sniff_head(raw)
+
+
+def sniff_file(path: str | os.PathLike[str]) -> Sniffed:
+    """`sniff_bytes` of a file on disk, reading only its start (and a ZIP's list of names)."""
+    try:
+        head = file_head(path, 16)
+    except OSError as exc:
+        raise DataError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    return _sniff_zip(path) if head.startswith(ZIP_MAGIC) else _sniff_head(head)
+
+
+def _sniff_head(head: bytes) -> Sniffed:
+    if head.startswith(PARQUET_MAGIC):
+        return Sniffed("parquet", "a Parquet file")
+    for magic, looks_like, advice in _NOT_DATA:
+        if head.startswith(magic):
+            return Sniffed("other", looks_like, advice)
+    return Sniffed("text")
+
+
+def _sniff_zip(source: str | os.PathLike[str] | io.BytesIO) -> Sniffed:
+    try:
+        with zipfile.ZipFile(source) as archive:
+            names = archive.namelist()
+            mimetype = archive.read("mimetype") if "mimetype" in names else b""
+    except (zipfile.BadZipFile, OSError, EOFError):
+        return Sniffed(
+            "other",
+            "a damaged ZIP archive or Excel workbook (.xlsx)",
+            "save it again as .xlsx or 'CSV UTF-8' and try again",
+        )
+    if "xl/workbook.xml" in names:
+        return Sniffed("xlsx", "an Excel workbook (.xlsx)")
+    if b"opendocument.spreadsheet" in mimetype:
+        return Sniffed(
+            "other", "an OpenDocument spreadsheet (.ods)", "save it as .xlsx or 'CSV UTF-8'"
+        )
+    if "word/document.xml" in names:
+        return Sniffed("other", "a Word document (.docx)", _USE_A_DATA_FILE)
+    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    return Sniffed(
+        "other",
+        f"a ZIP archive (holding {shown or 'nothing'})",
+        "unzip it and use the data file inside",
+    )
 
 
 def file_head(path: str | os.PathLike[str], size: int = 4) -> bytes:

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import time
 import zipfile
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 import core.runs.store as core_runs
 from core.config import TrainConfig
@@ -100,8 +102,58 @@ def planted() -> tuple[LabeledTexts, dict[int, str]]:
 # -- bad input and broken state (the robustness tests of the CLI and the app) ----------------------
 
 
+def xlsx_workbook(
+    sheets: dict[str, list[list[object]]],
+    merged: dict[str, list[str]] | None = None,
+    cached: dict[tuple[str, str], str] | None = None,
+) -> bytes:
+    """A real .xlsx written by openpyxl: each sheet's rows from A1 (None: an empty cell, [] an
+    empty row), `merged` ranges per sheet ("A1:B1"), and text starting with "=" as a formula.
+
+    `cached` gives the result a spreadsheet program saves beside a formula ({(sheet, "A6"):
+    "text"}). openpyxl never calculates: it writes a formula with an empty result (`<v/>`), as a
+    file no spreadsheet program has opened yet. Excel and LibreOffice, on saving, write the
+    result into the same cell of the sheet's XML (`<c t="str"><f>A3</f><v>text</v></c>`); here
+    that result is put into the XML of the saved file in the same way."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.remove(book.active)
+    for title, rows in sheets.items():
+        sheet = book.create_sheet(title)
+        for r, row in enumerate(rows, start=1):
+            for c, value in enumerate(row, start=1):
+                if value is not None:
+                    sheet.cell(r, c, value)
+        for cells in (merged or {}).get(title, []):
+            sheet.merge_cells(cells)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    if not cached:
+        return buffer.getvalue()
+    sheet_files = {title: f"xl/worksheets/sheet{i}.xml" for i, title in enumerate(sheets, 1)}
+    out = io.BytesIO()
+    with zipfile.ZipFile(buffer) as saved, zipfile.ZipFile(out, "w") as patched:
+        for item in saved.infolist():
+            data = saved.read(item.filename).decode("utf-8")
+            for (title, ref), value in cached.items():
+                if item.filename != sheet_files[title]:
+                    continue
+                formula = re.compile(rf'<c r="{ref}"([^>]*)><f>(.*?)</f><v\s*/></c>')
+                data, found = formula.subn(
+                    lambda m, ref=ref, value=value: (
+                        f'<c r="{ref}"{m[1]} t="str"><f>{m[2]}</f><v>{escape(value)}</v></c>'
+                    ),
+                    data,
+                )
+                assert found == 1, f"no formula in {title}!{ref}"
+            patched.writestr(item, data.encode("utf-8"))
+    return out.getvalue()
+
+
 def xlsx_bytes() -> bytes:
-    """A minimal real .xlsx (a ZIP of XML parts), as Excel saves one."""
+    """The start of an .xlsx (a ZIP with a workbook part) that no spreadsheet reader can open:
+    its sheet and relationship parts are missing."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as book:
         book.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types/>')
@@ -110,8 +162,9 @@ def xlsx_bytes() -> bytes:
     return buffer.getvalue()
 
 
-# Each malformed file as a user might upload it; the message is tested in test_data.py, here
-# the CLI and the app must show exactly that message, once, without a traceback.
+# Each malformed file as a user might upload it; the message is tested in tests/data/ (and
+# tests/test_io.py), here the CLI and the app must show exactly that message, once, without a
+# traceback.
 MALFORMED = {
     "empty": b"",
     "blank lines only": b"\n  \n\r\n\n",
@@ -120,7 +173,7 @@ MALFORMED = {
     "single label": b"good film,pos\ngreat film,pos\n",
     "all labels empty": b"good film,\nbad film,\n",
     "binary renamed .csv": bytes(range(256)) * 4,
-    "xlsx renamed .csv": xlsx_bytes(),
+    "damaged .xlsx renamed .csv": xlsx_bytes(),
     "latin-1": "caf\u00e9,pos\nth\u00e9,neg\n".encode("latin-1"),
     "unclosed quote": b'ok,pos\n"never closed,neg\nmore,pos\n',
     "undeclared header": b"text,label\ngood,pos\nbad,neg\n",

@@ -3,7 +3,9 @@ writes (a reader sees the old file or the new one, and a failed write leaves not
 
 from __future__ import annotations
 
+import io
 import os
+import zipfile
 
 import pytest
 
@@ -14,8 +16,11 @@ from core.io import (
     decode_text,
     encoding_warning,
     open_text,
+    sniff_bytes,
     sniff_encoding,
+    sniff_file,
 )
+from tests.helpers import xlsx_bytes
 
 CONTENT = "caf\u00e9 \U0001f600,pos\nbad,neg\n"
 LITTLE = b"\xff\xfe" + CONTENT.encode("utf-16-le")
@@ -63,6 +68,51 @@ def test_a_spreadsheet_is_refused_by_name():
         "the file looks like a spreadsheet or ZIP archive (.xlsx), not CSV text: "
         "save it as 'CSV UTF-8' and try again"
     )
+
+
+def zip_of(*names: str, mimetype: bytes = b"") -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        if mimetype:
+            archive.writestr("mimetype", mimetype)
+        for name in names:
+            archive.writestr(name, "x")
+    return buffer.getvalue()
+
+
+def test_workbooks_parquet_and_text_are_told_apart_by_their_bytes(tmp_path):
+    assert sniff_bytes(xlsx_bytes()).kind == "xlsx"
+    assert sniff_bytes(b"PAR1\x15\x04").kind == "parquet"
+    assert sniff_bytes(b"text,label\n").kind == sniff_bytes(b"").kind == "text"
+    (tmp_path / "book.csv").write_bytes(xlsx_bytes())
+    assert sniff_file(tmp_path / "book.csv").kind == "xlsx"  # by content, not by name
+
+
+def test_other_kinds_of_file_say_what_they_look_like():
+    refusals = {
+        b"%PDF-1.7": "a PDF document, not a data file: export the table as CSV or .xlsx",
+        b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1": "an old Excel workbook (.xls), a password-protected "
+        "workbook or another Office 97-2003 file, not a data file: save it as .xlsx without a "
+        "password, or as 'CSV UTF-8', and try again",
+        b"\x1f\x8b\x08": (
+            "a gzip-compressed file (.gz), not a data file: decompress it and try again"
+        ),
+        b"\x89PNG\r\n": "a PNG image, not a data file: expected CSV or TSV, Excel (.xlsx), JSON "
+        "Lines (.jsonl), JSON records (.json) or Parquet",
+        zip_of(
+            "a.csv", "b.csv", "c.csv", "d.csv"
+        ): "a ZIP archive (holding a.csv, b.csv, c.csv and "
+        "1 more), not a data file: unzip it and use the data file inside",
+        zip_of("content.xml", mimetype=b"application/vnd.oasis.opendocument.spreadsheet"): (
+            "an OpenDocument spreadsheet (.ods), not a data file: save it as .xlsx or 'CSV UTF-8'"
+        ),
+        b"PK\x03\x04 cut short": "a damaged ZIP archive or Excel workbook (.xlsx), not a data "
+        "file: save it again as .xlsx or 'CSV UTF-8' and try again",
+    }
+    for raw, message in refusals.items():
+        sniffed = sniff_bytes(raw)
+        assert sniffed.kind == "other"
+        assert sniffed.refusal == f"the file looks like {message}"
 
 
 def test_binary_data_is_refused_with_the_offset_of_its_first_nul():

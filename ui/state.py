@@ -14,7 +14,7 @@ from core.runs.store import RunStore, validate_run_id
 DATASET = "dataset"  # core.data.labeled.DataSet registered by "Use this data"
 DATASET_KEY = "dataset_key"  # which files, options and drops the registered data set came from
 CLEANING = "cleaning"  # core.data.cleaning.CleaningConfig chosen with the data set
-DATA_FILES = "data_files"  # {"train": (name, bytes) | None, "valid": ..., "header": bool}
+DATA_FILES = "data_files"  # {"train": (name, bytes) | None, "valid": ..., "options": {...}}
 REVIEW = "review"  # (key, Review) of the files as last reviewed
 LABEL_ISSUES = (
     "label_issues"  # (key, core.quality.label_issues.LabelIssues) of the last label check

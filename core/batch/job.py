@@ -43,6 +43,22 @@ ENGINES = ("local", "ray")
 # -- reading ----------------------------------------------------------------------------------
 
 
+def check_streamable(path: Path) -> None:
+    """Batch jobs stream CSV only (the first column of each row, on either engine): another
+    format is refused before any model is loaded, saying what the file is."""
+    from core.data.files import describe_format, file_format
+    from core.io import sniff_file
+
+    fmt = file_format(path)
+    if fmt == "other":
+        raise DataError(sniff_file(path).refusal)
+    if fmt not in ("csv", "tsv"):
+        raise DataError(
+            f"{path.name} is {describe_format(fmt)}: batch jobs (--out) stream CSV files only; "
+            "save it as 'CSV UTF-8', or leave out --out to read the whole file at once"
+        )
+
+
 def iter_rows(path: Path, header: bool = False) -> Iterator[list[str]]:
     """The CSV rows with a value in them (blank rows skipped), after the header if there is one."""
     with open_text(path) as f:
@@ -210,6 +226,7 @@ def run_batch(
     fmt = check_out_path(kind, out)
     if kind not in KINDS:
         raise BatchError(f"unknown batch kind {kind!r}: choose {' or '.join(KINDS)}")
+    check_streamable(path)
     ref = resolve(model, store, classify=kind == "classify")
     summary = scan_input(path, header)
     if engine == "ray" and summary.min_columns != summary.max_columns:

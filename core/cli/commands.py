@@ -45,7 +45,8 @@ def _read_texts(args: argparse.Namespace) -> list[str]:
 
 
 def _read_text_column(path: Path, header: bool) -> list[str]:
-    """The first column of a CSV (texts to classify or embed; other columns are ignored)."""
+    """The texts of a file of any format `core.data.files` reads: the column named "text", else
+    the first (texts to classify or embed; other columns are ignored)."""
     from core.data.inputs import read_texts
     from core.errors import DataError
 
@@ -54,7 +55,10 @@ def _read_text_column(path: Path, header: bool) -> list[str]:
     except OSError as exc:
         raise DataError(f"cannot read {path}: {exc.strerror or exc}") from exc
     # The command line has no upload limit: the file is the user's own.
-    return list(read_texts(raw, header=header, limit=sys.maxsize).texts)
+    given = read_texts(raw, name=path.name, header=header, limit=sys.maxsize, max_bytes=len(raw))
+    for note in given.notes:
+        print(f"warning: {note}", file=sys.stderr)
+    return list(given.texts)
 
 
 def _warn_encoding(path: str | None) -> None:
@@ -66,12 +70,20 @@ def _warn_encoding(path: str | None) -> None:
         print(f"warning: {warning}", file=sys.stderr)
 
 
-def _read_labeled(path: str, header: bool) -> Any:
-    """A labelled CSV, with a warning when it is not UTF-8 (see `_warn_encoding`)."""
-    from core.data.labeled import read_labeled_csv
+def _read_labeled(path: str, args: argparse.Namespace | bool) -> Any:
+    """A labelled file of any format `core.data.files` reads, with the sheet and columns the
+    options choose (`args`: the command's arguments, or only whether there is a header), and a
+    warning for each thing the user should know (not UTF-8, JSON although named .csv)."""
+    from core.data.files import read_table
 
-    data = read_labeled_csv(path, header=header)
+    options = args if isinstance(args, argparse.Namespace) else argparse.Namespace(header=args)
+    table = read_table(path, header=options.header, sheet=getattr(options, "sheet", None))
+    data = table.labeled(
+        getattr(options, "text_column", None), getattr(options, "label_column", None)
+    )
     _warn_encoding(path)
+    for note in table.notes:
+        print(f"warning: {note}", file=sys.stderr)
     return data
 
 
@@ -82,8 +94,8 @@ def cmd_review(args: argparse.Namespace) -> int:
     from core.data.cleaning import CleaningConfig
     from core.quality.prepare import review_for_model
 
-    train = _read_labeled(args.train, args.header)
-    valid = _read_labeled(args.valid, args.header) if args.valid else None
+    train = _read_labeled(args.train, args)
+    valid = _read_labeled(args.valid, args) if args.valid else None
     cleaning = CleaningConfig.ALL if args.clean else None
     report = review_for_model(train, valid, model=args.model, cleaning=cleaning)
     checked = None
@@ -146,8 +158,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from core.runs.jobs import submit, wait
 
     config = _config_from_args(args)
-    train = _read_labeled(args.train, args.header)
-    valid = _read_labeled(args.valid, args.header) if args.valid else None
+    train = _read_labeled(args.train, args)
+    valid = _read_labeled(args.valid, args) if args.valid else None
     dataset = prepare_dataset(train, valid, drop=args.drop or (), seed=config.seed)
     store = _store(args)
     from core.train.distributed import launched
@@ -306,7 +318,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from core.train.metrics import evaluate_classifier
 
     classifier = _load_run_classifier(args)
-    evaluation = evaluate_classifier(classifier, _read_labeled(args.test, args.header))
+    evaluation = evaluate_classifier(classifier, _read_labeled(args.test, args))
     labels = list(evaluation.labels)
     if args.json:
         print_json(

@@ -37,10 +37,31 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--json", action="store_true", help="print one JSON object")
         return p
 
+    def file_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--sheet", help="the sheet of an .xlsx file to read (default: the first)")
+        p.add_argument(
+            "--text-column",
+            help="the column (name or number) or JSON field holding the texts (default: 'text', "
+            "or the first of two)",
+        )
+        p.add_argument(
+            "--label-column",
+            help="the column or JSON field holding the labels (default: 'label', or the second "
+            "of two)",
+        )
+
     def data_args(p: argparse.ArgumentParser) -> None:
-        p.add_argument("train", help="training CSV: text,label per row, no header by default")
-        p.add_argument("--valid", help="validation CSV (default: a stratified 20%% split)")
+        p.add_argument(
+            "train",
+            help="training file: CSV/TSV (text,label per row, no header by default), .xlsx, "
+            ".jsonl / .json records or .parquet",
+        )
+        p.add_argument(
+            "--valid",
+            help="validation file, read like the training file (default: a stratified 20%% split)",
+        )
         p.add_argument("--header", action="store_true", help="the first row is a header")
+        file_args(p)
         p.add_argument(
             "--model",
             default="small",
@@ -91,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run")
     p.add_argument("test")
     p.add_argument("--header", action="store_true")
+    file_args(p)
     for name, handler, help in (
         ("classify", cmd_classify, "classify texts with a completed run"),
         ("embed", cmd_embed, "embed texts with a completed run or a base model"),
@@ -98,7 +120,11 @@ def build_parser() -> argparse.ArgumentParser:
         p = add(name, handler, help)
         p.add_argument("run" if name == "classify" else "model")
         p.add_argument("texts", nargs="*")
-        p.add_argument("--file", help="a CSV whose first column holds the texts")
+        p.add_argument(
+            "--file",
+            help="a file of texts: CSV (the first column), .xlsx (the first sheet), .jsonl / "
+            ".json or .parquet (the 'text' column); --out streams CSV only",
+        )
         p.add_argument("--header", action="store_true")
         p.add_argument(
             "--out",

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 
 import numpy as np
 
+from core.data.files import read_table
+from core.data.labeled import MAX_FILE_BYTES
 from core.errors import DataError
-from core.io import decode_text
 
 MAX_TEXTS = 5000
 """Most texts the Playground embeds or maps at once: a UMAP of 5,000 points takes ~20 s on CPU."""
@@ -17,10 +16,12 @@ MAX_TEXTS = 5000
 
 @dataclass(frozen=True)
 class TextsInput:
-    """Texts, and their labels when every row of an uploaded file had one."""
+    """Texts, and their labels when every row of an uploaded file had one; `notes` says what the
+    user should know about how the file was read (JSON although named .csv, ...)."""
 
     texts: tuple[str, ...]
     labels: tuple[str, ...] | None = None
+    notes: tuple[str, ...] = ()
 
 
 def split_lines(text: str, limit: int = MAX_TEXTS) -> list[str]:
@@ -35,23 +36,25 @@ def _check_count(n: int, limit: int) -> None:
         raise DataError(f"{n} texts given: at most {limit} at once; split them into smaller files")
 
 
-def read_texts(raw: bytes, *, header: bool = False, limit: int = MAX_TEXTS) -> TextsInput:
-    """Texts from a CSV file: the first column of each row; when every row has exactly two
-    columns the second is taken as the label. Blank rows are skipped."""
-    content = decode_text(raw)
-    try:
-        rows = [row for row in csv.reader(io.StringIO(content, newline="")) if any(row)]
-    except csv.Error as exc:
-        raise DataError(f"cannot read the file as CSV: {exc}") from None
-    if header:
-        rows = rows[1:]
-    texts = tuple(row[0].strip() for row in rows)
+def read_texts(
+    raw: bytes,
+    *,
+    name: str = "",
+    header: bool = False,
+    sheet: str | None = None,
+    text_column: str | None = None,
+    limit: int = MAX_TEXTS,
+    max_bytes: int = MAX_FILE_BYTES,
+) -> TextsInput:
+    """Texts from a file of any format `core.data.files.read_table` reads: the text column
+    (chosen, or named "text"), else the first; with the labels when the file has a label column
+    filled on every row (a CSV: exactly two columns on every row). Blank rows are skipped."""
+    table = read_table(raw, name=name, header=header, sheet=sheet, max_bytes=max_bytes)
+    texts, labels = table.texts(text_column)
     if not any(texts):
         raise DataError("the file has no texts: expected one text per row, in the first column")
     _check_count(len(texts), limit)
-    labelled = all(len(row) == 2 and row[1].strip() for row in rows)
-    labels = tuple(row[1].strip() for row in rows) if labelled else None
-    return TextsInput(texts, labels)
+    return TextsInput(texts, labels, table.notes)
 
 
 def cosine_similarity(vectors: np.ndarray) -> np.ndarray:

@@ -1,36 +1,22 @@
-"""Read a labelled CSV/TSV file into LabeledTexts and split it into training and validation sets."""
+"""LabeledTexts (texts, labels and the row of each in the user's file), DataSet, and the split
+into training and validation sets. Files of every format are read in core.data.files;
+`read_labeled_csv` here reads CSV/TSV only."""
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import os
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from core.errors import DataError
-from core.io import decode_text
 from core.records import Record
 
 MAX_FILE_BYTES = 200 * 1024 * 1024
-"""Largest file read_labeled_csv accepts: the whole file is held in memory as text."""
-
-# Only the first chunk is checked for NUL bytes: binary files show them early, text never has them.
-
-# A first row is only called a header when its label is one of these words (or its text is one of
-# the text words) AND that label occurs nowhere else: real labels repeat, header cells do not.
-_HEADER_LABEL_WORDS = frozenset(
-    "label labels class classes category categories target y sentiment intent tag tags topic "
-    "label_name class_name".split()
-)
-_HEADER_TEXT_WORDS = frozenset(
-    "text texts sentence sentences review reviews message messages content document documents "
-    "utterance utterances query question comment tweet body input x".split()
-)
+"""Largest data file the readers accept (core.data.files): the whole file is held in memory."""
 
 _INT_LABEL = re.compile(r"[+-]?\d+")
 _ROWS_SHOWN = 5
@@ -144,191 +130,17 @@ def read_labeled_csv(
     name: str | None = None,
     max_bytes: int = MAX_FILE_BYTES,
 ) -> LabeledTexts:
-    """Read a two-column (text, label) CSV or TSV file, from a path or the file's bytes.
+    """Read a two-column (text, label) CSV or TSV file, from a path or the file's bytes, as CSV
+    whatever its bytes are (`core.data.files.read_labeled` reads every format).
 
     Labels stay strings; texts and labels are stripped of surrounding whitespace. Rows with an
     empty text or label are kept (the review flags them); rows with nothing in them are skipped.
     Row numbers are the physical line where each record starts, counting a header line.
     """
-    if isinstance(source, bytes):
-        raw = source
-        name = name if name is not None else ""
-    else:
-        path = os.fspath(source)
-        name = name if name is not None else os.path.basename(path)
-        raw = _read_bytes(path, max_bytes)
-    _check_size(len(raw), max_bytes)
-    content = decode_text(raw)
-    if not content.strip():
-        raise DataError("the file is empty: expected rows of text,label")
+    from core.data.files import read_table  # files.py builds on LabeledTexts, defined here
 
-    delimiter = "\t" if _is_tsv(name, content) else ","
-    records = _parse(content, delimiter)
-    if not records:
-        raise DataError("the file is empty: expected rows of text,label")
-    if header:
-        records = records[1:]
-        if not records:
-            raise DataError(
-                "the file has a header row but no data rows: expected rows of text,label after it"
-            )
-
-    rows = tuple(row for row, _, _ in records)
-    texts = tuple(text for _, text, _ in records)
-    labels = tuple(label for _, _, label in records)
-    counts = Counter(labels)
-    if not header:
-        _reject_undeclared_header(records[0], counts)
-    distinct = [label for label in counts if label != ""]
-    if not distinct:
-        raise DataError(
-            "every row has an empty label: expected rows of text,label with the label in the "
-            "second column"
-        )
-    if len(distinct) == 1:
-        raise DataError(
-            f"only one label ({distinct[0]!r}) found: a classifier needs at least 2 labels"
-        )
-    return LabeledTexts(texts=texts, labels=labels, rows=rows, name=name)
-
-
-def _read_bytes(path: str, max_bytes: int) -> bytes:
-    try:
-        # Check the size before reading so an oversized file is never loaded into memory.
-        _check_size(os.path.getsize(path), max_bytes)
-        with open(path, "rb") as handle:
-            return handle.read()
-    except FileNotFoundError:
-        raise DataError(f"file not found: {path}") from None
-    except IsADirectoryError:
-        raise DataError(f"{path} is a folder: expected a CSV file") from None
-    except PermissionError:
-        raise DataError(f"cannot read {path}: permission denied") from None
-
-
-def _check_size(size: int, max_bytes: int) -> None:
-    if size > max_bytes:
-        raise DataError(
-            f"the file is {size / 2**20:.1f} MB, over the {max_bytes / 2**20:g} MB limit "
-            "(MAX_FILE_BYTES): sample it or split it into smaller files"
-        )
-
-
-def _is_tsv(name: str, text: str) -> bool:
-    """Tab-separated when the name ends in .tsv, or the first record has tabs and no commas."""
-    if name.lower().endswith(".tsv"):
-        return True
-    first = _first_record(text)
-    return "\t" in first and "," not in first
-
-
-def _first_record(text: str, max_lines: int = 100) -> str:
-    """The raw text of the first non-blank record (a quoted field may span lines)."""
-    lines: list[str] = []
-    for line in io.StringIO(text, newline=""):
-        if lines or line.strip():
-            lines.append(line)
-            if _unclosed_quote_line(lines, ",") < 0 or len(lines) >= max_lines:
-                break
-    return "".join(lines)
-
-
-def _parse(text: str, delimiter: str) -> list[tuple[int, str, str]]:
-    """Records as (row, text, label); blank records skipped, column counts checked."""
-    consumed: list[str] = []  # the physical lines of the record being read, to locate quotes
-
-    def lines() -> Iterator[str]:
-        # newline="" splits on \n, \r\n and \r only (not U+0085 as str.splitlines would).
-        for line in io.StringIO(text, newline=""):
-            consumed.append(line)
-            yield line
-
-    reader = csv.reader(lines(), delimiter=delimiter)
-    sep = "tab" if delimiter == "\t" else "comma"
-    records: list[tuple[int, str, str]] = []
-    while True:
-        start = reader.line_num + 1
-        consumed.clear()
-        try:
-            fields = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as err:
-            # In practice only the field size limit: an unclosed quote, or a giant text.
-            at = _unclosed_quote_line(consumed, delimiter)
-            if at < 0:
-                raise DataError(
-                    f"row {start}: cannot read this row ({err}): shorten the text"
-                ) from None
-            raise DataError(
-                f"row {start + at}: a quote opens here and is not closed before the field grows "
-                f'too long ({err}): close the quote, or write a quote inside a quoted text as ""'
-            ) from None
-        if all(not field.strip() for field in fields):
-            continue  # a blank line, or an empty spreadsheet row written as ","
-        if reader.line_num > start and (at := _unclosed_quote_line(consumed, delimiter)) >= 0:
-            # Python's csv reader ends a quoted field at the end of the file without complaint.
-            raise DataError(
-                f"row {start + at}: a quote opens here and is never closed, so it swallows the "
-                f'rest of the file: close the quote, or write a quote inside a quoted text as ""'
-            )
-        if len(fields) != 2:
-            hint = (
-                f"put texts that contain a {sep} in double quotes"
-                if len(fields) > 2
-                else f"separate the text and the label with a {sep}"
-            )
-            raise DataError(
-                f"row {start}: expected 2 columns (text, label), found {len(fields)} ({hint})"
-            )
-        records.append((start, fields[0].strip(), fields[1].strip()))
-    return records
-
-
-def _unclosed_quote_line(lines: list[str], delimiter: str) -> int:
-    """Line index (0-based) where a still-open quoted field begins, or -1 if all quotes close.
-
-    Follows the csv module's non-strict rules: a quote opens a field only at its start, and a
-    doubled quote inside a quoted field stands for one quote character.
-    """
-    ends_field = (delimiter, "\r", "\n")
-    in_quotes = False
-    after_quote = False  # just saw a quote inside a quoted field: closing, or the first of ""
-    at_field_start = True
-    opened = -1
-    for index, line in enumerate(lines):
-        for char in line:
-            if in_quotes:
-                if after_quote:
-                    after_quote = False
-                    if char != '"':
-                        in_quotes = False  # the previous quote closed the field
-                        at_field_start = char in ends_field
-                elif char == '"':
-                    after_quote = True
-            elif char == '"' and at_field_start:
-                in_quotes, opened = True, index
-                at_field_start = False
-            else:
-                at_field_start = char in ends_field
-    if in_quotes and not after_quote:
-        return opened
-    return -1
-
-
-def _reject_undeclared_header(first: tuple[int, str, str], counts: Counter[str]) -> None:
-    """Raise if the first record looks like column names while header=False."""
-    row, text, label = first
-    if counts[label] != 1:
-        return  # the first label is a real class elsewhere in the file
-    label_word = label.lower() in _HEADER_LABEL_WORDS
-    text_word = text.lower() in _HEADER_TEXT_WORDS
-    others_repeat = all(n >= 2 for other, n in counts.items() if other != label)
-    if label_word or (text_word and others_repeat):
-        raise DataError(
-            f"row {row} looks like a header ({text!r}, {label!r}): "
-            "use the header option (--header) or remove it"
-        )
+    table = read_table(source, header=header, name=name, max_bytes=max_bytes, csv_only=True)
+    return table.labeled()
 
 
 # ----------------------------------------------------------------------------- DataSet and split

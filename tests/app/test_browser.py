@@ -107,7 +107,7 @@ def test_upload_train_metrics_and_classify(app_server, tmp_path):
         page.get_by_text("No finetunes yet").wait_for()
         page.get_by_text("None yet: start one on the Train page.").wait_for()  # the sidebar
         _go(page, "Data")
-        page.get_by_text("Upload a CSV file with two columns").wait_for()
+        page.get_by_text("Upload a file with a text and a label per row").wait_for()
 
         # Data: upload, review (the hostile text shows as text), use.
         page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(str(data))

@@ -38,7 +38,7 @@ def test_check_labels_shows_the_flipped_rows(app_server, tmp_path):  # noqa: F81
         page.set_default_timeout(120_000)
         page.goto(app_server)
         page.locator('[data-testid="stSidebarNav"]').get_by_text("Data", exact=True).click()
-        page.get_by_text("Upload a CSV file with two columns").wait_for()
+        page.get_by_text("Upload a file with a text and a label per row").wait_for()
         page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(str(data))
         page.get_by_text(f"reviews.csv · {len(pairs)} rows").wait_for()
         settled(page)

@@ -18,10 +18,12 @@ import pytest
 from core.batch.job import run_batch
 from core.cli import main
 from core.data.inputs import read_texts
+from core.errors import DataError
+from core.io import sniff_bytes
 from core.model.classifier import load_embedder
 from core.runs.resolve import load_run
 from core.runs.store import RunStore
-from tests.helpers import ROOT, batch_texts, write_texts_csv
+from tests.helpers import ROOT, batch_texts, write_texts_csv, xlsx_workbook
 
 pytestmark = pytest.mark.slow
 
@@ -141,3 +143,30 @@ def test_batch_usage_errors_are_one_line(single, tmp_path, capsys):
     for argv, message in cases:
         assert main([*argv, "--runs-dir", runs]) == 2
         assert capsys.readouterr().err == f"error: {message}\n"
+
+
+def test_files_other_than_csv_are_refused_before_a_model_is_loaded(tmp_path):
+    book = tmp_path / "texts.csv"  # a workbook, whatever its name says
+    book.write_bytes(xlsx_workbook({"S": [["a"], ["b"]]}))
+    lines = tmp_path / "texts.jsonl"
+    lines.write_text('{"text": "a"}\n{"text": "b"}\n', encoding="utf-8")
+    renamed = tmp_path / "export.csv"  # JSON records, found by content
+    renamed.write_text('[\n  {"text": "a"}\n]\n', encoding="utf-8")
+    pdf = tmp_path / "scan.csv"
+    pdf.write_bytes(b"%PDF-1.7\n")
+    cases = {
+        book: "texts.csv is an Excel workbook",
+        lines: "texts.jsonl is JSON Lines",
+        renamed: "export.csv is JSON",
+    }
+    for path, what in cases.items():
+        with pytest.raises(DataError) as info:
+            # An unknown model: the file is refused before the model is even looked up.
+            run_batch("embed", "no-such-model", path, tmp_path / "out.parquet", progress=False)
+        assert str(info.value) == (
+            f"{what}: batch jobs (--out) stream CSV files only; save it as 'CSV UTF-8', or leave "
+            "out --out to read the whole file at once"
+        )
+    with pytest.raises(DataError) as info:
+        run_batch("embed", "no-such-model", pdf, tmp_path / "out.parquet", progress=False)
+    assert str(info.value) == sniff_bytes(b"%PDF-1.7\n").refusal

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from core.cli import main
-from core.data.labeled import read_labeled_csv
+from core.data.files import read_labeled
 from core.errors import DataError
 from core.io import encoding_warning
 from core.runs.store import RunStore
@@ -15,7 +15,7 @@ from tests.helpers import GOOD, MALFORMED, UTF16, no_room
 
 def core_message(raw: bytes, **options) -> str:
     with pytest.raises(DataError) as caught:
-        read_labeled_csv(raw, name="bad.csv", **options)
+        read_labeled(raw, name="bad.csv", **options)
     return str(caught.value)
 
 

@@ -1,0 +1,359 @@
+"""A file's cells as read (Table) and, with the text and label columns chosen, LabeledTexts: the
+column choice, the header-row rule and the row-precise errors every format shares."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from core.data.labeled import LabeledTexts
+from core.errors import DataError
+
+TEXT_FORMATS = ("csv", "tsv")  # row and column as the user wrote them; no names of their own
+JSON_FORMATS = ("jsonl", "json")
+RECORD_EXAMPLE = '{"text": ..., "label": ...}'
+
+# A first row is only called a header when its label is one of these words (or its text is one of
+# the text words) AND that label occurs nowhere else: real labels repeat, header cells do not.
+# The same words find the text and label columns among named ones ("sentence", "sentiment").
+_HEADER_LABEL_WORDS = frozenset(
+    "label labels class classes category categories target y sentiment intent tag tags topic "
+    "label_name class_name".split()
+)
+_HEADER_TEXT_WORDS = frozenset(
+    "text texts sentence sentences review reviews message messages content document documents "
+    "utterance utterances query question comment tweet body input x".split()
+)
+
+_HEADER_WORDS = _HEADER_LABEL_WORDS | _HEADER_TEXT_WORDS
+_NUMBER = re.compile(r"[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?%?")
+
+
+class Nested(str):
+    """A cell holding a list, an object or binary data (JSON, Parquet): shown in a preview as
+    "[3 items]", never read as a text or a label. `kind` names it in messages ("a list")."""
+
+    kind: str
+
+    def __new__(cls, shown: str, kind: str) -> Nested:
+        cell = super().__new__(cls, shown)
+        cell.kind = kind
+        return cell
+
+    def __getnewargs__(self) -> tuple[str, str]:  # type: ignore[override]
+        return str(self), self.kind  # so that a cached Table can be pickled and read back
+
+
+class HeaderRowError(DataError):
+    """The first row looks like column names while the file is read without a header."""
+
+    def __init__(self, where: str, text: str, label: str) -> None:
+        super().__init__(
+            f"{where} looks like a header ({text!r}, {label!r}): "
+            "use the header option (--header) or remove it"
+        )
+        self.where, self.text, self.label = where, text, label
+
+
+# ----------------------------------------------------------------------------- the Table
+
+
+@dataclass(frozen=True)
+class Table:
+    """A file's cells as read, before the text and label columns are chosen.
+
+    `cells` holds one tuple per row with something in it (blank rows are skipped); a cell is a
+    string, `Nested`, or None where a JSON record lacks the field. CSV rows keep the number of
+    fields each had. `rows` is the row number of each as the user sees it: the spreadsheet row,
+    the CSV line where the record starts, the JSON line, the Parquet row (1-based).
+    `columns` are the names from the header row, the JSON fields or the Parquet schema when
+    `named`, else "column 1", ... (CSV) or the column letters (spreadsheets)."""
+
+    name: str
+    format: str
+    columns: tuple[str, ...]
+    cells: tuple[tuple[str | None, ...], ...]
+    rows: tuple[int, ...]
+    named: bool = False
+    header: bool = False  # a header row was read as the names (CSV, spreadsheets)
+    sheet: str = ""
+    sheets: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()  # what the user should know: read as JSON although named .csv
+
+    def __len__(self) -> int:
+        return len(self.cells)
+
+    @property
+    def choose_columns(self) -> bool:
+        """Whether the text and label columns are for the user to choose: the columns have names,
+        or a spreadsheet has more than two. (A CSV without a header is text,label by rule.)"""
+        return self.named or (self.format not in TEXT_FORMATS and len(self.columns) > 2)
+
+    def where(self, row: int) -> str:
+        """How a message names a row: "sheet 'Sheet1', row 17", "line 17" or "row 17"."""
+        if self.format == "xlsx":
+            return f"sheet {self.sheet!r}, row {row}"
+        if self.format in JSON_FORMATS:
+            return f"line {row}"
+        return f"row {row}"
+
+    @property
+    def _field(self) -> str:
+        return "field" if self.format in JSON_FORMATS else "column"
+
+    def column(self, choice: str) -> int:
+        """The position of a column given by its name (in any case; a sheet read without a
+        header names its columns by their letters) or its number (1-based)."""
+        if choice in self.columns:
+            return self.columns.index(choice)
+        folded = [i for i, name in enumerate(self.columns) if name.casefold() == choice.casefold()]
+        if len(folded) == 1:
+            return folded[0]
+        if choice.isdigit() and 1 <= int(choice) <= len(self.columns):
+            return int(choice) - 1
+        names = ", ".join(repr(name) for name in self.columns)
+        raise DataError(f"no {self._field} {choice!r} in {self.name or 'the file'}: it has {names}")
+
+    def default_columns(self) -> tuple[int, int] | None:
+        """The text and label columns when the file says which: named "text" and "label" (or one
+        usual name for each, such as "sentence" and "sentiment"), or the only two columns."""
+        folded = [name.casefold() for name in self.columns]
+        if "text" in folded and "label" in folded:
+            return folded.index("text"), folded.index("label")
+        texts = [i for i, name in enumerate(folded) if name in _HEADER_TEXT_WORDS]
+        labels = [i for i, name in enumerate(folded) if name in _HEADER_LABEL_WORDS]
+        if len(texts) == 1 and len(labels) == 1 and texts != labels:
+            return texts[0], labels[0]
+        if len(self.columns) == 2:  # the one named for its role, else text first
+            if len(texts) == 1:
+                return texts[0], 1 - texts[0]
+            if len(labels) == 1:
+                return 1 - labels[0], labels[0]
+            return 0, 1
+        return None
+
+    def suggested_columns(self) -> tuple[int, int]:
+        """The text and label columns to offer first: `default_columns`, else a column with a
+        usual name for either role, else the first column left for the text and the column after
+        the text for the label (id, text, label, ...)."""
+        pair = self.default_columns()
+        if pair is not None or len(self.columns) < 2:
+            return pair or (0, 0)
+        ti = self._other(None, None, _HEADER_TEXT_WORDS)
+        li = self._other(ti, None, _HEADER_LABEL_WORDS)
+        if ti is None:
+            ti = next(i for i in range(len(self.columns)) if i != li)
+        if li is None:
+            others = [i for i in range(len(self.columns)) if i != ti]
+            li = ti + 1 if ti + 1 < len(self.columns) else others[0]
+        return ti, li
+
+    def labeled(self, text: str | None = None, label: str | None = None) -> LabeledTexts:
+        """The texts and labels of the chosen columns (by default those `default_columns` finds)
+        as LabeledTexts with this table's row numbers.
+
+        Texts and labels are stripped; rows with an empty text or label are kept (the review
+        flags them), rows empty in both are skipped. Raises DataError naming the row for a row
+        of the wrong width (CSV), a missing JSON field, a list where a text belongs, a first row
+        that looks like a header, or labels no classifier can learn from."""
+        if not self.cells:
+            raise DataError(self._empty_message())
+        ti, li = self._chosen(text, label)
+        if self.format in TEXT_FORMATS:
+            self._check_widths(explicit=text is not None or label is not None)
+        texts: list[str] = []
+        labels: list[str] = []
+        rows: list[int] = []
+        for row, cells in zip(self.rows, self.cells, strict=True):
+            text_cell = self._cell(row, cells, ti)
+            label_cell = self._cell(row, cells, li)
+            if not text_cell and not label_cell:
+                continue  # nothing in the chosen columns: another column's note, not an example
+            texts.append(text_cell)
+            labels.append(label_cell)
+            rows.append(row)
+        if not rows:
+            raise DataError(self._empty_message())
+        counts = Counter(labels)
+        if not self.named and self.format in (*TEXT_FORMATS, "xlsx"):
+            _reject_undeclared_header(self.where(rows[0]), texts[0], labels[0], counts)
+            if len(self.columns) > 2 and self._names_in_first_row():
+                raise HeaderRowError(self.where(self.rows[0]), texts[0], labels[0])
+        distinct = [value for value in counts if value != ""]
+        if not distinct:
+            if self.format in TEXT_FORMATS and not self.named:
+                raise DataError(
+                    "every row has an empty label: expected rows of text,label with the label "
+                    "in the second column"
+                )
+            raise DataError(
+                f"every row has an empty label in {self._field} {self.columns[li]!r}"
+                f"{self._in_sheet()}: choose the {self._field} that holds the labels"
+            )
+        if len(distinct) == 1:
+            raise DataError(
+                f"only one label ({distinct[0]!r}) found: a classifier needs at least 2 labels"
+            )
+        return LabeledTexts(tuple(texts), tuple(labels), tuple(rows), name=self.display_name)
+
+    @property
+    def display_name(self) -> str:
+        """The file's name, and the sheet when the workbook has more than one."""
+        if self.format == "xlsx" and len(self.sheets) > 1:
+            return f"{self.name} (sheet {self.sheet!r})" if self.name else f"sheet {self.sheet!r}"
+        return self.name
+
+    def texts(self, text: str | None = None) -> tuple[tuple[str, ...], tuple[str, ...] | None]:
+        """Texts to predict: the chosen column, else the text column the names say, else the
+        first; with the labels when the label column is found and every row has one (a CSV
+        only when every row has exactly two fields)."""
+        pair = self.default_columns()
+        ti = self.column(text) if text is not None else pair[0] if pair else 0
+        texts = tuple(self._cell(row, cells, ti) for row, cells in zip(self.rows, self.cells))
+        if pair is None or pair[0] != ti:
+            return texts, None
+        if self.named and self.columns[pair[1]].casefold() not in _HEADER_LABEL_WORDS:
+            return texts, None  # ("id", "text"): an id is no label
+        if self.format in TEXT_FORMATS and any(len(cells) != 2 for cells in self.cells):
+            return texts, None
+        li = pair[1]
+        found = [cells[li] if li < len(cells) else None for cells in self.cells]
+        if not all(v is not None and not isinstance(v, Nested) and v.strip() for v in found):
+            return texts, None
+        return texts, tuple(str(v).strip() for v in found)
+
+    # -- helpers
+
+    def _in_sheet(self) -> str:
+        return f" of sheet {self.sheet!r}" if self.format == "xlsx" else ""
+
+    def _empty_message(self) -> str:
+        if self.format == "xlsx":
+            others = [name for name in self.sheets if name != self.sheet]
+            choose = (
+                f" (the workbook's other sheets: {quoted(others)}; choose one)" if others else ""
+            )
+            if self.header:
+                return (
+                    f"sheet {self.sheet!r} has a header row but no data rows: expected rows of "
+                    f"text, label after it{choose}"
+                )
+            return f"sheet {self.sheet!r} is empty: expected rows of text, label{choose}"
+        if self.format in JSON_FORMATS:
+            return f"the file has no records: expected {RECORD_EXAMPLE} records"
+        if self.format == "parquet":
+            return "the file has no rows: expected a column of texts and a column of labels"
+        if self.header:
+            return (
+                "the file has a header row but no data rows: expected rows of text,label after it"
+            )
+        return "the file is empty: expected rows of text,label"
+
+    def _chosen(self, text: str | None, label: str | None) -> tuple[int, int]:
+        pair = self.default_columns()
+        if text is None and label is None:
+            if pair is None:
+                if self.format in TEXT_FORMATS and not self.named:
+                    self._check_widths(explicit=False)  # says which row has too many columns
+                owner = f"sheet {self.sheet!r}" if self.format == "xlsx" else "the file"
+                raise DataError(
+                    f"{owner} has {len(self.columns)} {self._field}s ({quoted(self.columns)}): "
+                    f"choose the text and label {self._field}s (--text-column, --label-column)"
+                )
+            return pair
+        ti = self.column(text) if text is not None else None
+        li = self.column(label) if label is not None else None
+        if ti is None:
+            ti = self._other(li, pair[0] if pair else None, _HEADER_TEXT_WORDS)
+        if li is None:
+            li = self._other(ti, pair[1] if pair else None, _HEADER_LABEL_WORDS)
+        if ti is None or li is None:
+            missing = "text" if ti is None else "label"
+            raise DataError(f"choose the {missing} {self._field} too: {quoted(self.columns)}")
+        if ti == li:
+            raise DataError(
+                f"the text and the label must be different {self._field}s: both are "
+                f"{self.columns[ti]!r}"
+            )
+        return ti, li
+
+    def _names_in_first_row(self) -> bool:
+        """Whether the first row of a wide table reads as column names: no number in it, one of
+        the usual text or label names, and none of its cells seen again in its column."""
+        first = [value.strip() if value else "" for value in self.cells[0]]
+        if any(_NUMBER.fullmatch(value) for value in first if value):
+            return False
+        if not any(value.casefold() in _HEADER_WORDS for value in first):
+            return False
+        return not any(
+            value and column < len(cells) and (cells[column] or "").strip() == value
+            for cells in self.cells[1:]
+            for column, value in enumerate(first)
+        )
+
+    def _other(self, chosen: int | None, default: int | None, words: frozenset[str]) -> int | None:
+        """The column not chosen: the default if it is another, else the only other column, else
+        the only other with a usual name for it."""
+        if default is not None and default != chosen:
+            return default
+        rest = [i for i in range(len(self.columns)) if i != chosen]
+        if len(rest) == 1:
+            return rest[0]
+        usual = [i for i in rest if self.columns[i].casefold() in words]
+        return usual[0] if len(usual) == 1 else None
+
+    def _check_widths(self, explicit: bool) -> None:
+        """CSV rows must all have the table's width (2, text and label, unless columns were
+        named or chosen): a row with more fields has a text with an unquoted comma."""
+        width = len(self.columns) if (self.named or explicit) else 2
+        if width == 2 and not self.named:
+            described = "text, label"
+        elif self.named:
+            described = ", ".join(self.columns)
+        else:
+            described = f"as in row {self.rows[0]}"
+        sep = "tab" if self.format == "tsv" else "comma"
+        for row, cells in zip(self.rows, self.cells, strict=True):
+            if len(cells) != width:
+                hint = (
+                    f"put texts that contain a {sep} in double quotes"
+                    if len(cells) > width
+                    else f"separate the text and the label with a {sep}"
+                )
+                raise DataError(
+                    f"row {row}: expected {width} columns ({described}), found {len(cells)} "
+                    f"({hint})"
+                )
+
+    def _cell(self, row: int, cells: tuple[str | None, ...], index: int) -> str:
+        value = cells[index] if index < len(cells) else ""
+        if value is None:
+            present = [name for name, v in zip(self.columns, cells) if v is not None]
+            raise DataError(
+                f"{self.where(row)}: the record has no {self.columns[index]!r} field "
+                f"(it has {quoted(present) or 'no fields'})"
+            )
+        if isinstance(value, Nested):
+            raise DataError(
+                f"{self.where(row)}: the {self._field} {self.columns[index]!r} holds "
+                f"{value.kind}, not a text: choose another {self._field}"
+            )
+        return value.strip()
+
+
+def quoted(names: Sequence[str]) -> str:
+    """'a', 'b' for messages."""
+    return ", ".join(repr(name) for name in names)
+
+
+def _reject_undeclared_header(where: str, text: str, label: str, counts: Counter[str]) -> None:
+    """Raise if the first record looks like column names while the file has no header."""
+    if counts[label] != 1:
+        return  # the first label is a real class elsewhere in the file
+    label_word = label.lower() in _HEADER_LABEL_WORDS
+    text_word = text.lower() in _HEADER_TEXT_WORDS
+    others_repeat = all(n >= 2 for other, n in counts.items() if other != label)
+    if label_word or (text_word and others_repeat):
+        raise HeaderRowError(where, text, label)

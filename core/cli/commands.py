@@ -38,13 +38,17 @@ def _store(args: argparse.Namespace) -> Any:
 def _read_texts(args: argparse.Namespace) -> list[str]:
     texts = list(args.texts or [])
     if args.file:
-        texts += _read_text_column(Path(args.file), header=args.header)
+        texts += _read_text_column(
+            Path(args.file), args.header, sheet=args.sheet, text_column=args.text_column
+        )
     if not texts:
         raise CliError("no texts given: pass them as arguments or with --file")
     return texts
 
 
-def _read_text_column(path: Path, header: bool) -> list[str]:
+def _read_text_column(
+    path: Path, header: bool, sheet: str | None = None, text_column: str | None = None
+) -> list[str]:
     """The texts of a file of any format `core.data.files` reads: the column named "text", else
     the first (texts to classify or embed; other columns are ignored)."""
     from core.data.inputs import read_texts
@@ -55,7 +59,15 @@ def _read_text_column(path: Path, header: bool) -> list[str]:
     except OSError as exc:
         raise DataError(f"cannot read {path}: {exc.strerror or exc}") from exc
     # The command line has no upload limit: the file is the user's own.
-    given = read_texts(raw, name=path.name, header=header, limit=sys.maxsize, max_bytes=len(raw))
+    given = read_texts(
+        raw,
+        name=path.name,
+        header=header,
+        sheet=sheet,
+        text_column=text_column,
+        limit=sys.maxsize,
+        max_bytes=len(raw),
+    )
     for note in given.notes:
         print(f"warning: {note}", file=sys.stderr)
     return list(given.texts)

@@ -125,6 +125,14 @@ def build_parser() -> argparse.ArgumentParser:
             help="a file of texts: CSV (the first column), .xlsx (the first sheet), .jsonl / "
             ".json or .parquet (the 'text' column); --out streams CSV only",
         )
+        p.add_argument(
+            "--sheet", help="with --file: the sheet of an .xlsx file (default: the first)"
+        )
+        p.add_argument(
+            "--text-column",
+            help="with --file: the column (name or number) or JSON field holding the texts "
+            "(default: 'text', else the first)",
+        )
         p.add_argument("--header", action="store_true")
         p.add_argument(
             "--out",

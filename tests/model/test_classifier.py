@@ -12,17 +12,11 @@ import pytest
 from core.config import TrainConfig
 from core.data.cleaning import CleaningConfig
 from core.errors import RunError
-from core.model.catalogue import load_model
 from core.model.classifier import Classifier, load_classifier_dir, load_head, save_classifier
-from core.model.heads import encode, fit_head, head_as_softmax
+from core.model.heads import encode, fit_head
 
 TEXTS = ["I loved it", "wonderful film", "terrible food", "I hated it", "not bad at all", "meh"]
 LABELS = ["pos", "pos", "neg", "neg", "pos", "neg"]
-
-
-@pytest.fixture(scope="module")
-def small_model():
-    return load_model("small", device="cpu")
 
 
 @pytest.fixture(scope="module")
@@ -91,27 +85,6 @@ def test_a_damaged_head_is_reported(classifier, tmp_path):
     (tmp_path / "clf" / "labels.json").write_text("{not json")
     with pytest.raises(RunError, match="is missing or damaged"):
         load_head(tmp_path / "clf")
-
-
-@pytest.mark.parametrize("num_labels", [2, 3])
-def test_the_softmax_loss_head_starts_as_the_logistic_regression(small_model, num_labels):
-    """Linear probe, then finetune: the loss's head is initialised to the probe's decision."""
-    import torch
-
-    from core.train.losses import SoftmaxClassificationLoss
-
-    y = np.arange(len(TEXTS)) % num_labels
-    embeddings = encode(small_model, TEXTS)
-    head = fit_head(embeddings, y, TrainConfig())
-    weight, bias = head_as_softmax(head, num_labels)
-    loss = SoftmaxClassificationLoss(
-        small_model, num_labels, weight=torch.tensor(weight), bias=torch.tensor(bias)
-    )
-    with torch.no_grad():
-        logits = loss.classifier(torch.tensor(embeddings))
-    np.testing.assert_allclose(
-        torch.softmax(logits, dim=1).numpy(), head.predict_proba(embeddings), atol=1e-5
-    )
 
 
 def test_save_classifier_leaves_no_staging_folder(classifier, tmp_path):

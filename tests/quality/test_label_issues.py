@@ -21,13 +21,6 @@ from core.quality.label_issues import (
 from tests.helpers import planted
 
 
-@pytest.fixture(scope="module")
-def small_model():
-    from core.model.catalogue import load_model
-
-    return load_model("small", device="cpu")
-
-
 @pytest.fixture
 def cache(tmp_path, monkeypatch):
     monkeypatch.setenv("EMBEDTUNE_CACHE_DIR", str(tmp_path / "cache"))

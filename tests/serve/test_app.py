@@ -4,57 +4,23 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import threading
 import time
 
 import cohere
 import httpx
 import numpy as np
 import pytest
-import uvicorn
-from fastapi.testclient import TestClient
 
 from core.model.classifier import load_embedder
 from core.runs.resolve import load_run
-from core.runs.store import RunStore
 from core.serve.app import create_app
-from core.serve.cache import ModelCache, ModelLoading
-from core.serve.wire import classify_body, classify_snippets
+from core.serve.wire import classify_body
 from tests.helpers import ROOT
+from tests.serve.helpers import LiveServer, free_port
 
 TEXTS = ["she scored twice in the final", "the soup was too salty", "my phone keeps crashing"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class LiveServer:
-    """uvicorn serving an app on a free loopback port, in a background thread."""
-
-    def __init__(self, app) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> LiveServer:
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
 
 
 @pytest.fixture(scope="module")
@@ -213,53 +179,6 @@ def test_truncation_start_and_end_keep_the_right_end(live, run_id):
 # -- security and limits -----------------------------------------------------------------------
 
 
-@pytest.mark.slow
-def test_api_key_is_required_except_on_health(store, run_id):
-    with LiveServer(create_app(store, api_key="s3cret")) as server:
-        assert httpx.get(f"{server.url}/health").status_code == 200
-        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "s3cret"}):
-            r = httpx.get(f"{server.url}/v1/models", headers=headers)
-            assert r.status_code == 401 and r.json()["message"].startswith("missing or wrong")
-        with pytest.raises(cohere.errors.UnauthorizedError):
-            cohere.Client(api_key="wrong", base_url=server.url).models.list()
-        good = cohere.Client(api_key="s3cret", base_url=server.url, timeout=120)
-        assert good.embed(model="small", texts=["hi"]).embeddings
-
-
-def test_per_client_rate_limit_answers_429(tmp_path):
-    client = TestClient(create_app(RunStore(tmp_path), rate_per_s=0.01, burst=2))
-    codes = [client.get("/v1/models").status_code for _ in range(3)]
-    assert codes == [200, 200, 429]
-    limited = client.get("/v1/models")
-    assert limited.json()["message"].startswith("too many requests from")
-    assert int(limited.headers["retry-after"]) >= 1
-    assert client.get("/health").status_code == 200  # health is never limited
-
-
-def test_model_cache_keeps_the_most_recently_used():
-    cache, loads = ModelCache(capacity=2), []
-
-    def loader(name):
-        return lambda: loads.append(name) or name
-
-    for name in ["a", "b", "a", "c", "a", "b"]:
-        assert cache.get(name, loader(name)) == name
-    assert loads == ["a", "b", "c", "b"] and cache.keys() == ["a", "b"]
-
-
-def test_a_request_for_a_model_being_loaded_gets_503():
-    cache, release = ModelCache(load_wait_s=0.2), threading.Event()
-    loader = threading.Thread(target=cache.get, args=("m", lambda: release.wait(10) and "m"))
-    loader.start()
-    time.sleep(0.1)
-    with pytest.raises(ModelLoading) as caught:
-        cache.get("m", lambda: "never used", name="ft-x")
-    assert caught.value.status == 503 and str(caught.value).startswith("model ft-x is loading")
-    release.set()
-    loader.join()
-    assert cache.get("m", lambda: "not reloaded") == "m"
-
-
 # -- the OpenAPI document and fuzzing ----------------------------------------------------------
 
 
@@ -326,14 +245,3 @@ def test_python_m_core_serve_starts_on_loopback(tmp_path):
         proc.terminate()
         _, err = proc.communicate(timeout=20)
     assert f"on http://127.0.0.1:{port} (Authorization: Bearer KEY required)" in err
-
-
-def test_snippets_are_a_valid_request_for_the_same_texts():
-    import shlex
-
-    curl, python = classify_snippets("ft-abc", ["it's great", 'say "hi"'])
-    words = shlex.split(curl.replace("\\\n", " "))
-    assert words[:3] == ["curl", "-s", "http://127.0.0.1:8000/v1/classify"]
-    assert json.loads(words[-1]) == {"model": "ft-abc", "inputs": ["it's great", 'say "hi"']}
-    compile(python, "snippet", "exec")
-    assert 'model="ft-abc"' in python and '"say \\"hi\\""' in python

@@ -435,7 +435,7 @@ def _suggest_serve(args: argparse.Namespace) -> None:
         marker.touch()
     if repeated:
         print(
-            "tip: most of each call is starting Python and loading PyTorch (about 7 s on 2 "
+            "tip: most of each call is starting Python and loading PyTorch (about 6.5 s on 2 "
             "CPU cores); `python -m core serve` keeps the model loaded and answers the same "
             "call over HTTP in milliseconds (README: Embed and Classify over HTTP)",
             file=sys.stderr,

@@ -230,3 +230,28 @@ def write_texts_csv(path: Path, texts: list[str], blank_every: int = 0) -> Path:
             if blank_every and i % blank_every == blank_every - 1:
                 writer.writerow([])
     return path
+
+
+# -- files of every format (the reader's tests) ---------------------------------------------------
+
+
+def parquet_bytes(columns: dict[str, list]) -> bytes:
+    """A Parquet file with these columns, as bytes."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    buffer = io.BytesIO()
+    pq.write_table(pa.table(columns), buffer)
+    return buffer.getvalue()
+
+
+def read_error(source: bytes | Path, **options) -> str:
+    """The DataError message `core.data.files.read_labeled` raises for this file."""
+    import pytest
+
+    from core.data.files import read_labeled
+    from core.errors import DataError
+
+    with pytest.raises(DataError) as info:
+        read_labeled(source, **options)
+    return str(info.value)

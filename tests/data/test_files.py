@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import json
 import zipfile
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -16,23 +15,8 @@ import pytest
 from core.data.files import read_labeled, read_table
 from core.data.inputs import read_texts
 from core.data.table import HeaderRowError
-from core.errors import DataError
 from core.io import sniff_bytes
-from tests.helpers import xlsx_bytes, xlsx_workbook
-
-
-def error(source: bytes | Path, **options) -> str:
-    """The DataError message reading this file raises."""
-    with pytest.raises(DataError) as info:
-        read_labeled(source, **options)
-    return str(info.value)
-
-
-def parquet(columns: dict[str, list]) -> bytes:
-    buffer = io.BytesIO()
-    pq.write_table(pa.table(columns), buffer)
-    return buffer.getvalue()
-
+from tests.helpers import parquet_bytes, read_error, xlsx_bytes, xlsx_workbook
 
 # ----------------------------------------------------------------------------- Excel
 
@@ -127,23 +111,23 @@ def test_a_chosen_sheet_and_columns_of_a_workbook():
 def test_workbook_errors_name_the_sheet():
     raw = xlsx_workbook({"Empty": [], "Data": [["a", "x", "1"], ["b", "y", "2"]]})
     assert (
-        error(raw, sheet="Missing")
+        read_error(raw, sheet="Missing")
         == "no sheet 'Missing' in the workbook: its sheets are 'Empty', 'Data'"
     )
-    assert error(raw) == (
+    assert read_error(raw) == (
         "sheet 'Empty' is empty: expected rows of text, label "
         "(the workbook's other sheets: 'Data'; choose one)"
     )
-    assert error(raw, sheet="Data") == (
+    assert read_error(raw, sheet="Data") == (
         "sheet 'Data' has 3 columns ('A', 'B', 'C'): choose the text and label columns "
         "(--text-column, --label-column)"
     )
     header_only = xlsx_workbook({"S": [["text", "label"]]})
-    assert error(header_only, header=True) == (
+    assert read_error(header_only, header=True) == (
         "sheet 'S' has a header row but no data rows: expected rows of text, label after it"
     )
     no_labels = xlsx_workbook({"S": [["good", None, "p"], ["bad", None, "q"]]})
-    assert error(no_labels, text_column="A", label_column="B") == (
+    assert read_error(no_labels, text_column="A", label_column="B") == (
         "every row has an empty label in column 'B' of sheet 'S': "
         "choose the column that holds the labels"
     )
@@ -155,23 +139,23 @@ def test_a_workbook_or_parquet_file_that_unpacks_to_too_much_is_refused_before_i
         bomb.writestr("xl/workbook.xml", "<workbook/>")
         bomb.writestr("xl/worksheets/sheet1.xml", " " * 3_000_000)  # about 3 KB packed
     raw = buffer.getvalue()
-    assert error(raw, max_bytes=100_000) == (
+    assert read_error(raw, max_bytes=100_000) == (
         "the workbook unpacks to 3 MB, over the 2.38419 MB a file may unpack to "
         "(UNPACK_RATIO times MAX_FILE_BYTES): save a smaller part of it"
     )
     texts = pa.table({"text": ["the same text again and again"] * 50_000, "label": ["p"] * 50_000})
     packed = io.BytesIO()
     pq.write_table(texts, packed, use_dictionary=False, compression="zstd")
-    assert error(packed.getvalue(), max_bytes=len(packed.getvalue())).startswith(
+    assert read_error(packed.getvalue(), max_bytes=len(packed.getvalue())).startswith(
         "the Parquet file unpacks to 2 MB, over the "
     )
 
 
 def test_a_zip_that_is_not_a_readable_workbook():
-    assert error(xlsx_bytes(), name="book.xlsx").startswith(
+    assert read_error(xlsx_bytes(), name="book.xlsx").startswith(
         "the file looks like an Excel workbook (.xlsx) but cannot be read ("
     )
-    assert error(xlsx_bytes()).endswith("open it in Excel, save it again and try again")
+    assert read_error(xlsx_bytes()).endswith("open it in Excel, save it again and try again")
 
 
 # ----------------------------------------------------------------------------- JSON Lines / JSON
@@ -212,22 +196,22 @@ def test_json_lines_errors_name_the_line():
     missing = jsonl(
         [{"text": "a", "label": "x"}, {"text": "b", "label": "y"}, {"text": "c", "lable": "x"}]
     )
-    assert error(missing, name="d.jsonl") == (
+    assert read_error(missing, name="d.jsonl") == (
         "line 3: the record has no 'label' field (it has 'text', 'lable')"
     )
     broken = b'{"text": "a", "label": "x"}\n{"text": "b", "label": "y"\n'
-    assert error(broken, name="d.jsonl") == (
+    assert read_error(broken, name="d.jsonl") == (
         "line 2: not valid JSON (Expecting ',' delimiter, column 27): JSON Lines holds one "
         "whole record per line"
     )
-    assert error(b'{"text": "a", "label": "x"}\n7\n', name="d.jsonl") == (
+    assert read_error(b'{"text": "a", "label": "x"}\n7\n', name="d.jsonl") == (
         'line 2: expected a JSON object such as {"text": ..., "label": ...}, found a number'
     )
     nested = jsonl([{"text": "a", "label": ["x", "y"]}, {"text": "b", "label": "y"}])
-    assert error(nested, name="d.jsonl") == (
+    assert read_error(nested, name="d.jsonl") == (
         "line 1: the field 'label' holds a list, not a text: choose another field"
     )
-    assert error(b"\n\n", name="d.jsonl") == (
+    assert read_error(b"\n\n", name="d.jsonl") == (
         'the file has no records: expected {"text": ..., "label": ...} records'
     )
 
@@ -238,10 +222,10 @@ def test_a_json_list_reads_with_the_line_each_record_starts_on():
     ).encode()
     data = read_labeled(raw, name="data.json")
     assert (data.texts, data.rows) == (("good", "bad"), (2, 6))
-    assert error(b'[{"text": "a", "label": "x"},\n {"text": "b" "label": "y"}]', name="d.json") == (
-        "line 2: not valid JSON (Expecting ',' delimiter, column 15)"
-    )
-    assert error(b'["a", "b", 3]', name="d.json") == (
+    assert read_error(
+        b'[{"text": "a", "label": "x"},\n {"text": "b" "label": "y"}]', name="d.json"
+    ) == ("line 2: not valid JSON (Expecting ',' delimiter, column 15)")
+    assert read_error(b'["a", "b", 3]', name="d.json") == (
         "the file is JSON (a list of numbers and strings): expected records such as "
         '{"text": ..., "label": ...}, one per line (JSON Lines) or in a list'
     )
@@ -256,7 +240,7 @@ def test_a_json_file_renamed_csv_is_read_as_json_with_a_note():
         table = read_table(raw, name="export.csv")
         assert table.notes == (f"the file is JSON ({form}), not CSV: it was read as JSON records",)
         assert table.labeled().texts == ("good", "bad")
-    assert error(b'{"data": [{"text": "a"}], "total": 1}', name="export.csv") == (
+    assert read_error(b'{"data": [{"text": "a"}], "total": 1}', name="export.csv") == (
         "the file is JSON (one object with the keys 'data', 'total'), not CSV: expected records "
         'such as {"text": ..., "label": ...}, one per line (JSON Lines) or in a list'
     )
@@ -277,16 +261,16 @@ FOUR = {
 
 
 def test_parquet_that_cannot_be_read_or_is_empty():
-    assert error(
-        parquet({"text": pa.array([], pa.string()), "label": pa.array([], pa.string())})
+    assert read_error(
+        parquet_bytes({"text": pa.array([], pa.string()), "label": pa.array([], pa.string())})
     ) == ("the file has no rows: expected a column of texts and a column of labels")
-    assert error(b"PAR1 but cut short").startswith(
+    assert read_error(b"PAR1 but cut short").startswith(
         "the file looks like Parquet but cannot be read ("
     )
 
 
 def test_parquet_with_four_columns_reads_the_two_chosen():
-    raw = parquet(FOUR)
+    raw = parquet_bytes(FOUR)
     table = read_table(raw, name="reviews.parquet")
     assert table.columns == ("id", "comment", "score", "rating") and table.choose_columns
     assert table.cells[0] == ("10", "loved it", "0.93", "good")
@@ -296,12 +280,14 @@ def test_parquet_with_four_columns_reads_the_two_chosen():
         ("good", "bad", "good"),
         (1, 2, 3),
     )
-    assert error(raw) == (
+    assert read_error(raw) == (
         "the file has 4 columns ('id', 'comment', 'score', 'rating'): choose the text and label "
         "columns (--text-column, --label-column)"
     )
     # Usual names are found without a choice ("sentence", "sentiment").
-    named = parquet({"n": [1, 2], "sentence": ["a", "b"], "sentiment": ["p", "n"], "x2": [0, 1]})
+    named = parquet_bytes(
+        {"n": [1, 2], "sentence": ["a", "b"], "sentiment": ["p", "n"], "x2": [0, 1]}
+    )
     assert read_labeled(named).labels == ("p", "n")
 
 
@@ -321,11 +307,11 @@ def test_the_format_comes_from_the_content_and_a_wrong_name_is_noted():
     "raw", [b"%PDF-1.7\n%\xe2\xe3", b"\x1f\x8b\x08\x00", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1\x00"]
 )
 def test_a_file_of_another_kind_says_what_it_looks_like(raw):
-    assert error(raw, name="data.csv") == sniff_bytes(raw).refusal
+    assert read_error(raw, name="data.csv") == sniff_bytes(raw).refusal
 
 
 def test_a_folder_is_not_a_data_file(tmp_path):
-    assert error(tmp_path) == (f"{tmp_path} is a folder: expected a data file")
+    assert read_error(tmp_path) == (f"{tmp_path} is a folder: expected a data file")
 
 
 # ----------------------------------------------------------------------------- texts to predict
@@ -334,7 +320,7 @@ def test_a_folder_is_not_a_data_file(tmp_path):
 def test_texts_to_predict_come_from_the_text_column_of_any_format():
     book = xlsx_workbook({"S": [["text", "label"], ["good", "pos"], ["bad", "neg"]]})
     assert read_texts(book, name="b.xlsx", header=True).labels == ("pos", "neg")
-    got = read_texts(parquet(FOUR), name="r.parquet", text_column="comment")
+    got = read_texts(parquet_bytes(FOUR), name="r.parquet", text_column="comment")
     assert got.texts == ("loved it", "never again", "fine") and got.labels is None
     lines = read_texts(jsonl([{"id": 1, "text": "a"}, {"id": 2, "text": "b"}]), name="t.jsonl")
     assert (lines.texts, lines.labels) == (("a", "b"), None)

@@ -4,17 +4,13 @@ here and read with core.data.files."""
 
 from __future__ import annotations
 
-import io
 import pickle
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 from core.data.files import read_labeled, read_table
 from core.data.table import HeaderRowError, Nested
-from core.errors import DataError
-from tests.helpers import xlsx_workbook
+from tests.helpers import parquet_bytes, read_error, xlsx_workbook
 
 FOUR = {
     "id": [10, 11, 12],
@@ -22,18 +18,6 @@ FOUR = {
     "score": [0.93, 0.12, 0.5],
     "rating": ["good", "bad", "good"],
 }
-
-
-def error(source: bytes, **options) -> str:
-    with pytest.raises(DataError) as info:
-        read_labeled(source, **options)
-    return str(info.value)
-
-
-def parquet(columns: dict[str, list]) -> bytes:
-    buffer = io.BytesIO()
-    pq.write_table(pa.table(columns), buffer)
-    return buffer.getvalue()
 
 
 def test_a_header_row_of_a_wide_sheet_is_caught_whichever_columns_are_chosen():
@@ -51,21 +35,21 @@ def test_a_header_row_of_a_wide_sheet_is_caught_whichever_columns_are_chosen():
 
 
 def test_column_choice_errors_name_the_row_and_column():
-    raw = parquet({**FOUR, "embedding": [[0.1, 0.2], [0.3, 0.4], [0.5, 0.6]]})
+    raw = parquet_bytes({**FOUR, "embedding": [[0.1, 0.2], [0.3, 0.4], [0.5, 0.6]]})
     table = read_table(raw)
     assert table.cells[0][4] == Nested("[2 items]", "a list")
     kept = pickle.loads(pickle.dumps(table))  # as the app's cache keeps it
     assert kept == table and kept.cells[0][4].kind == "a list"
-    assert error(raw, text_column="embedding", label_column="rating") == (
+    assert read_error(raw, text_column="embedding", label_column="rating") == (
         "row 1: the column 'embedding' holds a list, not a text: choose another column"
     )
-    assert error(raw, text_column="comment", label_column="comments") == (
+    assert read_error(raw, text_column="comment", label_column="comments") == (
         "no column 'comments' in the file: it has 'id', 'comment', 'score', 'rating', 'embedding'"
     )
-    assert error(raw, text_column="comment", label_column="Comment") == (
+    assert read_error(raw, text_column="comment", label_column="Comment") == (
         "the text and the label must be different columns: both are 'comment'"
     )
-    assert error(raw, text_column="comment") == (
+    assert read_error(raw, text_column="comment") == (
         "choose the label column too: 'id', 'comment', 'score', 'rating', 'embedding'"
     )
 
@@ -78,14 +62,14 @@ def test_csv_columns_chosen_by_name_or_number():
         "",
         "checked",
     )
-    assert error(b"id,text,label\n1,good,pos\n2,bad,neg,x\n", header=True) == (
+    assert read_error(b"id,text,label\n1,good,pos\n2,bad,neg,x\n", header=True) == (
         "row 3: expected 3 columns (id, text, label), found 4 "
         "(put texts that contain a comma in double quotes)"
     )
     unnamed = b"1,good,pos\n2,bad,neg\n3,fine,pos,x\n"
     good = b"1,good,pos\n2,bad,neg\n"
     assert read_labeled(good, text_column="2", label_column="3").texts == ("good", "bad")
-    assert error(unnamed, text_column="2", label_column="3") == (
+    assert read_error(unnamed, text_column="2", label_column="3") == (
         "row 3: expected 3 columns (as in row 1), found 4 "
         "(put texts that contain a comma in double quotes)"
     )

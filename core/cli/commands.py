@@ -68,34 +68,34 @@ def _read_text_column(
         limit=sys.maxsize,
         max_bytes=len(raw),
     )
-    for note in given.notes:
-        print(f"warning: {note}", file=sys.stderr)
+    _warn(*given.notes)
     return list(given.texts)
 
 
+def _warn(*notes: str | None) -> None:
+    """`warning: ...` on stderr for each thing the user should know about a file read."""
+    for note in notes:
+        if note:
+            print(f"warning: {note}", file=sys.stderr)
+
+
 def _warn_encoding(path: str | None) -> None:
-    """`warning: ...` on stderr for a file read in an encoding other than UTF-8."""
+    """A warning for a file read in an encoding other than UTF-8."""
     from core.io import encoding_warning
 
-    warning = encoding_warning(path) if path else None
-    if warning is not None:
-        print(f"warning: {warning}", file=sys.stderr)
+    _warn(encoding_warning(path) if path else None)
 
 
-def _read_labeled(path: str, args: argparse.Namespace | bool) -> Any:
+def _read_labeled(path: str, args: argparse.Namespace) -> Any:
     """A labelled file of any format `core.data.files` reads, with the sheet and columns the
-    options choose (`args`: the command's arguments, or only whether there is a header), and a
-    warning for each thing the user should know (not UTF-8, JSON although named .csv)."""
+    command's options choose, and a warning for each thing the user should know (not UTF-8,
+    JSON although named .csv)."""
     from core.data.files import read_table
 
-    options = args if isinstance(args, argparse.Namespace) else argparse.Namespace(header=args)
-    table = read_table(path, header=options.header, sheet=getattr(options, "sheet", None))
-    data = table.labeled(
-        getattr(options, "text_column", None), getattr(options, "label_column", None)
-    )
+    table = read_table(path, header=args.header, sheet=args.sheet)
+    data = table.labeled(args.text_column, args.label_column)
     _warn_encoding(path)
-    for note in table.notes:
-        print(f"warning: {note}", file=sys.stderr)
+    _warn(*table.notes)
     return data
 
 
@@ -395,7 +395,6 @@ def cmd_classify(args: argparse.Namespace) -> int:
 
 
 def cmd_embed(args: argparse.Namespace) -> int:
-
     _warn_encoding(args.file)
     batched = _batch(args, "embed", args.model)
     if batched is not None:

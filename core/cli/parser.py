@@ -37,13 +37,16 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--json", action="store_true", help="print one JSON object")
         return p
 
-    def file_args(p: argparse.ArgumentParser) -> None:
+    def file_args(p: argparse.ArgumentParser, labels: bool = True) -> None:
+        """Which sheet and columns of a file to read (the labels' only for labelled files)."""
         p.add_argument("--sheet", help="the sheet of an .xlsx file to read (default: the first)")
         p.add_argument(
             "--text-column",
             help="the column (name or number) or JSON field holding the texts (default: 'text', "
             "or the first of two)",
         )
+        if not labels:
+            return
         p.add_argument(
             "--label-column",
             help="the column or JSON field holding the labels (default: 'label', or the second "
@@ -125,14 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
             help="a file of texts: CSV (the first column), .xlsx (the first sheet), .jsonl / "
             ".json or .parquet (the 'text' column); --out streams CSV only",
         )
-        p.add_argument(
-            "--sheet", help="with --file: the sheet of an .xlsx file (default: the first)"
-        )
-        p.add_argument(
-            "--text-column",
-            help="with --file: the column (name or number) or JSON field holding the texts "
-            "(default: 'text', else the first)",
-        )
+        file_args(p, labels=False)
         p.add_argument("--header", action="store_true")
         p.add_argument(
             "--out",

@@ -69,7 +69,8 @@ def settings() -> dict:
     values: dict = {}
     with st.expander("Advanced settings"):
         st.caption(
-            "The defaults come from the benchmarks (docs/BENCHMARKS.md); hover the ⓘ for why."
+            "The defaults come from the benchmarks (docs/BENCHMARKS.md); hover the ? beside a "
+            "setting for why."
         )
         c1, c2, c3 = st.columns(3)
         with c1:
@@ -145,7 +146,7 @@ def settings() -> dict:
                 help=HELP.get("evals_per_epoch"),
             )
             values["balanced_weights"] = st.checkbox(
-                "Balance label weights",
+                "Balance label weights in the loss",
                 DEFAULTS.balanced_weights,
                 key="cfg_balanced",
                 help=HELP.get("balanced_weights"),

@@ -51,8 +51,9 @@ class Metrics(Record):
     macro_f1: float
     macro_precision: float
     macro_recall: float
-    average: str  # "binary" or "macro"
+    average: str  # "binary" or "macro"; "micro" for multi-label (core.train.multilabel)
     positive_label: str | None = None
+    subset_accuracy: float | None = None  # multi-label: texts with exactly the right labels
 
     def scores(self) -> dict[str, float]:
         """The shown scores (METRIC_TITLES), by name."""

@@ -86,16 +86,27 @@ def _warn_encoding(path: str | None) -> None:
     _warn(encoding_warning(path) if path else None)
 
 
-def _read_labeled(path: str, args: argparse.Namespace) -> Any:
+def _read_labeled(path: str, args: argparse.Namespace, multi: bool = False) -> Any:
     """A labelled file of any format `core.data.files` reads, with the sheet and columns the
     command's options choose, and a warning for each thing the user should know (not UTF-8,
-    JSON although named .csv)."""
+    JSON although named .csv, labels that look multi-label). Multi-label with --multi-label,
+    `multi`, or when the label column holds lists."""
     from core.data.files import read_table
+    from core.data.multilabel import labeled_multi, looks_multi_label
 
     table = read_table(path, header=args.header, sheet=args.sheet)
-    data = table.labeled(args.text_column, args.label_column)
+    multi = multi or args.multi_label
+    hint = None if multi else looks_multi_label(table, args.text_column, args.label_column)
+    if hint is not None and "list" in hint:
+        multi, hint = True, f"read as multi-label: {hint}"
+    elif hint is not None:
+        hint += " (--multi-label)"
+    if multi:
+        data = labeled_multi(table, args.text_column, args.label_column, args.separator)
+    else:
+        data = table.labeled(args.text_column, args.label_column)
     _warn_encoding(path)
-    _warn(*table.notes)
+    _warn(*table.notes, hint)
     return data
 
 
@@ -107,7 +118,7 @@ def cmd_review(args: argparse.Namespace) -> int:
     from core.quality.prepare import review_for_model
 
     train = _read_labeled(args.train, args)
-    valid = _read_labeled(args.valid, args) if args.valid else None
+    valid = _read_labeled(args.valid, args, train.multi_label) if args.valid else None
     cleaning = CleaningConfig.ALL if args.clean else None
     report = review_for_model(train, valid, model=args.model, cleaning=cleaning)
     checked = None
@@ -171,7 +182,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     config = _config_from_args(args)
     train = _read_labeled(args.train, args)
-    valid = _read_labeled(args.valid, args) if args.valid else None
+    valid = _read_labeled(args.valid, args, train.multi_label) if args.valid else None
     dataset = prepare_dataset(train, valid, drop=args.drop or (), seed=config.seed)
     store = _store(args)
     from core.train.distributed import launched
@@ -330,7 +341,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from core.train.metrics import evaluate_classifier
 
     classifier = _load_run_classifier(args)
-    evaluation = evaluate_classifier(classifier, _read_labeled(args.test, args))
+    test = _read_labeled(args.test, args, multi=classifier.multi_label)
+    if classifier.multi_label:
+        from core.train.multilabel import evaluate_multilabel_classifier
+
+        evaluation = evaluate_multilabel_classifier(classifier, test)
+    else:
+        evaluation = evaluate_classifier(classifier, test)
     labels = list(evaluation.labels)
     if args.json:
         print_json(
@@ -389,7 +406,14 @@ def cmd_classify(args: argparse.Namespace) -> int:
         print_json(results)
     else:
         for r in results:
-            print(f"{r['prediction']}\t{r['confidence']:.3f}\t{r['input']}")
+            if "predictions" in r:  # multi-label: every chosen label with its confidence
+                chosen = ", ".join(
+                    f"{label} {p:.3f}"
+                    for label, p in zip(r["predictions"], r["confidences"], strict=True)
+                )
+                print(f"{chosen or '(no label)'}\t{r['input']}")
+            else:
+                print(f"{r['prediction']}\t{r['confidence']:.3f}\t{r['input']}")
     _suggest_serve(args)
     return EXIT_OK
 

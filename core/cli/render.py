@@ -16,8 +16,10 @@ def metrics_json(evaluation: Any) -> dict[str, Any] | None:
     if evaluation is None:
         return None
     m = evaluation.metrics
+    extra = {} if m.subset_accuracy is None else {"subset_accuracy": m.subset_accuracy}
     return {
         **m.scores(),
+        **extra,
         "average": m.average,
         "positive_label": m.positive_label,
     }
@@ -31,7 +33,14 @@ def format_metrics(name: str, evaluation: Any, baseline: Any = None) -> str:
         if baseline is not None:
             cell += f" ({value - getattr(baseline.metrics, key):+.3f})"
         cells.append(cell)
+    if m.subset_accuracy is not None:
+        cell = f"subset_accuracy {m.subset_accuracy:.3f}"
+        if baseline is not None and baseline.metrics.subset_accuracy is not None:
+            cell += f" ({m.subset_accuracy - baseline.metrics.subset_accuracy:+.3f})"
+        cells.append(cell)
     scope = f"positive label {m.positive_label!r}" if m.positive_label else "macro-averaged"
+    if m.average == "micro":
+        scope = "multi-label: accuracy is Hamming accuracy, f1 / precision / recall micro"
     return f"{name:<10} " + "  ".join(cells) + f"  [{scope}]"
 
 

@@ -1,0 +1,58 @@
+"""The command line with multi-label data: review, evaluate and classify (the tiny multi-label
+finetune itself runs through `python -m core train --multi-label` in conftest.py)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from core.cli import main
+from tests.helpers import jsonl_bytes, tiny_multilabel_rows
+
+
+def _csv(path: Path, rows) -> Path:
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows((text, "|".join(labels)) for text, labels in rows)
+    return path
+
+
+def test_review_reads_label_lists_as_multi_label_and_says_so(tmp_path, capsys):
+    path = tmp_path / "topics.jsonl"
+    path.write_bytes(jsonl_bytes(tiny_multilabel_rows()))
+    assert main(["review", str(path), "--json"]) == 0
+    out, err = capsys.readouterr()
+    report = json.loads(out)
+    assert report["multilabel"]["max_labels"] == 2 and report["multilabel"]["multi_rows"] == 6
+    assert "warning: read as multi-label: 24 of 24 rows give their labels as a list" in err
+
+
+def test_review_of_joined_labels_without_the_flag_suggests_it(tmp_path, capsys):
+    path = _csv(tmp_path / "topics.csv", tiny_multilabel_rows())
+    assert main(["review", str(path)]) == 0
+    out, err = capsys.readouterr()
+    assert "label cells contain '|'" in err and "(--multi-label)" in err
+    assert "info: 6 labels contain '|'" in out
+    assert main(["review", str(path), "--multi-label"]) == 0
+    out, _ = capsys.readouterr()
+    assert "labels per row:      mean 1.25, max 2" in out
+
+
+def test_evaluate_a_multi_label_run(multilabel_run, tmp_path, capsys):
+    path = _csv(tmp_path / "test.csv", tiny_multilabel_rows(3))
+    argv = ["evaluate", multilabel_run.run_id, str(path), "--runs-dir", str(multilabel_run.root)]
+    assert main([*argv, "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["average"] == "micro" and 0 <= result["subset_accuracy"] <= 1
+    assert [c["label"] for c in result["per_class"]] == ["food", "sport", "tech"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "multi-label: accuracy is Hamming accuracy, f1 / precision / recall micro" in out
+
+
+def test_classify_prints_every_chosen_label(multilabel_run, capsys):
+    argv = ["classify", multilabel_run.run_id, "the soup was too salty and she scored twice"]
+    assert main([*argv, "--runs-dir", str(multilabel_run.root), "--json"]) == 0
+    (result,) = json.loads(capsys.readouterr().out)
+    assert set(result) >= {"predictions", "confidences", "labels"}
+    assert len(result["predictions"]) == len(result["confidences"])

@@ -10,10 +10,12 @@ from core.data.inputs import MAX_TEXTS, TextsInput, cosine_similarity, read_text
 from core.downloads import embeddings_csv, json_bytes, npy_bytes, predictions_csv
 from core.errors import EmbedtuneError
 from core.io import encoding_warning
+from core.maps import first_labels
 from core.model.catalogue import CATALOGUE
 from core.runs.store import RunRecord
 from core.serve.wire import MAX_INPUTS, classify_response, classify_snippets
 from ui import charts, loaders, state
+from ui.multilabel import label_chips
 from ui.widgets import TRAIN_PAGE, md, run_title, show_error
 
 SIMILARITY_MAX = 20
@@ -192,6 +194,10 @@ def classify_tab(record: RunRecord | None) -> None:
     if stored is None or stored[0] != record.id:
         return
     results, body = stored[1], stored[2]
+    if any("predictions" in r for r in results):
+        multilabel_results(results)
+        developer_view(record.id, body)
+        return
     st.dataframe(
         pd.DataFrame(
             [
@@ -244,6 +250,33 @@ def classify_tab(record: RunRecord | None) -> None:
         icon=":material/download:",
         key="download_predictions_json",
     )
+
+
+def multilabel_results(results: list) -> None:
+    """A multi-label model's results: every label above its threshold as a chip with its own
+    confidence (they do not sum to 1), and each label's confidence as a chart."""
+    st.dataframe(
+        pd.DataFrame(
+            [{"text": r["input"], "labels": ", ".join(r["predictions"])} for r in results],
+            columns=["text", "labels"],
+        ),
+        hide_index=True,
+        column_config={"text": st.column_config.TextColumn("text", width="large")},
+    )
+    for i, result in enumerate(results[:RESULTS_SHOWN]):
+        with st.container(border=True):
+            left, right = st.columns([2, 3])
+            with left:
+                st.text(result["input"])
+                label_chips(result["predictions"], result["confidences"], key=f"chips_{i}")
+            with right:
+                st.altair_chart(
+                    charts.confidences(result["labels"], result["prediction"]),
+                    width="stretch",
+                    key=f"confidence_chart_{i}",
+                )
+    if len(results) > RESULTS_SHOWN:
+        st.caption(f"Labels for the first {RESULTS_SHOWN} texts; the table has all.")
 
 
 def developer_view(run_id: str, body: dict) -> None:
@@ -314,7 +347,12 @@ def map_tab(record: RunRecord | None) -> None:
         except EmbedtuneError as exc:
             show_error(exc)
             return
-        texts, labels = valid.texts[:MAX_TEXTS], valid.labels[:MAX_TEXTS]
+        texts, labels = valid.texts[:MAX_TEXTS], first_labels(valid)[:MAX_TEXTS]
+        if valid.multi_label:
+            st.caption(
+                "Multi-label run: each point is coloured by its first label (in label order), "
+                "and a cross marks a text whose most likely label is not that one."
+            )
     try:
         with st.spinner(f"Embedding and mapping {len(texts)} texts with both models…"):
             maps = loaders.comparison_maps(

@@ -8,6 +8,7 @@ import streamlit as st
 
 from core.runs.store import RunRecord
 from core.train.metrics import HEADLINE, METRIC_TITLES
+from core.train.multilabel import METRIC_TITLES as MULTILABEL_TITLES
 from ui import charts, state
 from ui.widgets import (
     PLAYGROUND_PAGE,
@@ -29,7 +30,15 @@ def headline(record: RunRecord) -> None:
     assert final is not None
     metrics = final.metrics
     gains = metrics.gain_over(baseline.metrics) if baseline is not None else {}
-    if metrics.average == "binary":
+    titles = MULTILABEL_TITLES if metrics.average == "micro" else METRIC_TITLES
+    if metrics.average == "micro":
+        st.caption(
+            "Multi-label: Hamming accuracy (the share of right yes/no answers over every text "
+            "and label), micro-averaged F1, precision and recall, and subset accuracy (texts "
+            f"with exactly the right labels); validation set of {final.n} examples; deltas are "
+            "the gain over the base model."
+        )
+    elif metrics.average == "binary":
         st.caption(
             f"F1, precision and recall of the label {md(repr(metrics.positive_label))}; "
             f"validation set of {final.n} examples; deltas are the gain over the base model."
@@ -39,9 +48,7 @@ def headline(record: RunRecord) -> None:
             f"F1, precision and recall averaged over the labels (macro); validation set of "
             f"{final.n} examples; deltas are the gain over the base model."
         )
-    for col, (name, title) in zip(
-        st.columns(len(METRIC_TITLES)), METRIC_TITLES.items(), strict=True
-    ):
+    for col, (name, title) in zip(st.columns(len(titles)), titles.items(), strict=True):
         gain = gains.get(name)
         before = None if baseline is None else getattr(baseline.metrics, name)
         col.metric(
@@ -70,15 +77,18 @@ def curves(record: RunRecord) -> None:
 def matrices(record: RunRecord) -> None:
     if record.final is None:
         return
-    st.markdown("**Confusion matrix** (validation set; rows: true label, columns: predicted)")
-    left, right = st.columns(2)
-    with left:
-        st.altair_chart(charts.confusion_matrix(record.final, "Finetuned"), width="stretch")
-    if record.baseline is not None:
-        with right:
-            st.altair_chart(
-                charts.confusion_matrix(record.baseline, "Base model (baseline)"), width="stretch"
-            )
+    # Multi-label runs have no confusion matrix: each label is its own yes / no (per label below).
+    if record.final.confusion_matrix:
+        st.markdown("**Confusion matrix** (validation set; rows: true label, columns: predicted)")
+        left, right = st.columns(2)
+        with left:
+            st.altair_chart(charts.confusion_matrix(record.final, "Finetuned"), width="stretch")
+        if record.baseline is not None:
+            with right:
+                st.altair_chart(
+                    charts.confusion_matrix(record.baseline, "Base model (baseline)"),
+                    width="stretch",
+                )
     st.markdown("**Per label**")
     base = {c.label: c for c in record.baseline.per_class} if record.baseline else {}
     rows = []

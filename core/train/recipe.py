@@ -283,7 +283,7 @@ def train(
     )
 
     if dataset.train.multi_label:
-        from core.train.multilabel import train_multilabel
+        from core.train.multilabel_recipe import train_multilabel
 
         return train_multilabel(config, dataset, workdir, reporter)
     reporter = reporter or SilentReporter()

@@ -109,6 +109,33 @@ class Evaluation(Record):
         return gain_intervals(self.y_true, self.y_pred, baseline.y_pred, self.labels, positive)
 
 
+@dataclass(frozen=True)
+class Mistake(Record):
+    """One evaluation text the model got wrong."""
+
+    row: int  # in the user's file
+    text: str
+    label: str  # the true label
+    predicted: str
+    confidence: float | None  # the model's probability of its prediction
+
+
+def mistakes(evaluation: Evaluation, texts: Sequence[str], rows: Sequence[int]) -> list[Mistake]:
+    """The texts an evaluation got wrong, most confident first (the surest errors are the ones
+    to read: a wrong label in the data, or a real confusion)."""
+    if len(texts) != len(evaluation.y_pred):
+        return []  # stored before the per-row predictions were kept, or other rows
+    confidence = evaluation.confidence or (None,) * len(texts)
+    found = [
+        Mistake(row, text, truth, pred, conf)
+        for row, text, truth, pred, conf in zip(
+            rows, texts, evaluation.y_true, evaluation.y_pred, confidence, strict=True
+        )
+        if truth != pred
+    ]
+    return sorted(found, key=lambda m: -(m.confidence or 0.0))
+
+
 def compute_metrics(
     y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str], positive: str | None = None
 ) -> Metrics:

@@ -166,11 +166,11 @@ def _config_from_args(args: argparse.Namespace) -> Any:
     return TrainConfig().replace(**changes)
 
 
-def cmd_train(args: argparse.Namespace) -> int:
+def _training_set(args: argparse.Namespace, config: Any) -> Any:
+    """The DataSet a `train` command trains on: its files read, the rows it drops dropped, and
+    the split made with the run's seed (as the app makes it)."""
     from core.quality.prepare import prepare_dataset, review_for_model
-    from core.runs.jobs import submit, wait
 
-    config = _config_from_args(args)
     train = _read_labeled(args.train, args)
     valid = _read_labeled(args.valid, args) if args.valid else None
     report = None
@@ -183,7 +183,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             cleaning=config.cleaning,
             valid_fraction=args.valid_fraction,
         )
-    dataset = prepare_dataset(
+    return prepare_dataset(
         train,
         valid,
         report=report,
@@ -191,6 +191,13 @@ def cmd_train(args: argparse.Namespace) -> int:
         valid_fraction=args.valid_fraction,
         seed=config.seed,
     )
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from core.runs.jobs import submit, wait
+
+    config = _config_from_args(args)
+    dataset = _training_set(args, config)
     store = _store(args)
     from core.train.distributed import launched
 

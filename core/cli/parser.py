@@ -112,6 +112,14 @@ def build_parser() -> argparse.ArgumentParser:
         choices=sorted(DROP_KINDS),
         help="drop the rows the review flags of this kind (repeatable)",
     )
+    p.add_argument(
+        "--valid-fraction",
+        type=float,
+        default=0.2,
+        metavar="F",
+        help="share of each label held out for validation when there is no --valid file; "
+        "--seed chooses which rows (default: 0.2)",
+    )
 
     add("runs", cmd_runs, "list runs")
     p = add("status", cmd_status, "show a run")
@@ -123,7 +131,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p = add("cancel", cmd_cancel, "stop a queued or running run")
     p.add_argument("run")
-    p = add("evaluate", cmd_evaluate, "score a completed run on a labelled test CSV")
+    p = add(
+        "evaluate",
+        cmd_evaluate,
+        "score a completed run beside its base model on a labelled test file (kept with the run)",
+    )
     p.add_argument("run")
     p.add_argument("test")
     p.add_argument("--header", action="store_true")

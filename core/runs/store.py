@@ -81,6 +81,20 @@ class Progress(Record):
         return min(1.0, self.step / self.total) if self.total else 0.0
 
 
+@dataclass(frozen=True)
+class TestSummary(Record):
+    """The headline of one test-file evaluation of a run (the whole result is in the run's
+    `tests/` folder, see core.runs.evaluate)."""
+
+    key: str
+    name: str
+    n: int
+    f1: float
+    f1_interval: tuple[float, float] | None
+    base_f1: float
+    evaluated_at: str
+
+
 @dataclass(frozen=True, kw_only=True)
 class RunRecord(Record):
     """Everything about a run: its settings, data, status, progress and results (fields in
@@ -102,6 +116,7 @@ class RunRecord(Record):
     finetune_kept: bool | None = None
     note: str = ""
     error: dict[str, Any] | None = None
+    tests: tuple[TestSummary, ...] = ()  # test-file evaluations, newest first
     pid: int | None = None
     spawned_at: float | None = None
 
@@ -403,6 +418,7 @@ def _data_summary(dataset: DataSet) -> dict[str, Any]:
         "classes": list(dataset.classes),
         "train_class_counts": dataset.train.class_counts(),
         "valid_class_counts": dataset.valid.class_counts(),
+        **({"multi_label": True} if dataset.train.multi_label else {}),
         "split": {
             "valid_source": dataset.valid_source,
             "valid_fraction": dataset.valid_fraction,

@@ -35,6 +35,8 @@ def format_comparison(
     interval, one score per line."""
     m = final.metrics
     scope = f"positive label {m.positive_label!r}" if m.average == "binary" else "macro-averaged"
+    if m.average == "micro":
+        scope = "micro-averaged; multi-label: accuracy is Hamming accuracy"
     lines = [
         f"test file {name}: {final.n} rows, {len(final.labels)} labels; F1, precision and "
         f"recall {scope}; [95 % bootstrap interval]",
@@ -48,6 +50,9 @@ def format_comparison(
             _with_interval(value - before, gain_intervals.get(key), signed=True),
         ]
         lines.append(f"{key:<11}" + "".join(f"{c:<24}" for c in cells[:2]) + cells[2])
+    if m.subset_accuracy is not None and baseline.metrics.subset_accuracy is not None:
+        after, before = m.subset_accuracy, baseline.metrics.subset_accuracy
+        lines.append(f"{'subset_acc':<11}{after:<24.3f}{before:<24.3f}{after - before:+.3f}")
     return "\n".join(lines)
 
 

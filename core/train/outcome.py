@@ -26,6 +26,8 @@ class Outcome:
 def f1_name(evaluation: Evaluation) -> str:
     """'F1 of the label 'spam'' or 'macro-F1': which F1 the headline is."""
     m = evaluation.metrics
+    if m.average == "micro":  # multi-label (core.train.multilabel)
+        return "micro-F1"
     return f"F1 of the label {m.positive_label!r}" if m.average == "binary" else "macro-F1"
 
 
@@ -59,10 +61,14 @@ def judge(
             interval,
         )
     if interval is None:
+        why = (
+            "multi-label scores have no bootstrap interval yet"
+            if final.metrics.average == "micro"
+            else "this run was stored without its per-row predictions, so the gain has no interval"
+        )
         return Outcome(
             UNCLEAR if gain <= 0 else GAIN,
-            f"{name} {before:.3f} -> {after:.3f} ({gain:+.3f}) on {rows}; this run was stored "
-            "without its per-row predictions, so the gain has no interval.",
+            f"{name} {before:.3f} -> {after:.3f} ({gain:+.3f}) on {rows}; {why}.",
             gain,
             None,
         )

@@ -199,8 +199,32 @@ def classify_tab(record: RunRecord | None) -> None:
     results, body = stored[1], stored[2]
     if any("predictions" in r for r in results):
         multilabel_results(results)
-        developer_view(record.id, body)
-        return
+    else:
+        single_label_results(results)
+    developer_view(record.id, body)
+    d1, d2, _ = st.columns([1, 1, 3])
+    d1.download_button(
+        "Download CSV",
+        predictions_csv(results),
+        file_name="predictions.csv",
+        mime="text/csv",
+        on_click="ignore",
+        icon=":material/download:",
+        key="download_predictions_csv",
+    )
+    d2.download_button(
+        "Download JSON",
+        json_bytes(body),
+        file_name="predictions.json",
+        mime="application/json",
+        on_click="ignore",
+        icon=":material/download:",
+        key="download_predictions_json",
+    )
+
+
+def single_label_results(results: list) -> None:
+    """A single-label model's results: the table, and each text's prediction with a chart."""
     st.dataframe(
         pd.DataFrame(
             [
@@ -233,26 +257,6 @@ def classify_tab(record: RunRecord | None) -> None:
                 )
     if len(results) > RESULTS_SHOWN:
         st.caption(f"Charts for the first {RESULTS_SHOWN} texts; the table has all.")
-    developer_view(record.id, body)
-    d1, d2, _ = st.columns([1, 1, 3])
-    d1.download_button(
-        "Download CSV",
-        predictions_csv(results),
-        file_name="predictions.csv",
-        mime="text/csv",
-        on_click="ignore",
-        icon=":material/download:",
-        key="download_predictions_csv",
-    )
-    d2.download_button(
-        "Download JSON",
-        json_bytes(body),
-        file_name="predictions.json",
-        mime="application/json",
-        on_click="ignore",
-        icon=":material/download:",
-        key="download_predictions_json",
-    )
 
 
 def multilabel_results(results: list) -> None:

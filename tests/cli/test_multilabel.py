@@ -58,3 +58,18 @@ def test_classify_prints_every_chosen_label(multilabel_run, capsys):
     (result,) = json.loads(capsys.readouterr().out)
     assert set(result) >= {"predictions", "confidences", "labels"}
     assert len(result["predictions"]) == len(result["confidences"])
+
+
+def test_the_run_keeps_its_thresholds_and_says_it_is_multi_label(multilabel_run):
+    from core.runs.resolve import load_run
+
+    folder = multilabel_run.root / multilabel_run.run_id
+    meta = json.loads((folder / "labels.json").read_text())
+    assert meta["multi_label"] is True and meta["head"] == "one_vs_rest_logistic_regression"
+    assert len(meta["thresholds"]) == 3 and all(0 < t < 1 for t in meta["thresholds"])
+    classifier = load_run(multilabel_run.run_id, multilabel_run.store, device="cpu")
+    assert classifier.multi_label and list(classifier.thresholds_) == meta["thresholds"]
+    record = multilabel_run.store.get(multilabel_run.run_id)
+    assert record.data["multi_label"] is True
+    assert record.final is not None and record.final.metrics.average == "micro"
+    assert record.baseline is not None and record.baseline.metrics.subset_accuracy is not None

@@ -149,3 +149,13 @@ def test_the_split_keeps_label_sets_and_check_trainable_takes_rows_without_label
     check_trainable(dataset)  # rows with no label are examples of none of them
     again = split(data, valid_fraction=0.25, seed=0)
     assert again == dataset
+
+
+def test_training_data_counts_a_multi_label_row_once():
+    from core.data.labeled import TrainingData
+
+    rows = [(f"text {i}", [["a"], ["b"], ["a", "b"], []][i % 4]) for i in range(40)]
+    data = TrainingData(from_label_sets([t for t, _ in rows], [s for _, s in rows]), None, 0.25)
+    for seed in (0, 1):
+        dataset = data.split(seed)
+        assert data.sizes() == (len(dataset.train), len(dataset.valid))

@@ -50,8 +50,7 @@ def scope(evaluation: Evaluation, where: str) -> str:
         what = f"F1, precision and recall of the label {md(repr(m.positive_label))}"
     else:
         what = "F1, precision and recall averaged over the labels (macro)"
-    intervals = "" if m.average == "micro" else "; [95 % bootstrap interval]"  # none yet
-    return f"{what}; {where} of {evaluation.n} examples{intervals}"
+    return f"{what}; {where} of {evaluation.n} examples; [95 % bootstrap interval]"
 
 
 def tiles(final: Evaluation, baseline: Evaluation | None) -> None:

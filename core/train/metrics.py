@@ -106,6 +106,10 @@ class Evaluation(Record):
 
         if not self.y_pred or self.y_true != baseline.y_true or not baseline.y_pred:
             return {}
+        if self.metrics.average == "micro":  # multi-label: rows kept as label cells
+            from core.train.multilabel import cell_gain_intervals
+
+            return cell_gain_intervals(self.y_true, self.y_pred, baseline.y_pred, self.labels)
         positive = self.metrics.positive_label if self.metrics.average == "binary" else None
         return gain_intervals(self.y_true, self.y_pred, baseline.y_pred, self.labels, positive)
 

@@ -83,7 +83,14 @@ def evaluate_multilabel(
     """Metrics and the per-label table (no confusion matrix: each label is its own yes/no)."""
     from sklearn.metrics import precision_recall_fscore_support
 
+    from core.data.multilabel import join_labels
+
     p, r, f, s = precision_recall_fscore_support(y_true, y_pred, average=None, zero_division=0)
+    names = np.asarray(labels, dtype=object)
+
+    def cells(y: np.ndarray) -> tuple[str, ...]:
+        return tuple(join_labels(names[row.astype(bool)]) for row in y)
+
     return Evaluation(
         metrics=compute_multilabel_metrics(y_true, y_pred),
         labels=tuple(labels),
@@ -92,7 +99,74 @@ def evaluate_multilabel(
             for lab, pi, ri, fi, si in zip(labels, p, r, f, s, strict=True)
         ),
         n=len(y_true),
+        intervals=multilabel_intervals(y_true, y_pred),
+        # Each row's labels as one cell ("a|b"): the table of errors and the paired gain.
+        y_true=cells(y_true),
+        y_pred=cells(y_pred),
     )
+
+
+def _row_counts(rows: np.ndarray, n: int) -> np.ndarray:
+    """(draws, n): how often each row was drawn in each draw."""
+    offsets = (np.arange(rows.shape[0], dtype=np.int64) * n)[:, None]
+    return np.bincount((rows + offsets).ravel(), minlength=rows.shape[0] * n).reshape(-1, n)
+
+
+def _drawn_scores(weights: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray) -> dict:
+    """The shown scores of each draw (rows weighted by how often they were drawn), as
+    compute_multilabel_metrics computes them (zero_division=0)."""
+    w = weights.astype(np.float64)
+    truth, pred = y_true.astype(bool), y_pred.astype(bool)
+    tp, fp, fn = w @ (truth & pred), w @ (~truth & pred), w @ (truth & ~pred)  # (draws, K)
+    n, k = y_true.shape
+
+    def ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+        return np.divide(num, den, out=np.zeros_like(num), where=den > 0)
+
+    micro_tp, micro_fp, micro_fn = tp.sum(axis=1), fp.sum(axis=1), fn.sum(axis=1)
+    return {
+        "accuracy": 1.0 - (w @ (truth != pred).sum(axis=1)) / (n * k),
+        "f1": ratio(2 * micro_tp, 2 * micro_tp + micro_fp + micro_fn),
+        "precision": ratio(micro_tp, micro_tp + micro_fp),
+        "recall": ratio(micro_tp, micro_tp + micro_fn),
+        "macro_f1": ratio(2 * tp, 2 * tp + fp + fn).mean(axis=1),
+        "subset_accuracy": (w @ (truth == pred).all(axis=1)) / n,
+    }
+
+
+def multilabel_intervals(
+    y_true: np.ndarray, y_pred: np.ndarray, y_base: np.ndarray | None = None
+) -> dict[str, tuple[float, float]]:
+    """95 % percentile-bootstrap intervals of each score over the rows (0/1 matrices), as
+    core.train.intervals draws them for single-label runs; with `y_base`, of the paired gain
+    over it (the same rows drawn for both)."""
+    from core.train.intervals import LEVEL, N_RESAMPLES, SEED, _draws, _interval
+
+    n = len(y_true)
+    if not n:
+        return {}
+    parts: dict[str, list[np.ndarray]] = {}
+    for rows in _draws(n, N_RESAMPLES, SEED):
+        weights = _row_counts(rows, n)
+        scores = _drawn_scores(weights, y_true, y_pred)
+        if y_base is not None:
+            before = _drawn_scores(weights, y_true, y_base)
+            scores = {name: value - before[name] for name, value in scores.items()}
+        for name, value in scores.items():
+            parts.setdefault(name, []).append(value)
+    return {name: _interval(np.concatenate(values), LEVEL) for name, values in parts.items()}
+
+
+def cell_gain_intervals(
+    y_true: Sequence[str], y_pred: Sequence[str], y_base: Sequence[str], labels: Sequence[str]
+) -> dict[str, tuple[float, float]]:
+    """The paired gain intervals of two multi-label evaluations kept as label cells ("a|b")."""
+    from core.data.multilabel import split_cell
+
+    def matrix(cells: Sequence[str]) -> np.ndarray:
+        return indicator([split_cell(cell) for cell in cells], labels)
+
+    return multilabel_intervals(matrix(y_true), matrix(y_pred), matrix(y_base))
 
 
 def choose_thresholds(probabilities: np.ndarray, y_true: np.ndarray) -> np.ndarray:

@@ -61,14 +61,10 @@ def judge(
             interval,
         )
     if interval is None:
-        why = (
-            "multi-label scores have no bootstrap interval yet"
-            if final.metrics.average == "micro"
-            else "this run was stored without its per-row predictions, so the gain has no interval"
-        )
         return Outcome(
             UNCLEAR if gain <= 0 else GAIN,
-            f"{name} {before:.3f} -> {after:.3f} ({gain:+.3f}) on {rows}; {why}.",
+            f"{name} {before:.3f} -> {after:.3f} ({gain:+.3f}) on {rows}; this run was stored "
+            "without its per-row predictions, so the gain has no interval.",
             gain,
             None,
         )

@@ -45,11 +45,13 @@ def test_evaluate_a_multi_label_run(multilabel_run, tmp_path, capsys):
     result = json.loads(capsys.readouterr().out)
     assert result["average"] == "micro" and 0 <= result["subset_accuracy"] <= 1
     assert result["base_model"]["average"] == "micro"  # the base model scored the same way
+    assert set(result["intervals"]) == {"accuracy", "f1", "precision", "recall", "macro_f1"}
+    assert set(result["gain_intervals"]) == set(result["intervals"])
     assert [c["label"] for c in result["per_class"]] == ["food", "sport", "tech"]
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "micro-averaged; multi-label: accuracy is Hamming accuracy" in out
-    assert "subset_acc" in out and "multi-label scores have no bootstrap interval yet" in out
+    assert "subset_acc" in out and "95 % interval" in out
 
 
 def test_classify_prints_every_chosen_label(multilabel_run, capsys):

@@ -69,3 +69,33 @@ def test_the_sigmoid_loss_starts_from_the_probe(small_model):
     assert value.ndim == 0 and value.item() > 0
     value.backward()
     assert loss.classifier.weight.grad is not None
+
+
+def test_bootstrap_intervals_of_multi_label_scores():
+    from core.train.multilabel import _drawn_scores, cell_gain_intervals, multilabel_intervals
+
+    # One draw of every row once: the scores themselves.
+    once = _drawn_scores(np.ones((1, len(Y_TRUE)), dtype=np.int64), Y_TRUE, Y_PRED)
+    m = compute_multilabel_metrics(Y_TRUE, Y_PRED)
+    for name in ("accuracy", "f1", "precision", "recall", "macro_f1", "subset_accuracy"):
+        assert once[name][0] == pytest.approx(getattr(m, name)), name
+    rng = np.random.default_rng(0)
+    y_true = (rng.random((200, 4)) < 0.3).astype(int)
+    y_pred = np.where(rng.random((200, 4)) < 0.8, y_true, 1 - y_true)
+    intervals = multilabel_intervals(y_true, y_pred)
+    point = compute_multilabel_metrics(y_true, y_pred)
+    for name, (low, high) in intervals.items():
+        assert low <= getattr(point, name) <= high and high - low < 0.3, name
+    same = multilabel_intervals(y_true, y_pred, y_pred)
+    assert all(interval == (0.0, 0.0) for interval in same.values())
+    cells = ["a|b", "", "c"]
+    assert cell_gain_intervals(cells, cells, ["a", "b", "c"], ["a", "b", "c"])["f1"][1] > 0
+
+
+def test_a_multi_label_evaluation_keeps_its_rows_as_label_cells():
+    evaluation = evaluate_multilabel(Y_TRUE, Y_PRED, ["a", "b", "c"])
+    assert evaluation.y_true == ("a|c", "b", "a|b", "")
+    assert evaluation.y_pred == ("a", "b", "a|c", "")
+    assert set(evaluation.intervals) >= {"accuracy", "f1", "macro_f1", "subset_accuracy"}
+    gains = evaluation.gain_intervals(evaluation)
+    assert gains["f1"] == (0.0, 0.0)

@@ -250,8 +250,10 @@ def _export_fp32(model: SentenceTransformer, dest: Path) -> None:
 
 
 def _quantize_int8(source: Path, dest: Path) -> None:
-    """Dynamic int8 quantisation of the weights (activations quantised at run time), per
-    channel, as optimum's AutoQuantizationConfig.avx512_vnni(is_static=False) sets it up."""
+    """Dynamic int8 quantisation of the matrix products' weights (activations quantised at run
+    time), per channel, as optimum's AutoQuantizationConfig.avx512_vnni(is_static=False) sets it
+    up. The embedding tables (Gather) stay fp32: quantising them too measured the same cosine
+    (0.991 mean on 400 test texts, small model) and slower encoding (117 vs 184 texts/s)."""
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -260,6 +262,7 @@ def _quantize_int8(source: Path, dest: Path) -> None:
         str(dest),
         weight_type=QuantType.QInt8,
         per_channel=True,
+        op_types_to_quantize=["MatMul"],
         extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
     )
 

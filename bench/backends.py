@@ -253,10 +253,14 @@ def main() -> None:
     from bench.machine import meta
 
     lines: list[dict[str, Any]] = []
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text("", encoding="utf-8")
 
     def emit(line: dict[str, Any]) -> None:
         lines.append(line)
         print(json.dumps(line), flush=True)
+        with open(args.out, "a", encoding="utf-8") as f:  # kept as it goes: a crash loses none
+            f.write(json.dumps(line) + "\n")
 
     emit(
         {
@@ -273,8 +277,6 @@ def main() -> None:
             work.mkdir()
             accuracy(key, work, args, emit)
             speed(key, work, args, emit)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
     from bench.markdown import replace_section
 
     replace_section(args.doc, HEADING, section(lines))

@@ -296,7 +296,7 @@ def read_checks(onnx_dir: Path) -> dict[str, BodyCheck]:
         return {}
 
 
-def _write_checks(onnx_dir: Path, checks: dict[str, BodyCheck]) -> None:
+def write_checks(onnx_dir: Path, checks: dict[str, BodyCheck]) -> None:
     from core.io import atomic_write_text
 
     text = json.dumps({k: v.to_dict() for k, v in sorted(checks.items())}, indent=2)
@@ -374,7 +374,7 @@ def ensure_body(
             os.replace(staged, target)
         finally:
             staged.unlink(missing_ok=True)
-        _write_checks(onnx_dir, {**read_checks(onnx_dir), backend: check})
+        write_checks(onnx_dir, {**read_checks(onnx_dir), backend: check})
         return check
 
 

@@ -18,7 +18,7 @@ import pytest  # noqa: E402
 SMALL_MAX_TOKENS = 256  # all-MiniLM-L6-v2's max_seq_length
 TRAIN_TIMEOUT_S = 600
 # Fixtures that train a real model: a test that uses one is `slow` (not in `make test-fast`).
-FINETUNE_FIXTURES = {"completed_run", "run_copy"}
+FINETUNE_FIXTURES = {"completed_run", "run_copy", "onnx_run"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -80,4 +80,18 @@ def run_copy(completed_run, tmp_path) -> CompletedRun:
     root = tmp_path / "runs"
     root.mkdir()
     shutil.copytree(completed_run.root / completed_run.run_id, root / completed_run.run_id)
+    return CompletedRun(root, completed_run.run_id)
+
+
+@pytest.fixture(scope="session")
+def onnx_run(completed_run, tmp_path_factory) -> CompletedRun:
+    """The completed run copied, with its ONNX bodies (fp32 and int8) exported and checked once
+    for the session. Read it, never change it."""
+    from core.runs.bodies import ensure_run_body
+
+    root = tmp_path_factory.mktemp("onnx") / "runs"
+    root.mkdir()
+    shutil.copytree(completed_run.root / completed_run.run_id, root / completed_run.run_id)
+    for backend in ("onnx", "onnx-int8"):
+        ensure_run_body(root / completed_run.run_id, backend)
     return CompletedRun(root, completed_run.run_id)

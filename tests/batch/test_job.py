@@ -170,3 +170,17 @@ def test_files_other_than_csv_are_refused_before_a_model_is_loaded(tmp_path):
     with pytest.raises(DataError) as info:
         run_batch("embed", "no-such-model", pdf, tmp_path / "out.parquet", progress=False)
     assert str(info.value) == sniff_bytes(b"%PDF-1.7\n").refusal
+
+
+def test_a_batch_job_classifies_on_the_onnx_backend(onnx_run, tmp_path):
+    store, run_id = onnx_run.store, onnx_run.run_id
+    source = write_texts_csv(tmp_path / "in.csv", batch_texts(150))
+    out = tmp_path / "out.csv"
+    result = run_batch("classify", run_id, source, out, store=store, backend="onnx", progress=False)
+    assert result.rows == 150
+    rows = _read_out_csv(out)
+    texts = [r["input"] for r in rows]
+    expected = load_run(run_id, store, device="cpu").classify(texts)  # PyTorch
+    assert [r["prediction"] for r in rows] == [e["prediction"] for e in expected]
+    for row, exp in zip(rows, expected, strict=True):
+        assert abs(float(row["confidence"]) - exp["confidence"]) < 1e-3  # fp32: cosine > 0.9999

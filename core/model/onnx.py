@@ -279,12 +279,15 @@ def _quiet_export(fn: Any, *args: Any) -> None:
         warnings.catch_warnings(),
     ):
         warnings.simplefilter("ignore")
-        previous = logging.root.level
-        logging.root.setLevel(logging.ERROR)
+        loggers = [logging.root, logging.getLogger("torch"), logging.getLogger("onnxscript")]
+        previous = [logger.level for logger in loggers]
+        for logger in loggers:
+            logger.setLevel(logging.ERROR)
         try:
             fn(*args)
         finally:
-            logging.root.setLevel(previous)
+            for logger, level in zip(loggers, previous, strict=True):
+                logger.setLevel(level)
 
 
 def read_checks(onnx_dir: Path) -> dict[str, BodyCheck]:

@@ -150,9 +150,8 @@ def _usage(record: RunRecord, checks: Mapping[str, BodyCheck]) -> list[str]:
             "",
             'tokenizer = AutoTokenizer.from_pretrained("model")',
             f'session = ort.InferenceSession("model/{check.file}")',
-            'settings = json.load(open("model/sentence_bert_config.json"))',
             'tokens = tokenizer(["a text to classify"], padding=True, truncation=True, '
-            'max_length=settings["max_seq_length"], return_tensors="np")',
+            'return_tensors="np")  # truncated at the model\'s max_seq_length',
             "feeds = {i.name: tokens[i.name].astype(np.int64) for i in session.get_inputs()}",
             "hidden = session.run(None, feeds)[0]",
             'mask = tokens["attention_mask"][..., None]',

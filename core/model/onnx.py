@@ -426,13 +426,13 @@ SAMPLE_TEXTS = (
 def base_body(model: str, backend: str) -> SentenceTransformer:
     """A base model (key or folder) on an ONNX backend: its body exported once into the cache
     folder (`EMBEDTUNE_CACHE_DIR`), checked on SAMPLE_TEXTS."""
+    import hashlib
+
     from core.model.catalogue import cache_dir, model_path
 
     folder = model_path(model)
     require_onnx()
-    key = model if "/" not in model and os.sep not in model else folder.resolve().as_posix()
-    import hashlib
-
-    onnx_dir = cache_dir() / "onnx" / hashlib.sha256(key.encode()).hexdigest()[:16]
+    where = hashlib.sha256(folder.resolve().as_posix().encode()).hexdigest()[:12]
+    onnx_dir = cache_dir() / "onnx" / f"{folder.name}-{where}"
     ensure_body(folder, backend, SAMPLE_TEXTS, onnx_dir=onnx_dir)
     return load_body(folder, backend, onnx_dir)

@@ -81,3 +81,21 @@ def test_missing_optional_packages_name_the_pip_command(monkeypatch):
         "the ONNX backends need onnxruntime, which is not installed: run "
         "`pip install -r requirements-onnx.txt` (the torch backend works without it)"
     )
+
+
+@pytest.mark.slow
+def test_a_base_model_embeds_on_onnx_int8_from_the_cache_folder(small_model, tmp_path, monkeypatch):
+    from core.model.classifier import load_embedder
+    from core.model.heads import encode
+    from core.model.onnx import SAMPLE_TEXTS, read_checks
+
+    monkeypatch.setenv("EMBEDTUNE_CACHE_DIR", str(tmp_path))
+    embedder = load_embedder("small", backend="onnx-int8")
+    texts = ["what time is it", "the soup was too salty", "she scored twice in the final"]
+    cosine = (embedder.embed(texts) * encode(small_model, texts)).sum(axis=1)
+    assert cosine.min() >= MIN_COSINE["onnx-int8"]
+    (folder,) = (tmp_path / "onnx").iterdir()
+    assert folder.name.startswith("model-")  # the small model's packaged folder is `model/`
+    checks = read_checks(folder)
+    assert set(checks) == {"onnx", "onnx-int8"}
+    assert all(c.passed and c.texts == len(SAMPLE_TEXTS) for c in checks.values())

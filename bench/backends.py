@@ -277,6 +277,7 @@ def main() -> None:
             "onnxruntime": onnxruntime.__version__,
             "onnx": onnx.__version__,
             "command": "python bench/backends.py " + " ".join(sys.argv[1:]),
+            "loadavg_1m": os.getloadavg()[0],  # other work on the machine (the lock is shared)
         }
     )
     with tempfile.TemporaryDirectory(prefix="bench-backends-") as tmp:
@@ -289,6 +290,7 @@ def main() -> None:
                     setattr(sized, name, min(getattr(args, name), args.large_rows))
             accuracy(key, work, sized, emit)
             speed(key, work, sized, emit)
+    emit({"kind": "end", "date": meta(THREADS)["date"], "loadavg_1m": os.getloadavg()[0]})
     from bench.markdown import replace_section
 
     replace_section(args.doc, HEADING, section(lines))
@@ -303,7 +305,8 @@ def section(lines: list[dict[str, Any]]) -> str:
         f"Python {info['python']}, torch {info['torch']}, onnxruntime {info['onnxruntime']}, "
         f"onnx {info['onnx']}, sentence-transformers {info['sentence_transformers']}, "
         f"transformers {info['transformers']}. Command: `{info['command']}` (under the shared "
-        "lock); raw lines in `bench/results/backends.jsonl`."
+        "lock); raw lines in `bench/results/backends.jsonl`. Load average (1 min) at the start "
+        f"{info['loadavg_1m']:.2f}, at the end {lines[-1].get('loadavg_1m', float('nan')):.2f}."
     )
     out += ["", "### Speed and memory (best of two fresh processes per backend)", ""]
     out.append(

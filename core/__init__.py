@@ -4,6 +4,7 @@ The public API, imported lazily (``import core`` stays fast; torch loads only wh
 
     from core import read_labeled, prepare_dataset, TrainConfig, RunStore, submit, wait
     from core import load_run, load_embedder
+    from core import export_run  # load_run(run_id, backend="onnx-int8") runs the ONNX body
 """
 
 from __future__ import annotations
@@ -46,6 +47,9 @@ _API = {
     "load_run": "core.runs.resolve",
     "load_embedder": "core.model.classifier",
     "run_batch": "core.batch.job",
+    "export_run": "core.runs.export",
+    "model_card": "core.runs.card",
+    "BACKENDS": "core.model.onnx",
     "Classifier": "core.model.classifier",
     "list_models": "core.model.catalogue",
     "choose_device": "core.model.catalogue",

@@ -18,7 +18,7 @@ import pytest  # noqa: E402
 SMALL_MAX_TOKENS = 256  # all-MiniLM-L6-v2's max_seq_length
 TRAIN_TIMEOUT_S = 600
 # Fixtures that train a real model: a test that uses one is `slow` (not in `make test-fast`).
-FINETUNE_FIXTURES = {"completed_run", "run_copy", "multilabel_run"}
+FINETUNE_FIXTURES = {"completed_run", "run_copy", "multilabel_run", "onnx_run"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -113,3 +113,17 @@ def multilabel_run(tmp_path_factory) -> CompletedRun:
     record = json.loads(done.stdout)
     assert record["status"] == "completed", record
     return CompletedRun(root, record["run_id"])
+
+
+@pytest.fixture(scope="session")
+def onnx_run(completed_run, tmp_path_factory) -> CompletedRun:
+    """The completed run copied, with its ONNX bodies (fp32 and int8) exported and checked once
+    for the session. Read it, never change it."""
+    from core.runs.bodies import ensure_run_body
+
+    root = tmp_path_factory.mktemp("onnx") / "runs"
+    root.mkdir()
+    shutil.copytree(completed_run.root / completed_run.run_id, root / completed_run.run_id)
+    for backend in ("onnx", "onnx-int8"):
+        ensure_run_body(root / completed_run.run_id, backend)
+    return CompletedRun(root, completed_run.run_id)

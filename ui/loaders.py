@@ -17,19 +17,23 @@ if TYPE_CHECKING:
 
 
 @st.cache_resource(max_entries=2, show_spinner="Loading the base model…")
-def embedder(model: str) -> Embedder:
-    """A base model for embedding (both catalogue models fit in memory together)."""
+def embedder(model: str, backend: str = "torch") -> Embedder:
+    """A base model for embedding (both catalogue models fit in memory together); on an ONNX
+    backend its body is exported and checked once (seconds)."""
     from core.model.classifier import load_embedder
 
-    return load_embedder(model)
+    return load_embedder(model, backend=backend)
 
 
 @st.cache_resource(max_entries=3, show_spinner="Loading the finetuned model…")
-def classifier(root: str, run_id: str, finished_at: str | None) -> Classifier:
-    """A completed run's classifier; `finished_at` keys out a deleted and retrained run."""
+def classifier(
+    root: str, run_id: str, finished_at: str | None, backend: str = "torch"
+) -> Classifier:
+    """A completed run's classifier; `finished_at` keys out a deleted and retrained run. On an
+    ONNX backend the run's body is exported and checked on first use (seconds)."""
     from core.runs.resolve import load_run
 
-    return load_run(run_id, RunStore(root))
+    return load_run(run_id, RunStore(root), backend=backend)
 
 
 @st.cache_resource(show_spinner=False)

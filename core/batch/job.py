@@ -129,11 +129,13 @@ class Scorer:
     """Turns a list of texts into the output rows of one chunk (a pyarrow table). The same code
     runs in-process and inside each Ray actor, so both engines write the same values."""
 
-    def __init__(self, kind: str, ref: ModelRef, device: str | None = None) -> None:
+    def __init__(
+        self, kind: str, ref: ModelRef, device: str | None = None, backend: str = "torch"
+    ) -> None:
         from core.runs.resolve import load
 
         self.kind, self.ref = kind, ref
-        self.model = load(ref, device)
+        self.model = load(ref, device, backend)
 
     def __call__(self, texts: list[str]) -> pa.Table:
         import numpy as np
@@ -222,9 +224,15 @@ def run_batch(
     chunk_rows: int = CHUNK_ROWS,
     workers: int | None = None,
     progress: bool = True,
+    backend: str = "torch",
 ) -> BatchResult:
     """Classify or embed every text of a CSV file into `out` (.csv / .parquet), a chunk at a
-    time; an interrupted job run again picks up where it stopped (local engine)."""
+    time; an interrupted job run again picks up where it stopped (local engine). `backend`:
+    torch, onnx or onnx-int8 (core.model.onnx), in this process and in every Ray actor."""
+    from core.model.onnx import check_backend, require_onnx
+
+    if check_backend(backend) != "torch":
+        require_onnx()
     if engine not in ENGINES:
         raise BatchError(f"unknown engine {engine!r}: choose {' or '.join(ENGINES)}")
     if not 1 <= chunk_rows <= 1_000_000:
@@ -235,6 +243,11 @@ def run_batch(
         raise BatchError(f"unknown batch kind {kind!r}: choose {' or '.join(KINDS)}")
     check_streamable(path)
     ref = resolve(model, store, classify=kind == "classify")
+    if backend != "torch" and ref.source == "run":
+        from core.runs.bodies import ensure_run_body
+
+        # Made (and checked) once here, not by each Ray actor at the same time.
+        ensure_run_body(Path(ref.location), backend)
     summary = scan_input(path, header)
     if engine == "ray" and summary.min_columns != summary.max_columns:
         raise DataError(
@@ -248,6 +261,7 @@ def run_batch(
         {
             "kind": kind,
             "model": {"kind": kind, **asdict(ref)},
+            "backend": backend,
             "input": str(path.resolve()),
             "input_size": stat.st_size,
             "input_mtime_ns": stat.st_mtime_ns,
@@ -266,11 +280,11 @@ def run_batch(
     bar = _progress_bar(summary.rows, resumed_rows, kind, progress)
     try:
         if engine == "local":
-            _run_local(kind, ref, path, header, chunk_rows, parts, done, bar)
+            _run_local(kind, ref, path, header, chunk_rows, parts, done, bar, backend)
         else:
             from core.batch.ray_engine import run_ray
 
-            run_ray(kind, ref, path, header, chunk_rows, parts, bar, summary, workers)
+            run_ray(kind, ref, path, header, chunk_rows, parts, bar, summary, workers, backend)
     finally:
         bar.close()
     parts.assemble(chunks, fmt)
@@ -312,12 +326,13 @@ def _run_local(
     parts: PartStore,
     done: dict[int, int],
     bar: Any,
+    backend: str = "torch",
 ) -> None:
     scorer = None
     for index, texts in enumerate(iter_chunks(path, header, chunk_rows)):
         if index in done:
             continue  # written by an earlier run of the same job
         if scorer is None:  # loaded only when there is something left to score
-            scorer = Scorer(kind, ref)
+            scorer = Scorer(kind, ref, backend=backend)
         parts.write(index, scorer(texts))
         bar.update(len(texts))

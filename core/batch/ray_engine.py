@@ -31,12 +31,14 @@ class RayScorer:
     """The `map_batches` callable: loads the model once per actor, then scores batches of raw
     CSV rows (all columns as strings) into the same rows the local engine writes."""
 
-    def __init__(self, kind: str, ref: dict[str, str], threads: int | None = None) -> None:
+    def __init__(
+        self, kind: str, ref: dict[str, str], threads: int | None = None, backend: str = "torch"
+    ) -> None:
         if threads:
             import torch
 
-            torch.set_num_threads(threads)
-        self.scorer = Scorer(kind, ModelRef(**ref))
+            torch.set_num_threads(threads)  # ONNX Runtime sessions take the same count
+        self.scorer = Scorer(kind, ModelRef(**ref), backend=backend)
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         import pyarrow.compute as pc
@@ -98,6 +100,7 @@ def run_ray(
     bar: Any,
     summary: InputSummary,
     workers: int | None,
+    backend: str = "torch",
 ) -> None:
     try:
         import ray
@@ -129,7 +132,12 @@ def run_ray(
         ds = ds.repartition(target_num_rows_per_block=RAY_BATCH_ROWS)
         ds = ds.map_batches(
             RayScorer,
-            fn_constructor_kwargs={"kind": kind, "ref": asdict(ref), "threads": threads},
+            fn_constructor_kwargs={
+                "kind": kind,
+                "ref": asdict(ref),
+                "threads": threads,
+                "backend": backend,
+            },
             batch_size=RAY_BATCH_ROWS,
             batch_format="pyarrow",
             compute=ray.data.ActorPoolStrategy(size=workers),

@@ -359,7 +359,7 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 def _load_run_classifier(args: argparse.Namespace) -> Any:
     from core.runs.resolve import load_run
 
-    return load_run(args.run, _store(args))
+    return load_run(args.run, _store(args), backend=args.backend)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -427,6 +427,7 @@ def _batch(args: argparse.Namespace, kind: str, model: str) -> int | None:
         engine=args.engine,
         chunk_rows=args.chunk_rows or CHUNK_ROWS,
         workers=args.workers,
+        backend=args.backend,
     )
     if args.json:
         print_json(result.to_dict())
@@ -466,7 +467,7 @@ def cmd_embed(args: argparse.Namespace) -> int:
     from core.runs.resolve import load, resolve
 
     texts = _read_texts(args)
-    embedder = load(resolve(args.model, _store(args)))
+    embedder = load(resolve(args.model, _store(args)), backend=args.backend)
     vectors = embedder.embed(texts)
     if args.json:
         print_json({"texts": texts, "embeddings": vectors.tolist()})
@@ -507,11 +508,21 @@ def _suggest_serve(args: argparse.Namespace) -> None:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from core.model.classifier import MODEL_DIR
-    from core.runs.export import export_run
+    from core.runs.export import CARD_FILE, export_backend, export_run
 
-    dest = export_run(args.run, args.dest, _store(args))
-    print(f"exported run {args.run} to {dest}")
-    print(f"load the body alone with SentenceTransformer('{dest / MODEL_DIR}')")
+    export_backend(args.format, args.quantize)  # wrong options fail before any work
+    dest, check = export_run(args.run, args.dest, _store(args), args.format, args.quantize)
+    if args.json:
+        print_json(
+            {"run_id": args.run, "dest": str(dest), "check": check.to_dict() if check else None}
+        )
+        return EXIT_OK
+    print(f"exported run {args.run} to {dest} (model card: {dest / CARD_FILE})")
+    if check is None:
+        print(f"load the body alone with SentenceTransformer('{dest / MODEL_DIR}')")
+    else:
+        print(f"checked: {check.describe()}")
+        print(f"the body: {dest / MODEL_DIR / check.file} (README.md says how to run it)")
     return EXIT_OK
 
 
@@ -542,5 +553,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(
         f"serving runs in {store.root} on http://{args.host}:{args.port} ({auth})", file=sys.stderr
     )
-    serve(store, host=args.host, port=args.port, api_key=key, rate_per_s=args.rate_limit or None)
+    serve(
+        store,
+        host=args.host,
+        port=args.port,
+        api_key=key,
+        rate_per_s=args.rate_limit or None,
+        backend=args.backend,
+    )
     return EXIT_OK

@@ -65,6 +65,18 @@ def build_parser() -> argparse.ArgumentParser:
             'label that contains it: "a|b"|c)',
         )
 
+    def backend_arg(p: argparse.ArgumentParser) -> None:
+        from core.model.onnx import BACKENDS, DEFAULT_BACKEND, INSTALL
+
+        p.add_argument(
+            "--backend",
+            choices=BACKENDS,
+            default=DEFAULT_BACKEND,
+            help=f"run the model on PyTorch (default: {DEFAULT_BACKEND}), ONNX Runtime fp32 or "
+            "int8 (faster on CPUs; a run's ONNX body is exported and checked on first use; "
+            f"needs `{INSTALL}`)",
+        )
+
     def data_args(p: argparse.ArgumentParser) -> None:
         p.add_argument(
             "train",
@@ -140,6 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("test")
     p.add_argument("--header", action="store_true")
     file_args(p)
+    backend_arg(p)
     for name, handler, help in (
         ("classify", cmd_classify, "classify texts with a completed run"),
         ("embed", cmd_embed, "embed texts with a completed run or a base model"),
@@ -169,9 +182,26 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(
             "--workers", type=int, help="Ray actors (default: one per GPU in the cluster, else 2)"
         )
-    p = add("export", cmd_export, "copy a completed run's model, head and labels to a folder")
+        backend_arg(p)
+    p = add(
+        "export",
+        cmd_export,
+        "copy a completed run's model, head and labels to a folder, with a model card",
+    )
     p.add_argument("run")
     p.add_argument("dest")
+    p.add_argument(
+        "--format",
+        choices=["torch", "onnx"],
+        default="torch",
+        help="the body as PyTorch safetensors (default) or ONNX, checked against PyTorch on the "
+        "run's validation texts",
+    )
+    p.add_argument(
+        "--quantize",
+        choices=["int8"],
+        help="with --format onnx: quantise the body's weights to int8 (smaller, faster on CPUs)",
+    )
     add("models", cmd_models, "list base models and the compute device")
     p = add("serve", cmd_serve, "serve Embed and Classify over HTTP (the hosted API's format)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
@@ -187,6 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=200.0,
         help="requests per second per client address (0: no limit; default 200)",
     )
+    backend_arg(p)
     return parser
 
 

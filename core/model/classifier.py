@@ -251,17 +251,31 @@ def load_head(directory: Path) -> tuple[LinearHead | SigmoidHead, list[str], Cle
     return LinearHead(coef, intercept), labels, cleaning
 
 
-def load_classifier_dir(directory: Path, device: str | None = None, name: str = "") -> Classifier:
-    """Load a saved classifier folder (model/ + head + labels)."""
+def load_classifier_dir(
+    directory: Path, device: str | None = None, name: str = "", backend: str = "torch"
+) -> Classifier:
+    """Load a saved classifier folder (model/ + head + labels); a backend other than torch
+    runs the body exported beside the PyTorch one (`core.model.onnx.ensure_body` makes it)."""
+    from core.model.onnx import check_backend, load_body
+
     directory = Path(directory)
     if not (directory / MODEL_DIR).is_dir():
         raise RunError(f"no model folder in {directory}: the run has no finished model")
     head, labels, cleaning = load_head(directory)
-    device = device or choose_device().torch_device
-    model = load_model(str(directory / MODEL_DIR), device=device)
+    if check_backend(backend) != "torch":
+        model = load_body(directory / MODEL_DIR, backend)
+    else:
+        model = load_model(
+            str(directory / MODEL_DIR), device=device or choose_device().torch_device
+        )
     return Classifier(model, head, labels, cleaning, name=name or directory.name)
 
 
-def load_embedder(model: str, device: str | None = None) -> Embedder:
-    """An embedder for a base model key ('small', 'large') or a model folder."""
+def load_embedder(model: str, device: str | None = None, backend: str = "torch") -> Embedder:
+    """An embedder for a base model key ('small', 'large') or a model folder; a backend other
+    than torch exports the body once (into the cache folder), checked on sample texts."""
+    from core.model.onnx import base_body, check_backend
+
+    if check_backend(backend) != "torch":
+        return Embedder(base_body(model, backend), name=model)
     return Embedder(load_model(model, device=device), name=model)

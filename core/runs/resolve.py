@@ -65,21 +65,29 @@ def resolve(name: str, store: RunStore | None = None, *, classify: bool = False)
     return ModelRef("run", str(store.path(record.id).resolve()), record.id, record.finished_at)
 
 
-def load(ref: ModelRef, device: str | None = None) -> Embedder:
-    """The loaded model: a Classifier for a run, an Embedder for a base model."""
+def load(ref: ModelRef, device: str | None = None, backend: str = "torch") -> Embedder:
+    """The loaded model: a Classifier for a run, an Embedder for a base model. A backend other
+    than torch runs the body exported beside the PyTorch one, made (and checked) on first use."""
     from pathlib import Path
 
     from core.model.classifier import load_classifier_dir, load_embedder
 
     if ref.source == "run":
-        return load_classifier_dir(Path(ref.location), device=device, name=ref.name)
-    return load_embedder(ref.location, device=device)
+        from core.runs.bodies import ensure_run_body
+
+        ensure_run_body(Path(ref.location), backend)
+        return load_classifier_dir(
+            Path(ref.location), device=device, name=ref.name, backend=backend
+        )
+    return load_embedder(ref.location, device=device, backend=backend)
 
 
-def load_run(run_id: str, store: RunStore | None = None, device: str | None = None) -> Classifier:
+def load_run(
+    run_id: str, store: RunStore | None = None, device: str | None = None, backend: str = "torch"
+) -> Classifier:
     """The classifier of a completed run."""
     from core.model.classifier import Classifier
 
-    classifier = load(resolve(run_id, store, classify=True), device)
+    classifier = load(resolve(run_id, store, classify=True), device, backend)
     assert isinstance(classifier, Classifier)
     return classifier

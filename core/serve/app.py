@@ -53,12 +53,19 @@ def create_app(
     load_wait_s: float = DEFAULT_LOAD_WAIT_S,
     inference_threads: int = 1,
     device: str | None = None,
+    backend: str = "torch",
 ) -> FastAPI:
     """The FastAPI app serving the runs in `store` and the installed base models.
 
     `api_key` (or None for none) is required as `Authorization: Bearer KEY` on every route but
     /health; `rate_per_s=None` turns the per-client limit off. Inference runs in worker threads,
-    `inference_threads` at a time (torch already uses every core for one batch)."""
+    `inference_threads` at a time (torch already uses every core for one batch). `backend`
+    runs every model on PyTorch or on its ONNX body (core.model.onnx; a run's body is exported
+    and checked on first use)."""
+    from core.model.onnx import check_backend, require_onnx
+
+    if check_backend(backend) != "torch":
+        require_onnx()  # at start, not at the first request
     app = FastAPI(
         title="Embedtune",
         version="1",
@@ -70,6 +77,7 @@ def create_app(
         cache=ModelCache(max_models, load_wait_s),
         inference=anyio.CapacityLimiter(max(1, inference_threads)),
         device=device,
+        backend=backend,
     )
     app.include_router(router)
     for error, handler in _HANDLERS.items():

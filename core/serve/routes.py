@@ -41,6 +41,7 @@ class Service:
     cache: ModelCache
     inference: anyio.CapacityLimiter
     device: str | None = None
+    backend: str = "torch"  # torch, onnx or onnx-int8 (core.model.onnx.BACKENDS)
 
     def find(self, name: str, classify: bool = False) -> ModelRef:
         """The model a request names; an unknown one is 404, a wrong kind 400."""
@@ -55,7 +56,11 @@ class Service:
         """The loaded classifier or embedder for a model name (blocks while loading)."""
         ref = self.find(name, classify)
         try:
-            return self.cache.get((ref.name, ref.finished_at), lambda: load(ref, self.device), name)
+            return self.cache.get(
+                (ref.name, ref.finished_at),
+                lambda: load(ref, self.device, self.backend),
+                name,
+            )
         except (RunError, ModelError) as exc:
             raise ApiError(f"model {name} cannot be loaded: {exc}", 404) from exc
 

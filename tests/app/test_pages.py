@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -355,3 +356,32 @@ def test_classify_needs_a_finetuned_run(tmp_path, monkeypatch):
     at.session_state["playground_tab"] = "Classify"
     at.run()
     assert "A base model embeds but cannot classify" in shown(at)
+
+
+def test_playground_classifies_on_the_onnx_int8_backend(onnx_run, monkeypatch):
+    from core.runs.resolve import load_run
+
+    root, run_id = onnx_run.root, onnx_run.run_id
+    at = go(open_app(root, monkeypatch, run=run_id), "app_pages/playground.py")
+    at.session_state["playground_tab"] = "Classify"
+    at.session_state["playground_backend"] = "onnx-int8"
+    at.run()
+    texts = ["she scored twice in the final", "the soup was too salty"]
+    at.text_area(key="classify_text").set_value("\n".join(texts))
+    at.button(key="classify").click().run()
+    assert not at.exception and not at.error
+    results = at.session_state["classify_results"][1]
+    assert [r["prediction"] for r in results] == load_run(run_id, onnx_run.store).predict(texts)
+    assert "ONNX int8 body checked against PyTorch: onnx-int8 on " in shown(at)
+
+
+def test_playground_without_onnx_packages_says_how_to_add_them(onnx_run, monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # as if not installed
+    at = go(open_app(onnx_run.root, monkeypatch, run=onnx_run.run_id), "app_pages/playground.py")
+    at.session_state["playground_backend"] = "onnx"
+    at.run()
+    assert not at.exception
+    assert [w.value for w in at.warning] == [
+        "The ONNX backends need ONNX Runtime: run `pip install -r requirements-onnx.txt` and "
+        "restart the app. Using PyTorch."
+    ]

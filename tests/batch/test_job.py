@@ -193,3 +193,17 @@ def test_a_multi_label_run_writes_joined_labels_and_a_confidence_per_label(
         assert list(split_cell(row["predictions"])) == exp["predictions"]
         for label, p in exp["labels"].items():
             assert abs(float(row[f"confidence_{label}"]) - p) < 1e-5
+
+
+def test_a_batch_job_classifies_on_the_onnx_backend(onnx_run, tmp_path):
+    store, run_id = onnx_run.store, onnx_run.run_id
+    source = write_texts_csv(tmp_path / "in.csv", batch_texts(150))
+    out = tmp_path / "out.csv"
+    result = run_batch("classify", run_id, source, out, store=store, backend="onnx", progress=False)
+    assert result.rows == 150
+    rows = _read_out_csv(out)
+    texts = [r["input"] for r in rows]
+    expected = load_run(run_id, store, device="cpu").classify(texts)  # PyTorch
+    assert [r["prediction"] for r in rows] == [e["prediction"] for e in expected]
+    for row, exp in zip(rows, expected, strict=True):
+        assert abs(float(row["confidence"]) - exp["confidence"]) < 1e-3  # fp32: cosine > 0.9999

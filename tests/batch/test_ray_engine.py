@@ -51,3 +51,28 @@ def test_ray_engine_equals_the_local_engine(completed_run, tmp_path):
     texts = a["input"].tolist()
     expected = load_embedder("small", device="cpu").embed(texts)
     np.testing.assert_allclose(vectors, expected, atol=1e-5)
+
+
+def test_ray_actors_run_the_onnx_int8_backend(onnx_run, tmp_path):
+    import ray
+
+    store, run_id = onnx_run.store, onnx_run.run_id
+    source = write_texts_csv(tmp_path / "in.csv", batch_texts(120))
+    local = run_batch(
+        "classify", run_id, source, tmp_path / "local.csv", store=store, backend="onnx-int8",
+        progress=False,
+    )  # fmt: skip
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        on_ray = run_batch(
+            "classify", run_id, source, tmp_path / "ray.csv", store=store, engine="ray",
+            workers=2, backend="onnx-int8", progress=False,
+        )  # fmt: skip
+    finally:
+        ray.shutdown()
+    assert local.rows == on_ray.rows == 120
+    a = pcsv.read_csv(tmp_path / "local.csv").to_pandas()
+    b = pcsv.read_csv(tmp_path / "ray.csv").to_pandas()
+    assert a["prediction"].tolist() == b["prediction"].tolist()
+    numeric = [c for c in a.columns if c.startswith("confidence")]
+    np.testing.assert_allclose(a[numeric].to_numpy(), b[numeric].to_numpy(), atol=1e-5)

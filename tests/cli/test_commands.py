@@ -178,6 +178,7 @@ def test_runs_status_classify_evaluate_export(completed_run, capsys, tmp_path):
     code, out, _ = run_cli(capsys, "export", run_id, str(dest), "--runs-dir", str(runs))
     assert code == 0
     assert sorted(p.name for p in dest.iterdir()) == [
+        "README.md",  # the model card (tests/runs/test_export.py)
         "head.safetensors",
         "labels.json",
         "model",
@@ -345,3 +346,40 @@ def test_classify_reads_the_chosen_column_of_a_parquet_file(completed_run, tmp_p
     argv = ["classify", completed_run.run_id, "--file", str(path), "--text-column", "body"]
     code, out, _ = run_cli(capsys, *argv, "--runs-dir", runs, "--json")
     assert code == 0 and [r["input"] for r in json.loads(out)] == texts
+
+
+def test_export_onnx_int8_and_classify_on_it(onnx_run, capsys, tmp_path):
+    runs, run_id = str(onnx_run.root), onnx_run.run_id
+    dest = tmp_path / "int8"
+    code, out, _ = run_cli(
+        capsys, "export", run_id, str(dest), "--format", "onnx", "--quantize", "int8",
+        "--runs-dir", runs,
+    )  # fmt: skip
+    lines = out.splitlines()
+    assert (
+        code == 0 and lines[0] == f"exported run {run_id} to {dest} (model card: {dest}/README.md)"
+    )
+    assert lines[1].startswith("checked: onnx-int8 on ") and "predictions agree on" in lines[1]
+    assert (
+        lines[2] == f"the body: {dest}/model/onnx/model_qint8.onnx (README.md says how to run it)"
+    )
+    code, out, _ = run_cli(
+        capsys, "classify", run_id, "a spicy curry (9)", "the laptop overheats (9)",
+        "--backend", "onnx-int8", "--runs-dir", runs, "--json",
+    )  # fmt: skip
+    assert code == 0 and [p["prediction"] for p in json.loads(out)] == ["food", "tech"]
+
+
+def test_an_onnx_backend_without_its_packages_is_one_error_line(
+    completed_run, capsys, monkeypatch, tmp_path
+):
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # as if not installed
+    for argv in (
+        ["classify", completed_run.run_id, "a text", "--backend", "onnx"],
+        ["export", completed_run.run_id, str(tmp_path / "out"), "--format", "onnx"],
+    ):
+        code, _, err = run_cli(capsys, *argv, "--runs-dir", str(completed_run.root))
+        assert code == 2 and err == (
+            "error: the ONNX backends need onnxruntime, which is not installed: run "
+            "`pip install -r requirements-onnx.txt` (the torch backend works without it)\n"
+        )

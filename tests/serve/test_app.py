@@ -245,3 +245,30 @@ def test_python_m_core_serve_starts_on_loopback(tmp_path):
         proc.terminate()
         _, err = proc.communicate(timeout=20)
     assert f"on http://127.0.0.1:{port} (Authorization: Bearer KEY required)" in err
+
+
+def test_the_service_answers_on_the_onnx_int8_backend(onnx_run):
+    store, run_id = onnx_run.store, onnx_run.run_id
+    with LiveServer(create_app(store, backend="onnx-int8")) as server:
+        classified = httpx.post(
+            f"{server.url}/v1/classify", json={"model": run_id, "inputs": TEXTS}, timeout=120
+        )
+        embedded = httpx.post(
+            f"{server.url}/v1/embed", json={"model": run_id, "texts": TEXTS}, timeout=120
+        )
+    assert classified.status_code == 200 and embedded.status_code == 200
+    torch_classifier = load_run(run_id, store, device="cpu")
+    got = [c["prediction"] for c in classified.json()["classifications"]]
+    assert got == torch_classifier.predict(TEXTS)
+    vectors = np.array(embedded.json()["embeddings"])
+    cosine = (vectors * torch_classifier.embed(TEXTS)).sum(axis=1)
+    assert cosine.min() >= 0.95  # the int8 check's threshold
+
+
+def test_an_onnx_service_without_its_packages_does_not_start(tmp_path, monkeypatch):
+    from core.model.onnx import OnnxUnavailable
+    from core.runs.store import RunStore
+
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # as if not installed
+    with pytest.raises(OnnxUnavailable, match=r"pip install -r requirements-onnx\.txt"):
+        create_app(RunStore(tmp_path / "runs"), backend="onnx")

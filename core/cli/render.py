@@ -63,9 +63,10 @@ PHASE_LINES = {
 }
 
 
-def progress_printer() -> Callable[[Any], None]:
-    """Progress on stderr: a line when a phase starts, and one bar for the finetune with its
-    epoch, step, ETA and the latest validation macro-F1."""
+def progress_printer(queue_line: Callable[[Any], str] | None = None) -> Callable[[Any], None]:
+    """Progress on stderr: a line when a phase starts (for a queued run, `queue_line`: its place
+    in the queue), and one bar for the finetune with its epoch, step, ETA and the latest
+    validation macro-F1."""
     from tqdm import tqdm
 
     state: dict[str, Any] = {"bar": None, "phase": None}
@@ -88,6 +89,8 @@ def progress_printer() -> Callable[[Any], None]:
                     file=sys.stderr,
                     dynamic_ncols=True,
                 )
+            elif progress.phase == "queued" and queue_line is not None and record.active:
+                print(f"queued: {queue_line(record)}", file=sys.stderr)
             elif progress.phase in PHASE_LINES:
                 print(PHASE_LINES[progress.phase], file=sys.stderr)
         bar = state["bar"]
@@ -112,6 +115,7 @@ def progress_printer() -> Callable[[Any], None]:
 def run_json(record: Any) -> dict[str, Any]:
     return {
         "run_id": record.id,
+        "name": record.name,
         "status": record.status,
         "base_model": record.config.base_model,
         "device": record.device,
@@ -133,4 +137,5 @@ def run_json(record: Any) -> dict[str, Any]:
         "finetune_kept": record.finetune_kept,
         "note": record.note,
         "error": record.error,
+        "timing": record.timing.to_dict() if record.timing else None,
     }

@@ -1,0 +1,73 @@
+"""A run's status in one line, the same for the app and the command line: its phase and step,
+the time left, or its place in the queue and what it waits behind."""
+
+from __future__ import annotations
+
+from core.runs.estimate import time_left, wait_s
+from core.runs.queue import ordinal, queued_ids
+from core.runs.store import RunRecord, RunStore
+
+PHASE_NAMES = {
+    "queued": "Waiting for the device",
+    "baseline": "Measuring the base model (baseline)",
+    "finetune": "Finetuning",
+    "head": "Fitting the classifier head",
+    "saving": "Saving the model",
+    "done": "Done",
+}
+
+
+def format_duration(seconds: float | None) -> str:
+    """'45 s', '3 min 05 s', '1 h 02 min'; '–' when unknown."""
+    if seconds is None:
+        return "–"
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def about(seconds: float) -> str:
+    """A rough time, rounded as a person would say it: 'about 40 s', 'about 3 min'."""
+    if seconds < 60:
+        return f"about {max(5, int(round(seconds / 5)) * 5)} s"
+    if seconds < 3600:
+        return f"about {int(round(seconds / 60))} min"
+    return f"about {format_duration(seconds)}"
+
+
+def queue_line(store: RunStore, run_id: str) -> str:
+    """'2nd in the queue, after ft-… (running) and ft-…, about 3 min': where a queued run is."""
+    ids = queued_ids(store)
+    if run_id not in ids:
+        return PHASE_NAMES["queued"]
+    seconds, ahead = wait_s(store, run_id)
+    if not ahead:
+        return "Next in the queue: starting"
+    running = {r.id for r in _active(store) if r.status == "running"}
+    names = [f"{i} (running)" if i in running else i for i in ahead]
+    after = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    if len(names) > 3:
+        after = f"{', '.join(names[:2])} and {len(names) - 2} more"
+    return f"{ordinal(ids.index(run_id) + 1)} in the queue, after {after}, {about(seconds)}"
+
+
+def _active(store: RunStore) -> list[RunRecord]:
+    return [r for r in store.list() if isinstance(r, RunRecord) and r.active]
+
+
+def status_line(record: RunRecord, store: RunStore) -> str:
+    """'Finetuning: step 3 of 16 · about 20 s left', or for a queued run its place in the queue."""
+    if record.status == "queued":
+        return queue_line(store, record.id)
+    p = record.progress
+    text = PHASE_NAMES.get(p.phase, p.phase)
+    if p.total:
+        text += f": step {p.step} of {p.total}"
+    if record.active:
+        text += f" · {about(time_left(record, store))} left"
+    return text

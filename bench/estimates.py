@@ -2,6 +2,7 @@
 of the finetune's steps, against the time it actually took.
 
     python bench/estimates.py [--out bench/results/estimates.jsonl] [--runs-dir DIR]
+        [--plan sst2:100,emotion:300,sst2:400+uci-sentiment/imdb:250] [--append]
 
 Runs the shared sets' first rows (small model, default settings) through the real path: the
 estimate the Train page shows (`core.runs.estimate.estimate`, from the runs already finished in
@@ -51,6 +52,18 @@ PLAN: list[tuple[tuple[str, int], ...]] = [
 POLL_S = 0.25
 
 
+def parse_plan(text: str) -> list[tuple[tuple[str, int], ...]]:
+    """'sst2:100,emotion:300+sst2:200' -> [(("sst2", 100),), (("emotion", 300), ("sst2", 200))]"""
+    groups = []
+    for group in text.split(","):
+        runs = []
+        for item in group.split("+"):
+            name, rows = item.rsplit(":", 1)
+            runs.append((name.strip(), int(rows)))
+        groups.append(tuple(runs))
+    return groups
+
+
 def dataset(name: str, rows: int, seed: int):
     data = read_labeled(DATA / name / "train.csv", name=f"{name.replace('/', '-')}-{rows}.csv")
     pairs = list(zip(data.texts, data.labels, strict=True))[:rows]
@@ -96,14 +109,16 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "estimates.jsonl"))
     parser.add_argument("--runs-dir", default=None, help="default: a new temporary folder")
+    parser.add_argument("--plan", default=None, help="set:rows,... (a+b: submitted together)")
+    parser.add_argument("--append", action="store_true", help="add to --out")
     args = parser.parse_args()
     root = Path(args.runs_dir or tempfile.mkdtemp(prefix="embedtune-estimates-")) / "runs"
     store = RunStore(root)
     config = TrainConfig()
-    out = open(args.out, "w", encoding="utf-8")
+    out = open(args.out, "a" if args.append else "w", encoding="utf-8")
     out.write(json.dumps({**meta(threads=0), "runs_dir": str(root), "config": "defaults"}) + "\n")
     out.flush()
-    for group in PLAN:
+    for group in parse_plan(args.plan) if args.plan else PLAN:
         submitted: dict[str, float] = {}
         estimates = {}
         sizes = {}

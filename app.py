@@ -56,14 +56,14 @@ def sidebar() -> None:
             )
 
         st.markdown("**Data set**")
-        dataset = state.get(state.DATASET)
-        if dataset is None:
+        saved = state.dataset()
+        if saved is None:
             st.caption("None yet: load one on the Data page.")
         else:
-            name = dataset.train.name or "uploaded file"
+            n_train, n_valid = saved.data.sizes()
             st.caption(
-                f"{md(name)} · {len(dataset.train)} training, {len(dataset.valid)} validation "
-                f"examples · {len(dataset.classes)} labels"
+                f"{md(saved.name)} · {n_train} training, {n_valid} validation "
+                f"examples · {len(saved.data.classes)} labels"
             )
 
         st.markdown("**Run**")

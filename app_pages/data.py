@@ -22,8 +22,9 @@ from core.quality.label_issues import (
     choices_above,
     find_label_issues,
 )
-from core.quality.prepare import prepare_dataset, review_for_model
+from core.quality.prepare import prepare_data, review_for_model
 from core.quality.review import DROP_KINDS, RARE_LABEL_EXAMPLES, Review, droppable_rows
+from core.runs.datasets import SavedData
 from ui import charts, loaders, state
 from ui.widgets import TRAIN_PAGE, md, show_error
 
@@ -48,6 +49,7 @@ DROP_NAMES = {
     "leakage": "Validation texts that are also in the training file",
 }
 LABEL_EDITOR = "label_editor"
+NOT_SAVED = "data_not_saved"  # why the registered data set could not be saved, if it could not
 CHOICE_HELP = (
     "keep: leave the row as it is · relabel: give it the suggested label · drop: leave it out "
     "of training. Nothing changes until you choose."
@@ -552,28 +554,53 @@ def use_data(
             drop.append(kind)
     if st.button("Use this data", type="primary", key="use_data"):
         try:
-            dataset = prepare_dataset(
-                train, valid, report=review, drop=drop, valid_fraction=fraction, seed=0
-            )
+            data = prepare_data(train, valid, report=review, drop=drop, valid_fraction=fraction)
         except EmbedtuneError as exc:
             show_error(exc)
             return
-        st.session_state[state.DATASET] = dataset
-        st.session_state[state.CLEANING] = cleaning
+        unsaved = state.set_dataset(SavedData(data, cleaning, dict(choices)))
+        st.session_state[NOT_SAVED] = unsaved
         st.session_state[state.DATASET_KEY] = (key, tuple(drop), tuple(sorted(choices.items())))
-        st.session_state[state.DATASET_CHOICES] = dict(choices)
         st.rerun()  # the sidebar shows the new data set
-    dataset = st.session_state.get(state.DATASET)
+    saved = state.dataset()
     registered = (key, tuple(drop), tuple(sorted(choices.items())))
-    if dataset is not None and st.session_state.get(state.DATASET_KEY) == registered:
+    if saved is not None and st.session_state.get(state.DATASET_KEY) == registered:
+        n_train, n_valid = saved.data.sizes()
+        unsaved = st.session_state.get(NOT_SAVED)
+        kept = (
+            "It is saved in the workspace: this page's link finds it again after a refresh or a "
+            "restart."
+            if unsaved is None
+            else f"It is kept in this browser tab only (a refresh loses it): {md(unsaved)}"
+        )
         st.success(
-            f"Data set ready: {len(dataset.train)} training and {len(dataset.valid)} validation "
-            f"examples, {len(dataset.classes)} labels.",
+            f"Data set ready: {n_train} training and {n_valid} validation examples, "
+            f"{len(saved.data.classes)} labels. {kept}",
             icon=":material/check_circle:",
         )
         st.page_link(
             TRAIN_PAGE, label="Next: choose a base model and train", icon=":material/arrow_forward:"
         )
+
+
+def in_use(saved: SavedData) -> None:
+    """The registered data set, shown when no file is loaded on the page (after a refresh)."""
+    n_train, n_valid = saved.data.sizes()
+    relabelled = sum(1 for c in saved.label_choices.values() if c == "relabel")
+    dropped = len(saved.label_choices) - relabelled
+    edits = (
+        f" · label check: {relabelled} relabelled, {dropped} dropped" if saved.label_choices else ""
+    )
+    source = "a validation file" if saved.data.valid is not None else "held out from training"
+    with st.container(border=True):
+        st.markdown(f"**Data set in use:** {md(saved.name)}")
+        st.caption(
+            f"{n_train} training and {n_valid} validation examples ({source}) · "
+            f"{len(saved.data.classes)} labels{edits} · cleaning: "
+            f"{', '.join(saved.cleaning.rules) or 'off'}"
+        )
+        st.page_link(TRAIN_PAGE, label="Train on it", icon=":material/arrow_forward:")
+    st.caption("Upload a file below to replace it.")
 
 
 st.title("Data")
@@ -585,6 +612,9 @@ st.markdown(
 )
 
 current = files()
+saved_data = state.dataset()
+if saved_data is not None and current["train"] is None:
+    in_use(saved_data)
 uploads = st.columns(2)
 for which, column in zip(("train", "valid"), uploads, strict=True):
     with column:

@@ -97,8 +97,9 @@ def settings() -> dict:
                 2**32 - 1,
                 DEFAULTS.seed,
                 key="cfg_seed",
-                help="Fixes the shuffling and initialisation: the same seed, data and settings "
-                "give the same model (and reuse the finished run).",
+                help="Chooses the validation rows (when there is no validation file) and fixes "
+                "the shuffling and initialisation: the same seed, data and settings give the "
+                "same model, from this page or the command line (and reuse the finished run).",
             )
         with c2:
             values["learning_rate"] = st.number_input(
@@ -245,19 +246,21 @@ def follow(run_id: str) -> None:
 
 
 st.title("Train")
-dataset = st.session_state.get(state.DATASET)
-if dataset is None:
+saved = state.dataset()
+if saved is None:
     st.info("No data set yet: upload and review one first.", icon=":material/description:")
     st.page_link(DATA_PAGE, label="Go to the Data page", icon=":material/arrow_forward:")
 else:
-    name = dataset.train.name or "uploaded file"
+    n_train, n_valid = saved.data.sizes()
     st.markdown(
-        f"**Data:** {md(name)} · {len(dataset.train)} training and {len(dataset.valid)} "
-        f"validation examples · {len(dataset.classes)} labels"
+        f"**Data:** {md(saved.name)} · {n_train} training and {n_valid} "
+        f"validation examples · {len(saved.data.classes)} labels"
     )
     key = choose_model()
     values = settings()
-    cleaning = st.session_state.get(state.CLEANING)
+    # The run's seed also chooses the validation rows, as on the command line.
+    dataset = saved.data.split(values["seed"])
+    cleaning = saved.cleaning
     installed = {m.key: m.installed for m in loaders.models()}.get(key, False)
     try:
         st.caption(estimate_caption(TrainConfig(base_model=key, **values), dataset))
@@ -272,8 +275,7 @@ else:
     ):
         try:
             config = TrainConfig(base_model=key, **values)
-            if cleaning is not None:
-                config = config.replace(cleaning=cleaning)
+            config = config.replace(cleaning=cleaning)
         except EmbedtuneError as exc:
             show_error(exc)
         else:

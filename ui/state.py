@@ -6,26 +6,27 @@ from typing import Any
 
 import streamlit as st
 
-from core.errors import RunError
+from core.errors import EmbedtuneError, RunError
+from core.runs.datasets import SavedData, load_data, save_data, validate_key
 from core.runs.sharing import DemoSettings, new_workspace_id, workspace_store
 from core.runs.store import RunStore, validate_run_id
 
 # Keys of st.session_state used across pages (page-local widget keys live in their page).
-DATASET = "dataset"  # core.data.labeled.DataSet registered by "Use this data"
+DATASET = "dataset"  # core.runs.datasets.SavedData registered by "Use this data"
+DATASET_SAVED = "dataset_saved"  # whether it is saved in the workspace (named in the URL)
 DATASET_KEY = "dataset_key"  # which files, options and drops the registered data set came from
-CLEANING = "cleaning"  # core.data.cleaning.CleaningConfig chosen with the data set
 DATA_FILES = "data_files"  # {"train": (name, bytes) | None, "valid": ..., "options": {...}}
 REVIEW = "review"  # (key, Review) of the files as last reviewed
 LABEL_ISSUES = (
     "label_issues"  # (key, core.quality.label_issues.LabelIssues) of the last label check
 )
 LABEL_CHOICES = "label_choices"  # {"choices": {row: keep/relabel/drop}, "version": editor number}
-DATASET_CHOICES = "dataset_choices"  # the label-check choices the registered data set applied
 RUN_ID = "run_id"  # the active run
 SEEN_STATUS = "seen_status"  # last status drawn for the active run, to notice it finishing
 RUN_QUERY = "run"  # ?run=<id> in the URL
 WORKSPACE = "workspace"  # shared-demo mode: this visitor's workspace id
 WORKSPACE_QUERY = "ws"  # ?ws=<id> in the URL, so a refresh finds the workspace again
+DATA_QUERY = "data"  # ?data=<key> in the URL: the registered data set, saved in the workspace
 
 
 def store() -> RunStore:
@@ -77,6 +78,40 @@ def set_active_run(run_id: str | None) -> None:
     else:
         st.session_state[RUN_ID] = validate_run_id(run_id)
         st.query_params[RUN_QUERY] = run_id
+
+
+def dataset() -> SavedData | None:
+    """The registered data set: from this session, else from the workspace by the key in the
+    URL (after a refresh, in a new tab of the same link, after a restart of the app)."""
+    saved = st.session_state.get(DATASET)
+    if saved is None:
+        key = st.query_params.get(DATA_QUERY)
+        if not key:
+            return None
+        try:
+            saved = load_data(store(), validate_key(key))
+        except EmbedtuneError:
+            st.query_params.pop(DATA_QUERY, None)  # gone or not a key: the page says "none yet"
+            return None
+        st.session_state[DATASET] = saved
+        st.session_state[DATASET_SAVED] = True
+    if st.session_state.get(DATASET_SAVED) and st.query_params.get(DATA_QUERY) != saved.key:
+        st.query_params[DATA_QUERY] = saved.key  # a page switch may have dropped it
+    return saved
+
+
+def set_dataset(saved: SavedData) -> EmbedtuneError | None:
+    """Register a data set: saved in the workspace and named in the URL. When the workspace
+    cannot take it, the data set stays in this session only and the error is returned."""
+    st.session_state[DATASET] = saved
+    try:
+        st.query_params[DATA_QUERY] = save_data(store(), saved)
+    except EmbedtuneError as exc:
+        st.session_state[DATASET_SAVED] = False
+        st.query_params.pop(DATA_QUERY, None)
+        return exc
+    st.session_state[DATASET_SAVED] = True
+    return None
 
 
 def get(key: str, default: Any = None) -> Any:

@@ -166,13 +166,30 @@ def _config_from_args(args: argparse.Namespace) -> Any:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from core.quality.prepare import prepare_dataset
+    from core.quality.prepare import prepare_dataset, review_for_model
     from core.runs.jobs import submit, wait
 
     config = _config_from_args(args)
     train = _read_labeled(args.train, args)
     valid = _read_labeled(args.valid, args) if args.valid else None
-    dataset = prepare_dataset(train, valid, drop=args.drop or (), seed=config.seed)
+    report = None
+    if args.drop:
+        # The same review the app's drop choices come from: the model's tokenizer, the cleaning.
+        report = review_for_model(
+            train,
+            valid,
+            model=config.base_model,
+            cleaning=config.cleaning,
+            valid_fraction=args.valid_fraction,
+        )
+    dataset = prepare_dataset(
+        train,
+        valid,
+        report=report,
+        drop=args.drop or (),
+        valid_fraction=args.valid_fraction,
+        seed=config.seed,
+    )
     store = _store(args)
     from core.train.distributed import launched
 

@@ -107,6 +107,14 @@ def build_parser() -> argparse.ArgumentParser:
         choices=sorted(DROP_KINDS),
         help="drop the rows the review flags of this kind (repeatable)",
     )
+    p.add_argument(
+        "--valid-fraction",
+        type=float,
+        default=0.2,
+        metavar="F",
+        help="share of each label held out for validation when there is no --valid file; "
+        "--seed chooses which rows (default: 0.2)",
+    )
 
     add("runs", cmd_runs, "list runs")
     p = add("status", cmd_status, "show a run")

@@ -240,6 +240,48 @@ def make_dataset(
     return split(train, valid_fraction=valid_fraction, seed=seed)
 
 
+@dataclass(frozen=True)
+class TrainingData(Record):
+    """The labelled rows a finetune learns from, before the split: the training rows, the
+    validation file's rows when there is one, and the share of each label to hold out when there
+    is not. The run's seed makes the split (`split(seed)`), so the app, the command line and
+    Python give one file with one seed the same split and the same run."""
+
+    train: LabeledTexts
+    valid: LabeledTexts | None = None
+    valid_fraction: float = 0.2
+
+    def __post_init__(self) -> None:
+        _check_fraction(self.valid_fraction)
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return self.train.classes
+
+    def split(self, seed: int) -> DataSet:
+        """The training and validation sets a run with this seed uses."""
+        return make_dataset(self.train, self.valid, valid_fraction=self.valid_fraction, seed=seed)
+
+    def sizes(self) -> tuple[int, int]:
+        """(training, validation) examples after the split, whatever the seed."""
+        if self.valid is not None:
+            return len(self.train), len(self.valid)
+        held_out = sum(split_sizes(self.train.class_counts(), self.valid_fraction).values())
+        return len(self.train) - held_out, held_out
+
+    def fingerprint(self) -> str:
+        """sha256 over the rows (with their row numbers and names) and the validation share:
+        the key this data is saved under."""
+        payload = {
+            "train": [self.train.fingerprint(), list(self.train.rows), self.train.name],
+            "valid": None
+            if self.valid is None
+            else [self.valid.fingerprint(), list(self.valid.rows), self.valid.name],
+            "valid_fraction": self.valid_fraction,
+        }
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
 def check_trainable(data: DataSet) -> None:
     """Raise DataError if the data set cannot be trained on as it is."""
     classes = data.train.classes

@@ -27,10 +27,10 @@ def checked_page(tmp_path, monkeypatch) -> tuple[AppTest, bytes]:
 
 
 def registered(at: AppTest) -> dict[int, str]:
-    dataset = at.session_state["dataset"]
+    data = at.session_state["dataset"].data
     return {
         row: label
-        for part in (dataset.train, dataset.valid)
+        for part in (data.train, data.valid or data.train.subset([]))
         for row, label in zip(part.rows, part.labels, strict=True)
     }
 
@@ -54,8 +54,8 @@ def test_flag_relabel_and_use(tmp_path, monkeypatch):
     assert {row: labels[row] for row in wrong} == wrong  # relabelled to the suggestion
     unflagged = set(data.rows) - set(flagged)
     assert all(labels[row] == data.labels[row - 1] for row in unflagged)
-    assert "label check:" in at.session_state["dataset"].train.name
-    assert at.session_state["dataset_choices"] == {row: "relabel" for row in flagged}
+    assert "label check:" in at.session_state["dataset"].data.train.name
+    assert at.session_state["dataset"].label_choices == {row: "relabel" for row in flagged}
     assert at.session_state["data_files"]["train"][1] == raw  # the upload is not modified
 
 
@@ -65,4 +65,4 @@ def test_without_choices_no_row_changes(tmp_path, monkeypatch):
     at.button(key="use_data").click().run()
     labels = registered(at)
     assert labels == dict(zip(data.rows, data.labels, strict=True))
-    assert at.session_state["dataset_choices"] == {}
+    assert at.session_state["dataset"].label_choices == {}

@@ -94,9 +94,9 @@ def test_data_page_with_a_good_file_reviews_and_registers_it(tmp_path, monkeypat
     at.checkbox(key="drop_conflicting").check().run()
     at.button(key="use_data").click().run()
     assert not at.exception and not at.error
-    dataset = at.session_state["dataset"]
-    assert HOSTILE not in dataset.train.texts + dataset.valid.texts
-    assert len(dataset.train) + len(dataset.valid) == 24
+    data = at.session_state["dataset"].data
+    assert data.valid is None and HOSTILE not in data.train.texts
+    assert len(data.train) == 24 and data.sizes() == (20, 4)
     assert "Data set ready: 20 training and 4 validation examples, 2 labels." in shown(at)
 
 

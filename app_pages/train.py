@@ -289,10 +289,11 @@ if message is not None:
     )
 
 run_id = state.active_run_id()
-if dataset is not None:
+if saved is not None:
     # Only a run of the data loaded: the active one if it is, else the newest active or
-    # finished run of these rows, else none (never the previous data's run).
-    own = runs_of(dataset, state.store())
+    # finished run of these rows (whatever the seed split them into), else none (never the
+    # previous data's run).
+    own = runs_of(saved.data, state.store())
     if run_id not in {r.id for r in own}:
         run_id = next((r.id for r in own if r.active), own[0].id if own else None)
         if run_id is not None:

@@ -6,16 +6,22 @@ import hashlib
 import json
 from typing import TYPE_CHECKING
 
-from core.data.labeled import DataSet, LabeledTexts
+from core.data.labeled import DataSet, LabeledTexts, TrainingData
 
 if TYPE_CHECKING:
     from core.runs.store import RunRecord, RunStore
 
 
-def rows_fingerprint(data: DataSet | LabeledTexts) -> str:
+Data = DataSet | TrainingData | LabeledTexts
+
+
+def rows_fingerprint(data: Data) -> str:
     """sha256 of the (text, label) rows as a sorted multiset: the same rows give the same print
     whatever their order or split into training and validation."""
-    parts = [data] if isinstance(data, LabeledTexts) else [data.train, data.valid]
+    if isinstance(data, LabeledTexts):
+        parts = [data]
+    else:
+        parts = [data.train] + ([data.valid] if data.valid is not None else [])
     rows = sorted(
         json.dumps([text, label], ensure_ascii=False)
         for part in parts
@@ -24,7 +30,7 @@ def rows_fingerprint(data: DataSet | LabeledTexts) -> str:
     return hashlib.sha256("\n".join(rows).encode("utf-8")).hexdigest()
 
 
-def runs_of(data: DataSet | LabeledTexts, store: RunStore) -> list[RunRecord]:
+def runs_of(data: Data, store: RunStore) -> list[RunRecord]:
     """The readable runs trained on these rows, newest first (a run recorded before the rows'
     print was kept matches on its exact data set instead)."""
     from core.runs.store import RunRecord

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from core.config import TrainConfig
-from core.data.labeled import LabeledTexts, split
+from core.data.labeled import LabeledTexts, TrainingData, split
 from core.runs.matching import rows_fingerprint, runs_of
 from core.runs.store import RunStore
 from tests.helpers import tiny_pairs
@@ -21,6 +21,7 @@ def test_runs_of_a_data_set_are_those_of_its_rows_however_split(tmp_path):
     assert rows_fingerprint(first) == rows_fingerprint(other_split) == rows_fingerprint(rows)
     assert {r.id for r in runs_of(first, store)} == {a.id, b.id}
     assert {r.id for r in runs_of(rows, store)} == {a.id, b.id}
+    assert {r.id for r in runs_of(TrainingData(rows), store)} == {a.id, b.id}
     assert [r.id for r in runs_of(other_data, store)] == [c.id]
 
 

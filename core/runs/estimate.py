@@ -168,7 +168,7 @@ def prior(config: TrainConfig, n_train: int, n_valid: int, rates: Rates) -> Prio
     return Prior(
         step_s=config.batch_size / rates.train_examples_per_s,
         eval_s=eval_s,
-        tail_s=eval_s + rates.end_s,  # the head's encode and fit, loading the best one, saving
+        end_s=rates.end_s,
         steps_fraction=rates.steps_fraction if config.early_stopping_patience > 0 else 1.0,
     )
 

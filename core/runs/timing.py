@@ -47,7 +47,7 @@ class Prior:
 
     step_s: float
     eval_s: float
-    tail_s: float
+    end_s: float  # after the last evaluation and the head's encode: best checkpoint, saving
     steps_fraction: float = 1.0
 
 
@@ -60,6 +60,7 @@ class StepClock:
         self.prior = prior
         self.steps: deque[float] = deque(maxlen=window)  # seconds of recent plain steps
         self.evals: list[float] = []  # seconds each evaluation added to its step
+        self.baseline_s: float | None = None  # the baseline's encode and fit, when measured
         self.last: tuple[int, float] | None = None  # (step, time) of the last step seen
         self.evaluated_since_last = False
         self.plain_s = 0.0  # all plain steps' seconds, for the run's Timing
@@ -87,10 +88,24 @@ class StepClock:
         """Seconds per step: the mean of the recent window, else the prior."""
         return statistics.fmean(self.steps) if self.steps else self.prior.step_s
 
+    def baseline(self, seconds: float) -> None:
+        """The baseline (encode every text, fit the head) took `seconds`: until an evaluation
+        is timed, each is expected to take as long, on the machine as busy as it is now."""
+        self.baseline_s = seconds
+
     @property
     def eval_s(self) -> float:
-        """Seconds an evaluation takes: the mean of those measured, else the prior."""
-        return statistics.fmean(self.evals) if self.evals else self.prior.eval_s
+        """Seconds an evaluation takes: the mean of those measured, else the baseline's, else
+        the prior."""
+        if self.evals:
+            return statistics.fmean(self.evals)
+        return self.prior.eval_s if self.baseline_s is None else self.baseline_s
+
+    @property
+    def tail_s(self) -> float:
+        """Seconds after the finetune: the head's encode and fit (as long as an evaluation),
+        loading the best checkpoint, saving."""
+        return self.eval_s + self.prior.end_s
 
     def time_left(
         self, step: int, total: int, evaluations_left: int, now: float, stop_at: int | None = None
@@ -99,7 +114,7 @@ class StepClock:
         early stopping is expected there), the evaluations left, and what follows the last step
         (the head, saving). The time since the last step counts as spent."""
         end = total if stop_at is None else max(step, min(stop_at, total))
-        left = (end - step) * self.step_s + evaluations_left * self.eval_s + self.prior.tail_s
+        left = (end - step) * self.step_s + evaluations_left * self.eval_s + self.tail_s
         if self.last is not None:
             left -= min(now - self.last[1], self.step_s if end > step else 0.0)
         return max(0.0, left)

@@ -141,12 +141,14 @@ class RunReporter:
             return self.clock.time_left(self.step_now, total, evaluations_left, now, stop)
         # The head and saving: what follows the finetune, less the time since it ended.
         since = now - (self.after_finetune or self.phase_started)
-        return max(0.0, self.prior.tail_s - since)
+        return max(0.0, self.clock.tail_s - since)
 
     def evaluation(self, point: dict[str, Any]) -> None:
         log.info(
             "evaluation at step %s: macro-F1 %.4f", point["step"], point["metrics"]["macro_f1"]
         )
+        if self.phase_name == "baseline":
+            self.clock.baseline(time.monotonic() - self.phase_started)
         if self.phase_name == "finetune" and point["step"] > 0:
             self.clock.evaluated()
             self.evaluations += 1

@@ -100,7 +100,7 @@ def test_the_prior_of_the_live_eta_comes_from_the_same_rates():
     expected = prior(CONFIG, 160, 40, measured)
     assert expected.step_s == pytest.approx(16 / 32)
     assert expected.eval_s == pytest.approx(0.5 + 2.0)
-    assert expected.tail_s == pytest.approx(2.5 + 3.0)
+    assert expected.end_s == pytest.approx(3.0)
     assert expected.steps_fraction == 0.6
 
 

@@ -43,11 +43,11 @@ PLAN: list[tuple[tuple[str, int], ...]] = [
     (("sst2", 100),),
     (("emotion", 300),),
     (("sms-spam", 200),),
-    (("uci-sentiment/amazon", 400),),
+    (("uci-sentiment/amazon", 150),),
     (("uci-sentiment/yelp", 600),),
-    (("emotion", 500),),
-    (("sst2", 400), ("uci-sentiment/imdb", 250)),
-    (("emotion", 200), ("uci-sentiment/amazon", 600)),
+    (("emotion", 200),),
+    (("sst2", 250), ("uci-sentiment/imdb", 150)),
+    (("emotion", 150), ("uci-sentiment/amazon", 300)),
 ]
 POLL_S = 0.25
 

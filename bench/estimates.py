@@ -3,6 +3,7 @@ of the finetune's steps, against the time it actually took.
 
     python bench/estimates.py [--out bench/results/estimates.jsonl] [--runs-dir DIR]
         [--plan sst2:100,emotion:300,sst2:400+uci-sentiment/imdb:250] [--append]
+    python bench/estimates.py --summary [bench/results/estimates.jsonl]   # the Markdown table
 
 Runs the shared sets' first rows (small model, default settings) through the real path: the
 estimate the Train page shows (`core.runs.estimate.estimate`, from the runs already finished in
@@ -105,7 +106,46 @@ def follow(store: RunStore, run_ids: list[str], submitted: dict[str, float]) -> 
         time.sleep(POLL_S)
 
 
+def summary(path: str) -> str:
+    """The Markdown table and the hit rates of a results file."""
+    runs = [json.loads(line) for line in open(path, encoding="utf-8")]
+    runs = [r for r in runs if not r.get("meta")]
+    lines = [
+        "| # | set, rows | queued behind | estimate (range), s | source | actual s | actual / "
+        "estimate | ETA at 25 %, s | actually left, s | ETA error | steps run |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for i, r in enumerate(runs, 1):
+        source = "catalogue" if "catalogue" in r["estimate_source"] else "measured"
+        queue = f"{r['estimate_queue_s']:.0f} s" if r["estimate_queue_s"] else "–"
+        eta = "–" if r["eta_error"] is None else f"{r['eta_error']:+.0%}"
+        lines.append(
+            f"| {i} | {r['set']}, {r['rows']} | {queue} | {r['estimate_s']:.0f} "
+            f"({r['estimate_low_s']:.0f}-{r['estimate_high_s']:.0f}) | {source} | "
+            f"{r['actual_s']:.0f} | {r['actual_over_estimate']:.2f} | {r['eta_at_25_s']} | "
+            f"{r['left_at_25_s']} | {eta} | {r['steps']} of {r['max_steps']} |"
+        )
+    within = [r for r in runs if 0.67 <= r["actual_over_estimate"] <= 1.5]
+    measured = [r for r in runs if "catalogue" not in r["estimate_source"]]
+    within_measured = [r for r in measured if 0.67 <= r["actual_over_estimate"] <= 1.5]
+    in_range = [r for r in runs if r["in_range"]]
+    etas = [r for r in runs if r["eta_error"] is not None]
+    good = [r for r in etas if abs(r["eta_error"]) <= 0.25]
+    lines += [
+        "",
+        f"Actual within 0.67-1.5x of the estimate: {len(within)} of {len(runs)} runs "
+        f"({len(within_measured)} of {len(measured)} with measured rates); inside the shown "
+        f"range: {len(in_range)} of {len(runs)}. ETA at 25 % within ±25 % of the time left: "
+        f"{len(good)} of {len(etas)}.",
+    ]
+    return "\n".join(lines)
+
+
 def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--summary":
+        default = str(ROOT / "bench" / "results" / "estimates.jsonl")
+        print(summary(sys.argv[2] if len(sys.argv) > 2 else default))
+        return
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "estimates.jsonl"))
     parser.add_argument("--runs-dir", default=None, help="default: a new temporary folder")

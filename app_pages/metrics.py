@@ -1,58 +1,111 @@
-"""Metrics page: a run's scores over training against the baseline, its confusion matrix and
-per-label table."""
+"""Metrics page: a run's scores against its base model with their uncertainty, its curves,
+confusion matrices, per-label table and errors, and its evaluation on a test file."""
 
 from __future__ import annotations
+
+import hashlib
 
 import pandas as pd
 import streamlit as st
 
+from core.data.files import EXTENSIONS, read_table
+from core.data.table import HeaderRowError, Table
+from core.downloads import csv_bytes
+from core.errors import EmbedtuneError
+from core.runs.evaluate import TestResult, evaluate_run, load_test
 from core.runs.store import RunRecord
-from core.train.metrics import HEADLINE, METRIC_TITLES
+from core.train.metrics import FEW_EXAMPLES, HEADLINE, METRIC_TITLES, Evaluation, mistakes
+from core.train.outcome import fmt_interval, judge
 from ui import charts, state
 from ui.widgets import (
     PLAYGROUND_PAGE,
     TRAIN_PAGE,
     fmt_duration,
+    fmt_time,
     live_run,
     md,
     progress_text,
     run_fraction,
     run_title,
+    show_error,
     status_badge,
 )
 
 REFRESH_S = 3.0
+ERRORS_SHOWN = 500
 
 
-def headline(record: RunRecord) -> None:
-    final, baseline = record.final, record.baseline
-    assert final is not None
-    metrics = final.metrics
-    gains = metrics.gain_over(baseline.metrics) if baseline is not None else {}
-    if metrics.average == "binary":
-        st.caption(
-            f"F1, precision and recall of the label {md(repr(metrics.positive_label))}; "
-            f"validation set of {final.n} examples; deltas are the gain over the base model."
-        )
+def scope(evaluation: Evaluation, where: str) -> str:
+    m = evaluation.metrics
+    if m.average == "binary":
+        what = f"F1, precision and recall of the label {md(repr(m.positive_label))}"
     else:
-        st.caption(
-            f"F1, precision and recall averaged over the labels (macro); validation set of "
-            f"{final.n} examples; deltas are the gain over the base model."
-        )
-    for col, (name, title) in zip(
-        st.columns(len(METRIC_TITLES)), METRIC_TITLES.items(), strict=True
-    ):
+        what = "F1, precision and recall averaged over the labels (macro)"
+    return f"{what}; {where} of {evaluation.n} examples; [95 % bootstrap interval]"
+
+
+def tiles(final: Evaluation, baseline: Evaluation | None) -> None:
+    """The four headline scores, each with its interval, and the gain with its paired one."""
+    gains = final.metrics.gain_over(baseline.metrics) if baseline is not None else {}
+    gain_intervals = final.gain_intervals(baseline) if baseline is not None else {}
+    for col, name in zip(st.columns(len(HEADLINE)), HEADLINE, strict=True):
+        value = getattr(final.metrics, name)
         gain = gains.get(name)
         before = None if baseline is None else getattr(baseline.metrics, name)
         col.metric(
-            title,
-            f"{getattr(metrics, name):.3f}",
+            METRIC_TITLES[name],
+            f"{value:.3f}",
             None if gain is None else f"{gain:+.3f}",
             border=True,
             help=None
             if before is None
             else f"Base model with a logistic-regression head: {before:.3f}",
         )
+        lines = []
+        if name in final.intervals:
+            lines.append(f"[{fmt_interval(final.intervals[name])}]")
+        if name in gain_intervals:
+            lines.append(f"gain [{fmt_interval(gain_intervals[name], signed=True)}]")
+        if lines:
+            col.caption(" · ".join(lines))
+
+
+def few_examples_note(evaluation: Evaluation, where: str) -> None:
+    few = evaluation.few_examples()
+    if few:
+        support = {c.label: c.support for c in evaluation.per_class}
+        named = ", ".join(f"{md(repr(label))} ({support[label]})" for label in few[:10])
+        more = f" and {len(few) - 10} more" if len(few) > 10 else ""
+        st.caption(
+            f":material/warning: Fewer than {FEW_EXAMPLES} {where} examples: {named}{more}. Their "
+            "per-label scores rest on a handful of texts; one text moves them a lot."
+        )
+
+
+def completed_message(record: RunRecord) -> None:
+    """The end of a run: celebrated only when the gain's interval is above zero."""
+    final, baseline = record.final, record.baseline
+    if final is None or baseline is None:
+        return
+    outcome = judge(final, baseline, finetune_kept=record.finetune_kept is not False)
+    done = "Finetune completed. Now you can test your model in the Playground."
+    if outcome.clear_gain:
+        st.success(f"{done} {md(outcome.message)}", icon=":material/celebration:")
+    else:
+        st.info(f"{done} {md(outcome.message)}", icon=":material/info:")
+
+
+def headline(record: RunRecord) -> None:
+    final, baseline = record.final, record.baseline
+    assert final is not None
+    st.markdown("**Validation**")
+    st.caption(
+        scope(final, "validation split")
+        + ". The validation split also chose the checkpoint, so these figures lean optimistic; "
+        "evaluate on a test file (below) for an unbiased figure."
+    )
+    tiles(final, baseline)
+    few_examples_note(final, "validation")
 
 
 def curves(record: RunRecord) -> None:
@@ -67,22 +120,10 @@ def curves(record: RunRecord) -> None:
                 st.altair_chart(charts.metric_history(record.history, name), width="stretch")
 
 
-def matrices(record: RunRecord) -> None:
-    if record.final is None:
-        return
-    st.markdown("**Confusion matrix** (validation set; rows: true label, columns: predicted)")
-    left, right = st.columns(2)
-    with left:
-        st.altair_chart(charts.confusion_matrix(record.final, "Finetuned"), width="stretch")
-    if record.baseline is not None:
-        with right:
-            st.altair_chart(
-                charts.confusion_matrix(record.baseline, "Base model (baseline)"), width="stretch"
-            )
-    st.markdown("**Per label**")
-    base = {c.label: c for c in record.baseline.per_class} if record.baseline else {}
+def per_label(final: Evaluation, baseline: Evaluation | None) -> None:
+    base = {c.label: c for c in baseline.per_class} if baseline else {}
     rows = []
-    for c in record.final.per_class:
+    for c in final.per_class:
         b = base.get(c.label)
         rows.append(
             {
@@ -93,14 +134,13 @@ def matrices(record: RunRecord) -> None:
                 "baseline F1": b.f1 if b else None,
                 "gain": c.f1 - b.f1 if b else None,
                 "support": c.support,
+                "note": f"fewer than {FEW_EXAMPLES} examples" if c.support < FEW_EXAMPLES else "",
             }
         )
-    frame = pd.DataFrame(
-        rows, columns=["label", "precision", "recall", "F1", "baseline F1", "gain", "support"]
-    )
+    columns = ["label", "precision", "recall", "F1", "baseline F1", "gain", "support", "note"]
     number = st.column_config.NumberColumn
     st.dataframe(
-        frame,
+        pd.DataFrame(rows, columns=columns),
         hide_index=True,
         column_config={
             "precision": number(format="%.3f"),
@@ -110,6 +150,77 @@ def matrices(record: RunRecord) -> None:
             "gain": number(format="%+.3f"),
         },
     )
+
+
+def matrices(final: Evaluation, baseline: Evaluation | None, where: str) -> None:
+    st.markdown(f"**Confusion matrix** ({where}; rows: true label, columns: predicted)")
+    left, right = st.columns(2)
+    with left:
+        st.altair_chart(charts.confusion_matrix(final, "Finetuned"), width="stretch")
+    if baseline is not None:
+        with right:
+            st.altair_chart(charts.confusion_matrix(baseline, "Base model"), width="stretch")
+    st.markdown("**Per label**")
+    per_label(final, baseline)
+
+
+def errors(evaluation: Evaluation, texts, rows, key: str, where: str) -> None:
+    """The texts the model got wrong: filter by label, sorted by confidence, downloadable."""
+    found = mistakes(evaluation, texts, rows)
+    st.markdown(f"**Errors** ({len(found)} of {evaluation.n} {where} texts misclassified)")
+    if not found:
+        st.caption("None: every text got its label." if evaluation.y_pred else "Not kept.")
+        return
+    frame = pd.DataFrame([m.to_dict() for m in found])
+    frame = frame.rename(columns={"label": "true label", "predicted": "predicted label"})
+    c1, c2 = st.columns([3, 1])
+    labels = sorted(set(frame["true label"]) | set(frame["predicted label"]))
+    chosen = c1.multiselect(
+        "Show errors involving these labels (true or predicted)",
+        labels,
+        key=f"errors_labels_{key}",
+        placeholder="All labels",
+    )
+    order = c2.selectbox(
+        "Order",
+        ["Most confident first", "Least confident first"],
+        key=f"errors_order_{key}",
+    )
+    if chosen:
+        frame = frame[frame["true label"].isin(chosen) | frame["predicted label"].isin(chosen)]
+    frame = frame.sort_values("confidence", ascending=order.startswith("Least"))
+    st.dataframe(
+        frame.head(ERRORS_SHOWN),
+        hide_index=True,
+        column_config={
+            "row": st.column_config.NumberColumn("row", width="small"),
+            "text": st.column_config.TextColumn("text", width="large"),
+            "confidence": st.column_config.ProgressColumn(
+                "confidence", format="%.2f", min_value=0.0, max_value=1.0
+            ),
+        },
+    )
+    if len(frame) > ERRORS_SHOWN:
+        st.caption(f"The first {ERRORS_SHOWN} shown; the download has all {len(frame)}.")
+    st.download_button(
+        "Download these errors (CSV)",
+        csv_bytes(list(frame.columns), frame.itertuples(index=False)),
+        file_name=f"errors-{key}.csv",
+        mime="text/csv",
+        key=f"errors_download_{key}",
+        icon=":material/download:",
+    )
+
+
+def validation_errors(record: RunRecord) -> None:
+    if record.final is None:
+        return
+    try:
+        valid = state.store().load_dataset(record.id).valid
+    except EmbedtuneError as exc:
+        show_error(exc)
+        return
+    errors(record.final, valid.texts, valid.rows, "valid", "validation")
 
 
 def draw_record(current: RunRecord) -> None:
@@ -124,13 +235,8 @@ def draw_record(current: RunRecord) -> None:
     if current.active:
         st.progress(run_fraction(current), text=progress_text(current))
     if current.status == "completed":
-        st.success(
-            "Finetune completed. Now you can test your model in the Playground.",
-            icon=":material/celebration:",
-        )
+        completed_message(current)
         st.page_link(PLAYGROUND_PAGE, label="Open the Playground", icon=":material/science:")
-        if current.finetune_kept is False and current.note:
-            st.info(md(current.note), icon=":material/info:")
     elif current.status == "failed":
         reason = (current.error or {}).get("reason", "unknown reason")
         st.error(f"The run failed: {md(reason)}", icon=":material/error:")
@@ -139,11 +245,107 @@ def draw_record(current: RunRecord) -> None:
     if current.final is not None:
         headline(current)
     curves(current)
-    matrices(current)
+    if current.final is not None:
+        matrices(current.final, current.baseline, "validation split")
 
 
-def draw(run_id: str) -> None:
-    live_run(run_id, draw_record, REFRESH_S)
+def read_test_table(name: str, raw: bytes) -> tuple[Table, list[str]]:
+    """The test file as the Data page reads files; a first row that looks like column names is
+    read as a header (and said so)."""
+    table = read_table(raw, name=name)
+    try:
+        if not table.choose_columns:
+            table.labeled()
+    except HeaderRowError:
+        note = "The first row looks like column names, so it was read as a header."
+        table = read_table(raw, name=name, header=True)
+        return table, [note, *table.notes]
+    return table, list(table.notes)
+
+
+def choose_test_columns(table: Table, run_id: str) -> tuple[str | None, str | None]:
+    if not table.choose_columns:
+        return None, None
+    names = list(table.columns)
+    text_at, label_at = table.default_columns() or (0, 1)
+    c1, c2 = st.columns(2)
+    text = c1.selectbox("Text column", names, index=text_at, key=f"test_text_{run_id}")
+    label = c2.selectbox("Label column", names, index=label_at, key=f"test_label_{run_id}")
+    return text, label
+
+
+def test_upload(record: RunRecord) -> None:
+    """Upload a test file, score the run and its base model on it, keep the result."""
+    upload = st.file_uploader(
+        "Test file (like the training data: a text and a label per row)",
+        type=list(EXTENSIONS),
+        key=f"test_file_{record.id}",
+    )
+    if upload is None:
+        return
+    raw = upload.getvalue()
+    try:
+        table, notes = read_test_table(upload.name, raw)
+        test = table.labeled(*choose_test_columns(table, record.id))
+    except EmbedtuneError as exc:
+        show_error(exc)
+        return
+    for note in notes:
+        st.caption(md(note))
+    digest = hashlib.sha256(raw).hexdigest()[:12]
+    st.caption(f"{len(test)} rows · {len(test.classes)} labels")
+    if st.button("Evaluate", type="primary", key=f"evaluate_{record.id}_{digest}"):
+        try:
+            with st.spinner("Scoring the finetuned model and the base model on the test file…"):
+                result = evaluate_run(state.store(), record.id, test)
+        except EmbedtuneError as exc:
+            show_error(exc)
+            return
+        st.session_state[f"test_shown_{record.id}"] = result.key
+        st.rerun()  # the run's record now lists the evaluation
+
+
+def draw_test(result: TestResult) -> None:
+    st.caption(
+        f"{md(result.name)} · evaluated {fmt_time(result.evaluated_at)} · "
+        + scope(result.final, "test file")
+    )
+    outcome = judge(result.final, result.baseline, finetune_kept=result.finetune_kept, where="test")
+    (st.success if outcome.clear_gain else st.info)(md(outcome.message))
+    tiles(result.final, result.baseline)
+    few_examples_note(result.final, "test")
+    matrices(result.final, result.baseline, "test file")
+    errors(result.final, result.texts, result.rows, f"test-{result.key}", "test")
+
+
+def test_section(record: RunRecord) -> None:
+    st.divider()
+    st.subheader("Evaluate on a test file")
+    st.caption(
+        "Texts the run never saw, labelled with the labels it learnt: the unbiased figure. The "
+        "base model is scored beside it (frozen embeddings with the same kind of head, fitted on "
+        "the same training rows), and the result is kept with the run."
+    )
+    test_upload(record)
+    if not record.tests:
+        return
+    keys = [t.key for t in record.tests]
+    names = {
+        t.key: f"{t.name} · {t.n} rows · F1 {t.f1:.3f} · {fmt_time(t.evaluated_at)}"
+        for t in record.tests
+    }
+    shown = st.session_state.get(f"test_shown_{record.id}")
+    chosen = st.selectbox(
+        "Test evaluation",
+        keys,
+        index=keys.index(shown) if shown in keys else 0,
+        format_func=names.__getitem__,
+        key=f"test_pick_{record.id}",
+    )
+    try:
+        draw_test(load_test(state.store(), record.id, chosen))
+    except EmbedtuneError as exc:
+        show_error(exc)
 
 
 st.title("Metrics")
@@ -156,13 +358,17 @@ if not runs:
 ids = [r.id for r in runs]
 titles = {r.id: run_title(r) for r in runs}
 active = state.active_run_id()
-chosen = st.selectbox(
+chosen_run = st.selectbox(
     "Run",
     ids,
     index=ids.index(active) if active in ids else 0,
     format_func=titles.__getitem__,
     key="metrics_run",
 )
-if chosen != active:
-    state.set_active_run(chosen)
-draw(chosen)
+if chosen_run != active:
+    state.set_active_run(chosen_run)
+live_run(chosen_run, draw_record, REFRESH_S)
+record = next(r for r in runs if r.id == chosen_run)
+if record.status == "completed":
+    validation_errors(record)
+    test_section(state.store().get(chosen_run))

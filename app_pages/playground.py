@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pandas as pd
 import streamlit as st
 
@@ -11,12 +13,14 @@ from core.downloads import embeddings_csv, json_bytes, npy_bytes, predictions_cs
 from core.errors import EmbedtuneError
 from core.io import encoding_warning
 from core.model.catalogue import CATALOGUE
+from core.runs.maps import build_quietly, load_run_map, map_in_progress
 from core.runs.store import RunRecord
 from core.serve.wire import MAX_INPUTS, classify_response, classify_snippets
 from ui import charts, loaders, state
 from ui.widgets import TRAIN_PAGE, md, run_title, show_error
 
 SIMILARITY_MAX = 20
+MAP_POLL_S = 2.0
 PREVIEW_DIMS = 8
 RESULTS_SHOWN = 10
 JSON_SHOWN = 20
@@ -309,12 +313,8 @@ def map_tab(record: RunRecord | None) -> None:
         warn_encoding(upload.getvalue(), upload.name, given.notes)
         texts, labels = given.texts, given.labels
     else:
-        try:
-            valid = store.load_dataset(record.id).valid
-        except EmbedtuneError as exc:
-            show_error(exc)
-            return
-        texts, labels = valid.texts[:MAX_TEXTS], valid.labels[:MAX_TEXTS]
+        validation_map(record)
+        return
     try:
         with st.spinner(f"Embedding and mapping {len(texts)} texts with both models…"):
             maps = loaders.comparison_maps(
@@ -323,6 +323,33 @@ def map_tab(record: RunRecord | None) -> None:
     except EmbedtuneError as exc:
         show_error(exc)
         return
+    draw_maps(maps, record)
+
+
+def validation_map(record: RunRecord) -> None:
+    """The run's validation texts: the map kept with the run, or computed once in the
+    background while the page stays usable."""
+    store = state.store()
+    if load_run_map(store, record.id) is None and not map_in_progress(store, record.id):
+        threading.Thread(target=build_quietly, args=(store, record.id), daemon=True).start()
+
+    @st.fragment(run_every=MAP_POLL_S if load_run_map(store, record.id) is None else None)
+    def kept() -> None:
+        maps = load_run_map(store, record.id)
+        if maps is None:
+            st.info(
+                f"Computing the map of the run's {record.data.get('valid_rows')} validation texts "
+                "(both models embed them, UMAP places them); it is kept with the run, so this "
+                "happens once. The rest of the page stays usable.",
+                icon=":material/hourglass_top:",
+            )
+            return
+        draw_maps(maps, record)
+
+    kept()
+
+
+def draw_maps(maps, record: RunRecord) -> None:
     classes = list(record.data.get("classes", []))
     if maps.labels is not None:
         classes += [c for c in dict.fromkeys(maps.labels) if c not in classes]
@@ -337,7 +364,7 @@ def map_tab(record: RunRecord | None) -> None:
             if maps.labels is not None and predicted is not None:
                 wrong = sum(1 for row in rows if row["correct"] is False)
                 st.caption(f"{wrong} of {len(rows)} texts misclassified")
-    if len(texts) < 5:
+    if len(maps.texts) < 5:
         st.caption("Fewer than 5 texts: the maps are PCA projections (UMAP needs more points).")
     if record.finetune_kept is False:
         st.info(

@@ -13,7 +13,7 @@ server it starts) on the machine it runs on; texts are SST-2 training sentences.
   does not depend on whether the body was finetuned.
 - train: examples per second of the finetune phase (`core.train.recipe.train`, one epoch, batch 16),
   timed between the trainer's first and last step, so the baseline and head phases are left out.
-- umap: `core.maps.project` on 500 / 2,000 / 5,000 embeddings.
+- umap: `core.model.maps.project` on 500 / 2,000 / 5,000 embeddings.
 - app: `streamlit run app.py` until its health endpoint answers; then, in Chromium (Playwright),
   the time to switch from the Dashboard to the Playground once a finetuned run's model is loaded,
   and one classify round trip in the page.
@@ -155,9 +155,9 @@ def bench_train(
 
 
 def bench_umap(model_key: str, texts: list[str], sizes: list[int], device: str) -> dict[str, float]:
-    from core.maps import project
     from core.model.catalogue import load_model
     from core.model.heads import encode
+    from core.model.maps import project
 
     vectors = encode(load_model(model_key, device=device), texts[: max(sizes)])
     start = time.perf_counter()
@@ -309,7 +309,7 @@ Date: {time.strftime("%Y-%m-%d")}.
 Embedtune's embeddings equal plain `encode`'s (to 1e-5); its encode batch is 64 against
 `encode`'s default 32, and it cleans each text first (a no-op with cleaning off).
 
-| UMAP (`core.maps.project`, small model's embeddings): points | {umap_head} |
+| UMAP (`core.model.maps.project`, small model's embeddings): points | {umap_head} |
 |---|{umap_rule}
 | time | {umap_cells} |
 

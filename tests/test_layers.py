@@ -23,7 +23,6 @@ RANKS = {
     "core.runs": 7,
     "core.serve": 8,
     "core.batch": 8,
-    "core.maps": 8,
     "core.downloads": 8,
     "core.cli": 9,
 }

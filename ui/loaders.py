@@ -11,9 +11,9 @@ from core.data.labeled import LabeledTexts
 from core.runs.store import RunStore
 
 if TYPE_CHECKING:
-    from core.maps import ComparisonMaps
     from core.model.catalogue import DeviceInfo, ModelInfo
     from core.model.classifier import Classifier, Embedder
+    from core.model.maps import ComparisonMaps
 
 
 @st.cache_resource(max_entries=2, show_spinner="Loading the base model…")
@@ -55,7 +55,7 @@ def comparison_maps(
     labels: tuple[str, ...] | None,
 ) -> ComparisonMaps:
     """Base-versus-finetuned maps of these texts for a run (cached per run and texts)."""
-    from core.maps import compare_maps
+    from core.model.maps import compare_maps
 
     store = RunStore(root)
     record = store.get(run_id)

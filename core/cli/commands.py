@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from core.cli.render import (
+    format_comparison,
     format_metrics,
     metrics_json,
     phase_bars,
@@ -165,11 +166,11 @@ def _config_from_args(args: argparse.Namespace) -> Any:
     return TrainConfig().replace(**changes)
 
 
-def cmd_train(args: argparse.Namespace) -> int:
+def _training_set(args: argparse.Namespace, config: Any) -> Any:
+    """The DataSet a `train` command trains on: its files read, the rows it drops dropped, and
+    the split made with the run's seed (as the app makes it)."""
     from core.quality.prepare import prepare_dataset, review_for_model
-    from core.runs.jobs import submit, wait
 
-    config = _config_from_args(args)
     train = _read_labeled(args.train, args)
     valid = _read_labeled(args.valid, args) if args.valid else None
     report = None
@@ -182,7 +183,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             cleaning=config.cleaning,
             valid_fraction=args.valid_fraction,
         )
-    dataset = prepare_dataset(
+    return prepare_dataset(
         train,
         valid,
         report=report,
@@ -190,6 +191,13 @@ def cmd_train(args: argparse.Namespace) -> int:
         valid_fraction=args.valid_fraction,
         seed=config.seed,
     )
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from core.runs.jobs import submit, wait
+
+    config = _config_from_args(args)
+    dataset = _training_set(args, config)
     store = _store(args)
     from core.train.distributed import launched
 
@@ -376,26 +384,46 @@ def _load_run_classifier(args: argparse.Namespace) -> Any:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from core.train.metrics import evaluate_classifier
+    from core.runs.evaluate import evaluate_run
+    from core.train.metrics import FEW_EXAMPLES
+    from core.train.outcome import judge
 
-    classifier = _load_run_classifier(args)
-    evaluation = evaluate_classifier(classifier, _read_labeled(args.test, args))
-    labels = list(evaluation.labels)
+    store = _store(args)
+    test = _read_labeled(args.test, args)
+    result = evaluate_run(store, args.run, test)
+    final, baseline = result.final, result.baseline
+    gains = final.metrics.gain_over(baseline.metrics)
+    gain_intervals = final.gain_intervals(baseline)
+    outcome = judge(final, baseline, finetune_kept=result.finetune_kept, where="test")
     if args.json:
         print_json(
             {
-                **(metrics_json(evaluation) or {}),
-                "n": evaluation.n,
-                "labels": labels,
-                "per_class": evaluation.to_dict()["per_class"],
-                "confusion_matrix": evaluation.to_dict()["confusion_matrix"],
+                **(metrics_json(final) or {}),
+                "n": final.n,
+                "labels": list(final.labels),
+                "per_class": final.to_dict()["per_class"],
+                "confusion_matrix": final.to_dict()["confusion_matrix"],
+                "base_model": {
+                    **(metrics_json(baseline) or {}),
+                    "per_class": baseline.to_dict()["per_class"],
+                    "confusion_matrix": baseline.to_dict()["confusion_matrix"],
+                },
+                "gain": gains,
+                "gain_intervals": {k: list(v) for k, v in gain_intervals.items() if k in gains},
+                "few_examples": final.few_examples(),
+                "outcome": outcome.kind,
             }
         )
         return EXIT_OK
-    print(format_metrics("test", evaluation))
-    print(f"\n{'label':<20} precision  recall  f1     support")
-    for c in evaluation.per_class:
-        print(f"{c.label:<20} {c.precision:9.3f}  {c.recall:6.3f}  {c.f1:.3f}  {c.support:7d}")
+    print(format_comparison(result.name, final, baseline, gain_intervals))
+    print(f"\n{'label':<20} precision  recall  f1     base f1  support")
+    for c, b in zip(final.per_class, baseline.per_class, strict=True):
+        few = "  (few examples)" if c.support < FEW_EXAMPLES else ""
+        print(
+            f"{c.label:<20} {c.precision:9.3f}  {c.recall:6.3f}  {c.f1:.3f}  {b.f1:7.3f}  "
+            f"{c.support:7d}{few}"
+        )
+    print(f"\n{outcome.message}")
     return EXIT_OK
 
 

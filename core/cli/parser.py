@@ -129,7 +129,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name")
     p = add("cancel", cmd_cancel, "stop a queued or running run")
     p.add_argument("run")
-    p = add("evaluate", cmd_evaluate, "score a completed run on a labelled test CSV")
+    p = add(
+        "evaluate",
+        cmd_evaluate,
+        "score a completed run beside its base model on a labelled test file (kept with the run)",
+    )
     p.add_argument("run")
     p.add_argument("test")
     p.add_argument("--header", action="store_true")

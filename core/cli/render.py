@@ -16,11 +16,44 @@ def metrics_json(evaluation: Any) -> dict[str, Any] | None:
     if evaluation is None:
         return None
     m = evaluation.metrics
+    scores = m.scores()
     return {
-        **m.scores(),
+        **scores,
         "average": m.average,
         "positive_label": m.positive_label,
+        "n": evaluation.n,
+        "intervals": {k: list(v) for k, v in evaluation.intervals.items() if k in scores},
     }
+
+
+def format_comparison(
+    name: str, final: Any, baseline: Any, gain_intervals: dict[str, tuple[float, float]]
+) -> str:
+    """The finetuned model beside its base model and the gain, each with its 95 % bootstrap
+    interval, one score per line."""
+    m = final.metrics
+    scope = f"positive label {m.positive_label!r}" if m.average == "binary" else "macro-averaged"
+    lines = [
+        f"test file {name}: {final.n} rows, {len(final.labels)} labels; F1, precision and "
+        f"recall {scope}; [95 % bootstrap interval]",
+        f"{'':<11}{'finetuned':<24}{'base model':<24}gain",
+    ]
+    for key, value in m.scores().items():
+        before = getattr(baseline.metrics, key)
+        cells = [
+            _with_interval(value, final.intervals.get(key)),
+            _with_interval(before, baseline.intervals.get(key)),
+            _with_interval(value - before, gain_intervals.get(key), signed=True),
+        ]
+        lines.append(f"{key:<11}" + "".join(f"{c:<24}" for c in cells[:2]) + cells[2])
+    return "\n".join(lines)
+
+
+def _with_interval(value: float, interval: Any, signed: bool = False) -> str:
+    spec = "+.3f" if signed else ".3f"
+    if not interval:
+        return f"{value:{spec}}"
+    return f"{value:{spec}} [{interval[0]:{spec}}, {interval[1]:{spec}}]"
 
 
 def format_metrics(name: str, evaluation: Any, baseline: Any = None) -> str:

@@ -100,6 +100,20 @@ class Progress(Record):
         return min(1.0, self.step / self.total) if self.total else 0.0
 
 
+@dataclass(frozen=True)
+class TestSummary(Record):
+    """The headline of one test-file evaluation of a run (the whole result is in the run's
+    `tests/` folder, see core.runs.evaluate)."""
+
+    key: str
+    name: str
+    n: int
+    f1: float
+    f1_interval: tuple[float, float] | None
+    base_f1: float
+    evaluated_at: str
+
+
 @dataclass(frozen=True, kw_only=True)
 class RunRecord(Record):
     """Everything about a run: its settings, data, status, progress and results (fields in
@@ -123,6 +137,7 @@ class RunRecord(Record):
     note: str = ""
     error: dict[str, Any] | None = None
     timing: Timing | None = None
+    tests: tuple[TestSummary, ...] = ()  # test-file evaluations, newest first
     pid: int | None = None
     spawned_at: float | None = None
 

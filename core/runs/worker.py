@@ -335,6 +335,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         store.update(args.run_id, pid=os.getpid())
         status = run_job(store, args.run_id)
+        if status == "completed":
+            # After the device is free for the next run: the Playground's map, computed once.
+            from core.runs.maps import build_quietly
+
+            log.info("computing the map of the validation texts")
+            build_quietly(store, args.run_id)
     finally:
         lock.release()
     return 0 if status in ("completed", "cancelled") else 1

@@ -73,15 +73,67 @@ class ClassReport(Record):
     support: int
 
 
+# A label with fewer evaluation examples than this has per-label scores that one text swings.
+FEW_EXAMPLES = 5
+
+
 @dataclass(frozen=True)
 class Evaluation(Record):
-    """Metrics, the per-class table and the confusion matrix (rows: true, columns: predicted)."""
+    """Metrics with their 95 % bootstrap intervals, the per-class table, the confusion matrix
+    (rows: true, columns: predicted) and each row's truth, prediction and confidence (what the
+    intervals, the paired gain and the table of errors are computed from)."""
 
     metrics: Metrics
     labels: tuple[str, ...]
     per_class: tuple[ClassReport, ...] = field(default_factory=tuple)
     confusion_matrix: tuple[tuple[int, ...], ...] = field(default_factory=tuple)
     n: int = 0
+    intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
+    y_true: tuple[str, ...] = ()
+    y_pred: tuple[str, ...] = ()
+    confidence: tuple[float, ...] = ()
+
+    def few_examples(self, below: int = FEW_EXAMPLES) -> list[str]:
+        """Labels with fewer than `below` evaluation examples (their scores rest on a handful)."""
+        return [c.label for c in self.per_class if c.support < below]
+
+    def gain_intervals(self, baseline: Evaluation) -> dict[str, tuple[float, float]]:
+        """Paired-bootstrap 95 % intervals of each score's gain over `baseline`, measured on the
+        same rows; empty when either lacks its per-row predictions (runs from before they were
+        kept) or the rows differ."""
+        from core.train.intervals import gain_intervals
+
+        if not self.y_pred or self.y_true != baseline.y_true or not baseline.y_pred:
+            return {}
+        positive = self.metrics.positive_label if self.metrics.average == "binary" else None
+        return gain_intervals(self.y_true, self.y_pred, baseline.y_pred, self.labels, positive)
+
+
+@dataclass(frozen=True)
+class Mistake(Record):
+    """One evaluation text the model got wrong."""
+
+    row: int  # in the user's file
+    text: str
+    label: str  # the true label
+    predicted: str
+    confidence: float | None  # the model's probability of its prediction
+
+
+def mistakes(evaluation: Evaluation, texts: Sequence[str], rows: Sequence[int]) -> list[Mistake]:
+    """The texts an evaluation got wrong, most confident first (the surest errors are the ones
+    to read: a wrong label in the data, or a real confusion)."""
+    if len(texts) != len(evaluation.y_pred):
+        return []  # stored before the per-row predictions were kept, or other rows
+    confidence = evaluation.confidence or (None,) * len(texts)
+    found = [
+        Mistake(row, text, truth, pred, conf)
+        for row, text, truth, pred, conf in zip(
+            rows, texts, evaluation.y_true, evaluation.y_pred, confidence, strict=True
+        )
+        if truth != pred
+    ]
+    return sorted(found, key=lambda m: -(m.confidence or 0.0))
 
 
 def compute_metrics(
@@ -116,18 +168,27 @@ def compute_metrics(
 
 
 def evaluate_predictions(
-    y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str], positive: str | None = None
+    y_true: Sequence[str],
+    y_pred: Sequence[str],
+    labels: Sequence[str],
+    positive: str | None = None,
+    confidence: Sequence[float] | None = None,
 ) -> Evaluation:
-    """Metrics, per-class report and confusion matrix in one record."""
+    """Metrics with bootstrap intervals, per-class report, confusion matrix and the per-row
+    predictions (with the model's confidence in each, when given) in one record."""
     from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
+    from core.train.intervals import score_intervals
+
     labels = list(labels)
+    metrics = compute_metrics(y_true, y_pred, labels, positive)
     p, r, f, s = precision_recall_fscore_support(
         y_true, y_pred, labels=labels, average=None, zero_division=0
     )
     matrix = confusion_matrix(y_true, y_pred, labels=labels)
+    shown_positive = metrics.positive_label if metrics.average == "binary" else None
     return Evaluation(
-        metrics=compute_metrics(y_true, y_pred, labels, positive),
+        metrics=metrics,
         labels=tuple(labels),
         per_class=tuple(
             ClassReport(lab, float(pi), float(ri), float(fi), int(si))
@@ -135,6 +196,10 @@ def evaluate_predictions(
         ),
         confusion_matrix=tuple(tuple(int(v) for v in row) for row in matrix),
         n=len(y_true),
+        intervals=score_intervals(y_true, y_pred, labels, shown_positive),
+        y_true=tuple(y_true),
+        y_pred=tuple(y_pred),
+        confidence=() if confidence is None else tuple(round(float(c), 4) for c in confidence),
     )
 
 
@@ -149,4 +214,8 @@ def evaluate_classifier(classifier: Classifier, test: LabeledTexts) -> Evaluatio
             f"row {rows[0]}: label {unknown[0]!r} was not in the training data "
             f"(the model knows {', '.join(labels)})"
         )
-    return evaluate_predictions(list(test.labels), classifier.predict(test.texts), labels)
+    probabilities = classifier.predict_proba(test.texts)
+    predicted = [labels[i] for i in probabilities.argmax(axis=1)]
+    return evaluate_predictions(
+        list(test.labels), predicted, labels, confidence=probabilities.max(axis=1)
+    )

@@ -89,8 +89,14 @@ def evaluate_head(
 ) -> Evaluation:
     """Metrics of the head's predictions, with labels as the user wrote them."""
     names = np.asarray(labels, dtype=object)
-    predicted = names[head.predict(embeddings)] if len(embeddings) else []
-    return evaluate_predictions(list(names[y_true]), list(predicted), labels, positive)
+    if not len(embeddings):
+        return evaluate_predictions(list(names[y_true]), [], labels, positive)
+    probabilities = head.predict_proba(embeddings)
+    # classes_ maps the head's columns to label indices (a label missing from training has none).
+    predicted = names[head.classes_[probabilities.argmax(axis=1)]]
+    return evaluate_predictions(
+        list(names[y_true]), list(predicted), labels, positive, probabilities.max(axis=1)
+    )
 
 
 class HeadEvaluator(SentenceEvaluator):

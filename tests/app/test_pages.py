@@ -215,11 +215,76 @@ def test_metrics_page_shows_the_stored_numbers(seeded, monkeypatch):
     assert metrics["F1"].value == f"{final.f1:.3f}"
     assert metrics["Recall"].value == f"{final.recall:.3f}"
     assert metrics["Precision"].delta == f"{gains['precision']:+.3f}"
+    assert "Macro-F1" not in metrics  # one F1 tile: macro-F1 itself for three labels
     assert "Finetune completed. Now you can test your model in the Playground." in shown(at)
+    low, high = record.final.intervals["accuracy"]
+    assert f"[{low:.3f} to {high:.3f}]" in shown(at)
+    assert "lean optimistic" in shown(at) and "test file" in shown(at)
     per_label = at.dataframe[0].value
     assert list(per_label["label"]) == ["food", "sport", "tech"]
     assert list(per_label["support"]) == [c.support for c in record.final.per_class]
+    # Every label has fewer than 5 validation examples here: marked, and named by the headline.
+    assert set(per_label["note"]) == {"fewer than 5 examples"}
+    [few] = [line for line in shown(at).splitlines() if "Fewer than 5 validation" in line]
+    assert all(label in few for label in ("food", "sport", "tech"))
     assert len(at.get("vega_lite_chart")) == 6  # 4 curves + 2 confusion matrices
+    assert "Evaluate on a test file" in shown(at)
+
+
+@pytest.mark.slow
+def test_metrics_page_celebrates_only_a_clear_gain(run_copy, monkeypatch):
+    from core.train.metrics import evaluate_predictions
+
+    store = run_copy.store
+    record = store.get(run_copy.run_id)
+    labels = list(record.final.labels)
+    truth = [labels[i % 3] for i in range(300)]
+    wrong = [labels[(i + 1) % 3] for i in range(300)]
+    clear = evaluate_predictions(truth, truth, labels)
+    noise = evaluate_predictions(truth, truth[:295] + wrong[295:], labels)
+    # Each wrong where the other is right on a few rows: a gain within the noise.
+    before = evaluate_predictions(truth, truth[:290] + wrong[290:297] + truth[297:], labels)
+    for final, celebrated in ((clear, True), (noise, False)):
+        store.update(record.id, final=final, baseline=before)
+        at = go(open_app(run_copy.root, monkeypatch, run=record.id), "app_pages/metrics.py")
+        icons = [e.proto.icon for e in at.success] + [e.proto.icon for e in at.info]
+        assert (":material/celebration:" in icons) is celebrated, icons
+        assert "Finetune completed. Now you can test your model in the Playground." in shown(at)
+    assert "includes zero" in shown(at)
+
+
+@pytest.mark.slow
+def test_metrics_page_evaluates_a_test_file_and_lists_the_errors(run_copy, monkeypatch):
+    root, run_id = run_copy.root, run_copy.run_id
+    test = "text,label\nthe striker scored twice,sport\nfresh bread and butter,food\n"
+    test += "my phone battery died,tech\na bowl of ramen,sport\n"
+    at = go(open_app(root, monkeypatch, run=run_id), "app_pages/metrics.py")
+    at.file_uploader(key=f"test_file_{run_id}").set_value(
+        ("holdout.csv", test.encode(), "text/csv")
+    ).run()
+    assert not at.exception and not at.error
+    assert "read as a header" in shown(at) and "4 rows · 3 labels" in shown(at)
+    [evaluate] = [b for b in at.button if b.key.startswith(f"evaluate_{run_id}_")]
+    evaluate.click().run(timeout=180)
+    assert not at.exception and not at.error
+    [summary] = run_copy.store.get(run_id).tests
+    assert summary.name == "holdout.csv" and summary.n == 4
+    text = shown(at)
+    assert "holdout.csv" in text and "test file of 4 examples" in text
+    errors = [d.value for d in at.dataframe if "predicted label" in d.value.columns]
+    # The planted error (ramen labelled sport) is among the test errors.
+    assert "a bowl of ramen" in set(errors[-1]["text"])
+    # Labels the run never saw are a clear error, not a traceback.
+    bad = "a yacht race,sailing\nfresh bread,food\n"
+    at.file_uploader(key=f"test_file_{run_id}").set_value(
+        ("bad.csv", bad.encode(), "text/csv")
+    ).run()
+    [evaluate] = [b for b in at.button if b.key.startswith(f"evaluate_{run_id}_")]
+    evaluate.click().run(timeout=180)
+    assert not at.exception
+    assert [unescape(e.value) for e in at.error] == [
+        "row 1: label 'sailing' was not in the training data (the model knows food, sport, tech)"
+    ]
 
 
 # ----------------------------------------------------------------------------- playground
@@ -262,12 +327,22 @@ def test_playground_embeds_with_a_base_model(seeded, monkeypatch):
 
 
 @pytest.mark.slow
-def test_playground_maps_the_validation_texts(seeded, monkeypatch):
-    root, run_id = seeded
+def test_playground_maps_the_validation_texts_once_in_the_background(run_copy, monkeypatch):
+    import time
+
+    from core.runs.maps import MAP_FILE
+
+    root, run_id = run_copy.root, run_copy.run_id
+    (root / run_id / MAP_FILE).unlink(missing_ok=True)  # as for a run from before maps were kept
     at = go(open_app(root, monkeypatch, run=run_id), "app_pages/playground.py")
     at.session_state["playground_tab"] = "Map"
-    at.run(timeout=180)
+    at.run()
     assert not at.exception and not at.error
+    assert "Computing the map of the run's" in shown(at)  # the page answers at once
+    deadline = time.monotonic() + 180
+    while not (root / run_id / MAP_FILE).exists() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    at.run()
     assert len(at.get("vega_lite_chart")) == 2
     assert sum("texts misclassified" in c for c in shown(at).splitlines()) == 2
 

@@ -171,8 +171,6 @@ def test_training_the_same_again_reuses_the_run(trained, capsys):
 
 def test_runs_status_classify_evaluate_export(completed_run, capsys, tmp_path):
     runs, run_id = completed_run.root, completed_run.run_id
-    data = tiny_dataset()
-    test_csv = _write(tmp_path / "test.csv", zip(data.train.texts, data.train.labels))
     code, out, _ = run_cli(capsys, "runs", "--runs-dir", str(runs), "--json")
     assert code == 0 and [r["run_id"] for r in json.loads(out)] == [run_id]
 
@@ -195,14 +193,6 @@ def test_runs_status_classify_evaluate_export(completed_run, capsys, tmp_path):
     assert set(predictions[0]["labels"]) == {"food", "sport", "tech"}
 
     code, out, _ = run_cli(
-        capsys, "evaluate", run_id, str(test_csv), "--runs-dir", str(runs), "--json"
-    )
-    evaluation = json.loads(out)
-    assert code == 0 and evaluation["n"] == len(data.train)
-    assert {"accuracy", "f1", "precision", "recall", "macro_f1"} <= set(evaluation)
-    assert len(evaluation["confusion_matrix"]) == 3 and len(evaluation["per_class"]) == 3
-
-    code, out, _ = run_cli(
         capsys, "embed", run_id, "a spicy curry", "--runs-dir", str(runs), "--json"
     )
     assert code == 0 and len(json.loads(out)["embeddings"][0]) == 384
@@ -218,6 +208,43 @@ def test_runs_status_classify_evaluate_export(completed_run, capsys, tmp_path):
     ]
     code, _, err = run_cli(capsys, "export", run_id, str(dest), "--runs-dir", str(runs))
     assert code == 2 and err == f"error: {dest} exists and is not empty: choose a new folder\n"
+
+
+def test_evaluate_scores_the_base_model_beside_the_run_and_keeps_the_result(
+    run_copy, capsys, tmp_path
+):
+    runs, run_id = run_copy.root, run_copy.run_id
+    data = tiny_dataset()
+    test_csv = _write(tmp_path / "test.csv", zip(data.train.texts, data.train.labels))
+    code, out, _ = run_cli(
+        capsys, "evaluate", run_id, str(test_csv), "--runs-dir", str(runs), "--json"
+    )
+    evaluation = json.loads(out)
+    assert code == 0 and evaluation["n"] == len(data.train)
+    assert {"accuracy", "f1", "precision", "recall", "macro_f1"} <= set(evaluation)
+    assert len(evaluation["confusion_matrix"]) == 3 and len(evaluation["per_class"]) == 3
+    base = evaluation["base_model"]
+    assert base["n"] == len(data.train) and len(base["per_class"]) == 3
+    for name in ("accuracy", "f1", "macro_f1"):
+        assert evaluation["gain"][name] == pytest.approx(evaluation[name] - base[name])
+        low, high = evaluation["intervals"][name]
+        assert low <= evaluation[name] <= high
+        low, high = evaluation["gain_intervals"][name]
+        assert low <= evaluation["gain"][name] <= high
+    assert evaluation["outcome"] in ("gain", "unclear", "kept_base")
+    # Kept with the run: the Dashboard and the Metrics page show it.
+    [summary] = run_copy.store.get(run_id).tests
+    assert summary.name == "test.csv" and summary.n == len(data.train)
+    assert summary.f1 == evaluation["f1"] and summary.base_f1 == base["f1"]
+
+    code, out, _ = run_cli(capsys, "evaluate", run_id, str(test_csv), "--runs-dir", str(runs))
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].startswith(f"test file test.csv: {len(data.train)} rows, 3 labels")
+    assert lines[1].split() == ["finetuned", "base", "model", "gain"]
+    assert lines[2].startswith("accuracy   ") and "[" in lines[2]
+    assert "base f1" in out and lines[-1].endswith(".")
+    assert len(run_copy.store.get(run_id).tests) == 1  # the same file is kept once
 
 
 def test_evaluate_refuses_labels_the_model_never_saw(completed_run, capsys, tmp_path):

@@ -480,3 +480,19 @@ def test_check_trainable_unknown_validation_label():
         "label 'zzz' is in the validation set (rows 4, 9) but not in the training data: "
         "add training examples of it or drop those rows"
     )
+
+
+def test_training_data_is_split_by_the_runs_seed():
+    from core.data.labeled import TrainingData
+    from tests.helpers import tiny_pairs
+
+    data = TrainingData(LabeledTexts.from_pairs(tiny_pairs(12)), valid_fraction=0.25)
+    assert data.sizes() == (18, 6)
+    first, again, other = data.split(42), data.split(42), data.split(7)
+    assert first == again and first.seed == 42 and len(first.valid) == 6
+    assert first.valid.rows != other.valid.rows and len(other.valid) == 6
+    given = TrainingData(data.train, LabeledTexts.from_pairs(tiny_pairs(2)))
+    assert given.sizes() == (24, 4) and given.split(1) == given.split(2)  # a file: no split
+    assert data.fingerprint() != given.fingerprint()
+    with pytest.raises(DataError, match="validation fraction must be between 0 and 1"):
+        TrainingData(data.train, valid_fraction=1.5)

@@ -67,7 +67,7 @@ def project(embeddings: np.ndarray, seed: int = 0) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class ComparisonMaps:
+class ComparisonMaps:  # noqa: PLW1641 - arrays inside: compared by identity
     """The same texts mapped with the base model and the finetuned model.
 
     `base_predicted` comes from a logistic-regression head fitted on the base model's
@@ -81,6 +81,34 @@ class ComparisonMaps:
     tuned: np.ndarray  # (n, 2)
     base_predicted: tuple[str, ...] | None
     tuned_predicted: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON values (coordinates rounded to what a picture needs)."""
+        return {
+            "texts": list(self.texts),
+            "labels": None if self.labels is None else list(self.labels),
+            "base": np.round(self.base, 4).tolist(),
+            "tuned": np.round(self.tuned, 4).tolist(),
+            "base_predicted": None if self.base_predicted is None else list(self.base_predicted),
+            "tuned_predicted": list(self.tuned_predicted),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ComparisonMaps:
+        def strings(value: object) -> tuple[str, ...] | None:
+            return None if value is None else tuple(str(v) for v in value)  # type: ignore[attr-defined]
+
+        texts = strings(data["texts"]) or ()
+        base = np.asarray(data["base"], dtype=np.float32).reshape(len(texts), 2)
+        tuned = np.asarray(data["tuned"], dtype=np.float32).reshape(len(texts), 2)
+        return cls(
+            texts=texts,
+            labels=strings(data["labels"]),
+            base=base,
+            tuned=tuned,
+            base_predicted=strings(data["base_predicted"]),
+            tuned_predicted=strings(data["tuned_predicted"]) or (),
+        )
 
     def rows(self, which: str) -> list[dict[str, object]]:
         """One record per text for drawing one map ('base' or 'tuned')."""

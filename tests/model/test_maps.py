@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.maps import ComparisonMaps, compare_maps, project
+from core.model.maps import ComparisonMaps, compare_maps, project
 
 
 def blobs(n: int, dim: int = 32, seed: int = 0) -> np.ndarray:

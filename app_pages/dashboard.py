@@ -30,7 +30,7 @@ from ui.widgets import (
 CONFIRM = "dashboard_confirm_delete"
 COMPARE = "dashboard_compare"
 # The columns that must show in a 1,400 px window, then the rest (narrow, or shown on demand).
-COLUMNS = ["status", "run", "data", "labels", "best F1", "duration", "progress"]
+COLUMNS = ["status", "run", "data", "labels", "best F1", "test F1", "duration", "progress"]
 COLUMNS += ["base model", "rows", "created", "id"]
 
 
@@ -48,6 +48,7 @@ def table(runs: list[RunRecord | BrokenRun], store: RunStore) -> pd.DataFrame:
                 "data": run.data.get("train_name") or "",
                 "labels": len(run.data.get("classes", [])),
                 "best F1": run.best_f1,
+                "test F1": run.tests[0].f1 if run.tests else None,
                 "duration": fmt_duration(run.duration_s),
                 "progress": progress_text(run, store) if run.active else "",
                 "base model": run.config.base_model,
@@ -64,7 +65,12 @@ COLUMN_CONFIG = {
     "run": st.column_config.TextColumn("run", width="medium", help="its name, else its id"),
     "data": st.column_config.TextColumn("data", width="medium"),
     "labels": st.column_config.NumberColumn("labels", width="small"),
-    "best F1": st.column_config.NumberColumn("best F1", format="%.3f", width="small"),
+    "best F1": st.column_config.NumberColumn(
+        "best F1", format="%.3f", width="small", help="on the validation split"
+    ),
+    "test F1": st.column_config.NumberColumn(
+        "test F1", format="%.3f", width="small", help="on the newest test file scored"
+    ),
     "duration": st.column_config.TextColumn("duration", width="small"),
     "progress": st.column_config.TextColumn("progress", width="medium"),
     "base model": st.column_config.TextColumn("model", width="small"),
@@ -95,6 +101,14 @@ def series_label(run: RunRecord) -> str:
     return f"{run.name} ({run.id})" if run.name else run.id
 
 
+def interval(bounds: tuple[float, float] | None, signed: bool = False) -> str:
+    """'[0.712, 0.834]' ('' when the run kept none)."""
+    if not bounds:
+        return ""
+    spec = "+.3f" if signed else ".3f"
+    return f"[{bounds[0]:{spec}}, {bounds[1]:{spec}}]"
+
+
 def compare_table(runs: list[RunRecord]) -> pd.DataFrame:
     """The runs' final validation scores side by side, with the base model's and the gain."""
     rows = []
@@ -103,10 +117,13 @@ def compare_table(runs: list[RunRecord]) -> pd.DataFrame:
         final, base = run.final, run.baseline
         for name, title in METRIC_TITLES.items():
             row[title] = getattr(final.metrics, name) if final else None
+        row["Macro-F1 95 % interval"] = interval(final.intervals.get("macro_f1") if final else None)
         row["base model Macro-F1"] = base.metrics.macro_f1 if base else None
         row["gain in Macro-F1"] = (
             final.metrics.macro_f1 - base.metrics.macro_f1 if final and base else None
         )
+        gains = final.gain_intervals(base) if final and base else {}
+        row["gain 95 % interval"] = interval(gains.get("macro_f1"), signed=True)
         row["validation rows"] = run.data.get("valid_rows")
         row["evaluations"] = len(run.history)
         row["duration"] = fmt_duration(run.duration_s)
@@ -147,8 +164,10 @@ def compare(runs: list[RunRecord]) -> None:
         | {"gain in Macro-F1": st.column_config.NumberColumn(format="%+.3f")},
     )
     st.caption(
-        "Validation scores: the validation split also chose each run's checkpoint, so they lean "
-        "optimistic; runs on different data are not directly comparable."
+        "Validation scores with 95 % bootstrap intervals (the gain's is paired, on the same rows). "
+        "The validation split also chose each run's checkpoint, so they lean optimistic; a test "
+        "file on the Metrics page gives an unbiased figure. Runs on different data are not "
+        "directly comparable."
     )
 
 

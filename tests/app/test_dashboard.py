@@ -3,6 +3,8 @@ the live parts, and the Train page showing only runs of the data loaded."""
 
 from __future__ import annotations
 
+import re
+
 from core.config import TrainConfig
 from core.data.labeled import LabeledTexts, split
 from core.runs.store import Progress, RunStore, now_iso
@@ -54,6 +56,13 @@ def test_two_runs_are_compared_side_by_side(tmp_path, monkeypatch):
     assert list(compared["evaluations"]) == [3, 2]
     assert {"Accuracy", "F1", "Macro-F1", "base model Macro-F1", "gain in Macro-F1"} <= set(
         compared.columns
+    )
+    # With their intervals: the score's bootstrap and the gain's paired bootstrap.
+    assert all(
+        re.fullmatch(r"\[\d\.\d{3}, \d\.\d{3}\]", c) for c in compared["Macro-F1 95 % interval"]
+    )
+    assert all(
+        re.fullmatch(r"\[[+-]\d\.\d{3}, [+-]\d\.\d{3}\]", c) for c in compared["gain 95 % interval"]
     )
 
 

@@ -73,12 +73,12 @@ def test_the_dashboard_follows_a_run_on_its_own_and_compares_two(app_server, tmp
                 page.get_by_role("option", name=re.compile(re.escape(name))).click()
                 page.keyboard.press("Escape")
                 settled(page)
-            page.get_by_text("Validation scores: the validation split").wait_for()
+            page.get_by_text("Validation scores with 95 % bootstrap intervals").wait_for()
             page.wait_for_function(
                 """() => [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')]
                     .some(c => c.querySelector('svg.marks, canvas.marks'))"""
             )
-            legend = page.locator('[data-testid="stVegaLiteChart"]').first.inner_text()
+            legend = page.locator('[data-testid="stVegaLiteChart"]').first.text_content() or ""
             assert f"3 epochs ({first})" in legend and f"<b>1 epoch</b> ({second})" in legend
             assert page.locator("b", has_text="1 epoch").count() == 0  # the name is text
             if os.environ.get("EMBEDTUNE_SCREENSHOTS") == "1":

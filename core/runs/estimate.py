@@ -12,7 +12,7 @@ import numpy as np
 
 from core.config import TrainConfig
 from core.model.catalogue import CATALOGUE
-from core.runs.queue import queue_order, runs_ahead
+from core.runs.queue import queue_order
 from core.runs.store import RunRecord, RunStore
 from core.runs.timing import Prior, Timing
 from core.train.schedule import schedule
@@ -215,12 +215,6 @@ def time_left(record: RunRecord, store: RunStore) -> float:
         return max(0.0, own - (record.duration_s or 0.0))
     measured = rates(store, record.config.base_model, device_kind)
     return measured.startup_s + _record_seconds(record, measured)
-
-
-def wait_s(store: RunStore, run_id: str) -> tuple[float, tuple[str, ...]]:
-    """How long a queued run waits for the device, and the ids of the runs it waits behind."""
-    ahead = runs_ahead(store, run_id)
-    return sum(time_left(r, store) for r in ahead), tuple(r.id for r in ahead)
 
 
 def estimate(

@@ -3,8 +3,8 @@ the time left, or its place in the queue and what it waits behind."""
 
 from __future__ import annotations
 
-from core.runs.estimate import time_left, wait_s
-from core.runs.queue import ordinal, queued_ids
+from core.runs.estimate import time_left
+from core.runs.queue import ordinal, queue_order
 from core.runs.store import RunRecord, RunStore
 
 PHASE_NAMES = {
@@ -42,22 +42,21 @@ def about(seconds: float) -> str:
 
 def queue_line(store: RunStore, run_id: str) -> str:
     """'2nd in the queue, after ft-… (running) and ft-…, about 3 min': where a queued run is."""
-    ids = queued_ids(store)
-    if run_id not in ids:
+    order = queue_order(store)
+    ids = [r.id for r in order]
+    if run_id not in ids or order[ids.index(run_id)].status != "queued":
         return PHASE_NAMES["queued"]
-    seconds, ahead = wait_s(store, run_id)
+    ahead = order[: ids.index(run_id)]
     if not ahead:
         return "Next in the queue: starting"
-    running = {r.id for r in _active(store) if r.status == "running"}
-    names = [f"{i} (running)" if i in running else i for i in ahead]
-    after = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    seconds = sum(time_left(r, store) for r in ahead)
+    names = [f"{r.id} (running)" if r.status == "running" else r.id for r in ahead]
     if len(names) > 3:
         after = f"{', '.join(names[:2])} and {len(names) - 2} more"
-    return f"{ordinal(ids.index(run_id) + 1)} in the queue, after {after}, {about(seconds)}"
-
-
-def _active(store: RunStore) -> list[RunRecord]:
-    return [r for r in store.list() if isinstance(r, RunRecord) and r.active]
+    else:
+        after = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    place = ids.index(run_id) + 1 - sum(r.status == "running" for r in order)
+    return f"{ordinal(place)} in the queue, after {after}, {about(seconds)}"
 
 
 def status_line(record: RunRecord, store: RunStore) -> str:

@@ -151,6 +151,11 @@ def main() -> None:
     parser.add_argument("--runs-dir", default=None, help="default: a new temporary folder")
     parser.add_argument("--plan", default=None, help="set:rows,... (a+b: submitted together)")
     parser.add_argument("--append", action="store_true", help="add to --out")
+    parser.add_argument(
+        "--until",
+        default=None,
+        help="HH:MM (UTC): start no new run after this time (a shared machine's time box)",
+    )
     args = parser.parse_args()
     root = Path(args.runs_dir or tempfile.mkdtemp(prefix="embedtune-estimates-")) / "runs"
     store = RunStore(root)
@@ -159,6 +164,9 @@ def main() -> None:
     out.write(json.dumps({**meta(threads=0), "runs_dir": str(root), "config": "defaults"}) + "\n")
     out.flush()
     for group in parse_plan(args.plan) if args.plan else PLAN:
+        if args.until and time.strftime("%H:%M", time.gmtime()) >= args.until:
+            print(f"stopping: it is past {args.until} UTC", flush=True)
+            break
         submitted: dict[str, float] = {}
         estimates = {}
         sizes = {}

@@ -60,19 +60,20 @@ def table(runs: list[RunRecord | BrokenRun], store: RunStore) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
+# Pixel widths that fit the first eight columns in a 1,400 px window with the sidebar open.
 COLUMN_CONFIG = {
-    "status": st.column_config.TextColumn("status", width="small"),
-    "run": st.column_config.TextColumn("run", width="medium", help="its name, else its id"),
-    "data": st.column_config.TextColumn("data", width="medium"),
-    "labels": st.column_config.NumberColumn("labels", width="small"),
+    "status": st.column_config.TextColumn("status", width=80),
+    "run": st.column_config.TextColumn("run", width=170, help="its name, else its id"),
+    "data": st.column_config.TextColumn("data", width=130),
+    "labels": st.column_config.NumberColumn("labels", width=55),
     "best F1": st.column_config.NumberColumn(
-        "best F1", format="%.3f", width="small", help="on the validation split"
+        "best F1", format="%.3f", width=65, help="on the validation split"
     ),
     "test F1": st.column_config.NumberColumn(
-        "test F1", format="%.3f", width="small", help="on the newest test file scored"
+        "test F1", format="%.3f", width=65, help="on the newest test file scored"
     ),
-    "duration": st.column_config.TextColumn("duration", width="small"),
-    "progress": st.column_config.TextColumn("progress", width="medium"),
+    "duration": st.column_config.TextColumn("duration", width=80),
+    "progress": st.column_config.TextColumn("progress", width=300),
     "base model": st.column_config.TextColumn("model", width="small"),
     "rows": st.column_config.TextColumn("rows", width="small", help="training / validation rows"),
     "created": st.column_config.TextColumn("created", width="small"),
@@ -110,20 +111,26 @@ def interval(bounds: tuple[float, float] | None, signed: bool = False) -> str:
 
 
 def compare_table(runs: list[RunRecord]) -> pd.DataFrame:
-    """The runs' final validation scores side by side, with the base model's and the gain."""
+    """The runs' final validation scores side by side: Macro-F1 (the curves' score) with its
+    interval, the base model's and the gain with its paired interval, then the other scores."""
     rows = []
     for run in runs:
-        row: dict[str, object] = {"run": series_label(run), "data": run.data.get("train_name")}
         final, base = run.final, run.baseline
-        for name, title in METRIC_TITLES.items():
-            row[title] = getattr(final.metrics, name) if final else None
-        row["Macro-F1 95 % interval"] = interval(final.intervals.get("macro_f1") if final else None)
-        row["base model Macro-F1"] = base.metrics.macro_f1 if base else None
-        row["gain in Macro-F1"] = (
-            final.metrics.macro_f1 - base.metrics.macro_f1 if final and base else None
-        )
         gains = final.gain_intervals(base) if final and base else {}
-        row["gain 95 % interval"] = interval(gains.get("macro_f1"), signed=True)
+        row: dict[str, object] = {
+            "run": series_label(run),
+            "Macro-F1": final.metrics.macro_f1 if final else None,
+            "Macro-F1 95 % interval": interval(final.intervals.get("macro_f1") if final else None),
+            "base model Macro-F1": base.metrics.macro_f1 if base else None,
+            "gain in Macro-F1": (
+                final.metrics.macro_f1 - base.metrics.macro_f1 if final and base else None
+            ),
+            "gain 95 % interval": interval(gains.get("macro_f1"), signed=True),
+        }
+        for name, title in METRIC_TITLES.items():
+            if name != "macro_f1":
+                row[title] = getattr(final.metrics, name) if final else None
+        row["data"] = run.data.get("train_name")
         row["validation rows"] = run.data.get("valid_rows")
         row["evaluations"] = len(run.history)
         row["duration"] = fmt_duration(run.duration_s)

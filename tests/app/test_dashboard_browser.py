@@ -67,10 +67,10 @@ def test_the_dashboard_follows_a_run_on_its_own_and_compares_two(app_server, tmp
             assert STEP.search(sidebar.inner_text())
 
             # Compare the two finished runs.
-            picker = page.get_by_text("Choose two or more runs")
+            picker = page.locator('[data-testid="stMultiSelect"]')
             for name in ("3 epochs", "<b>1 epoch</b>"):
-                picker.first.click()
-                page.get_by_role("option", name=re.compile(re.escape(name))).click()
+                picker.locator("input").click()
+                page.get_by_role("option", name=name).click()
                 page.keyboard.press("Escape")
                 settled(page)
             page.get_by_text("Validation scores with 95 % bootstrap intervals").wait_for()

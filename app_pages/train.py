@@ -11,6 +11,7 @@ from core.runs.estimate import estimate
 from core.runs.jobs import submit
 from core.runs.matching import runs_of
 from core.runs.sharing import DemoSettings, check_submission
+from core.runs.status import about, rough
 from core.runs.store import RunRecord
 from core.train.metrics import HEADLINE, METRIC_TITLES
 from ui import loaders, state
@@ -165,14 +166,14 @@ def estimate_caption(config: TrainConfig, dataset) -> str:
         kind = "cpu"
     guess = estimate(config, len(dataset.train), len(dataset.valid), state.store(), kind)
     text = (
-        f"Estimated time: about {fmt_duration(guess.seconds)} "
-        f"({fmt_duration(guess.low)} to {fmt_duration(guess.high)}), {guess.source}"
+        f"Estimated time: {about(guess.seconds)} ({rough(guess.low)} to {rough(guess.high)}), "
+        f"{guess.source}"
     )
     if guess.ahead:
         runs = "run" if len(guess.ahead) == 1 else "runs"
         text += (
-            f"; of it about {fmt_duration(guess.queue_s)} in the queue behind "
-            f"{len(guess.ahead)} {runs} ({', '.join(guess.ahead)})"
+            f"; of it {about(guess.queue_s)} in the queue behind {len(guess.ahead)} {runs} "
+            f"({', '.join(guess.ahead)})"
         )
     return text + ". Early stopping may end it sooner."
 

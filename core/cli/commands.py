@@ -208,7 +208,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         return EXIT_OK if record is None else _report_run(record, args.json)
     from core.model.catalogue import choose_device
     from core.runs.estimate import estimate
-    from core.runs.status import format_duration
+    from core.runs.status import about, rough
 
     guess = estimate(
         config, len(dataset.train), len(dataset.valid), store, choose_device(config.device).kind
@@ -217,10 +217,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     hint = " --force trains again." if submission.reused and not submission.record.active else ""
     print(submission.message + hint, file=sys.stderr)
     if not submission.reused:
-        queue = f", {format_duration(guess.queue_s)} of it in the queue" if guess.ahead else ""
+        queue = f", {about(guess.queue_s)} of it in the queue" if guess.ahead else ""
         print(
-            f"estimated time: about {format_duration(guess.seconds)} ({format_duration(guess.low)}"
-            f" to {format_duration(guess.high)}{queue}), {guess.source}",
+            f"estimated time: {about(guess.seconds)} ({rough(guess.low)} to {rough(guess.high)}"
+            f"{queue}), {guess.source}",
             file=sys.stderr,
         )
     run_id = submission.record.id

@@ -31,13 +31,18 @@ def format_duration(seconds: float | None) -> str:
     return f"{hours} h {minutes:02d} min"
 
 
-def about(seconds: float) -> str:
-    """A rough time, rounded as a person would say it: 'about 40 s', 'about 3 min'."""
+def rough(seconds: float) -> str:
+    """A time rounded as a person would say it: '40 s', '3 min', '1 h 05 min'."""
     if seconds < 60:
-        return f"about {max(5, int(round(seconds / 5)) * 5)} s"
+        return f"{max(5, int(round(seconds / 5)) * 5)} s"
     if seconds < 3600:
-        return f"about {int(round(seconds / 60))} min"
-    return f"about {format_duration(seconds)}"
+        return f"{int(round(seconds / 60))} min"
+    return format_duration(seconds)
+
+
+def about(seconds: float) -> str:
+    """'about 40 s', 'about 3 min'."""
+    return f"about {rough(seconds)}"
 
 
 def queue_line(store: RunStore, run_id: str) -> str:

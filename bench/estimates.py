@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import statistics
 import sys
 import tempfile
 import time
@@ -76,10 +78,11 @@ def dataset(name: str, rows: int, seed: int):
 def follow(store: RunStore, run_ids: list[str], submitted: dict[str, float]) -> dict[str, dict]:
     """Poll the runs to their end: when each reaches 25 % of its finetune steps (its ETA then)
     and when it ends."""
-    seen: dict[str, dict] = {i: {} for i in run_ids}
+    seen: dict[str, dict] = {i: {"load": []} for i in run_ids}
     while True:
         now = time.monotonic()
         active = False
+        load = os.getloadavg()[0]
         for run_id in run_ids:
             record = store.get(run_id)
             mark = seen[run_id]
@@ -98,6 +101,8 @@ def follow(store: RunStore, run_ids: list[str], submitted: dict[str, float]) -> 
                 mark["step_at_25"] = p.step
             if record.active:
                 active = True
+                if record.status == "running":
+                    mark["load"].append(load)
             elif "end" not in mark:
                 mark["end"] = now
                 mark["record"] = record
@@ -112,8 +117,8 @@ def summary(path: str) -> str:
     runs = [r for r in runs if not r.get("meta")]
     lines = [
         "| # | set, rows | queued behind | estimate (range), s | source | actual s | actual / "
-        "estimate | ETA at 25 %, s | actually left, s | ETA error | steps run |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "estimate | ETA at 25 %, s | actually left, s | ETA error | steps run | load (mean, max) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for i, r in enumerate(runs, 1):
         source = "catalogue" if "catalogue" in r["estimate_source"] else "measured"
@@ -123,7 +128,8 @@ def summary(path: str) -> str:
             f"| {i} | {r['set']}, {r['rows']} | {queue} | {r['estimate_s']:.0f} "
             f"({r['estimate_low_s']:.0f}-{r['estimate_high_s']:.0f}) | {source} | "
             f"{r['actual_s']:.0f} | {r['actual_over_estimate']:.2f} | {r['eta_at_25_s']} | "
-            f"{r['left_at_25_s']} | {eta} | {r['steps']} of {r['max_steps']} |"
+            f"{r['left_at_25_s']} | {eta} | {r['steps']} of {r['max_steps']} | "
+            f"{r.get('load_mean', '–')}, {r.get('load_max', '–')} |"
         )
     within = [r for r in runs if 0.67 <= r["actual_over_estimate"] <= 1.5]
     measured = [r for r in runs if "catalogue" not in r["estimate_source"]]
@@ -202,6 +208,10 @@ def main() -> None:
                 "eta_error": (
                     round(mark["eta_at_25"] / left - 1, 3) if left and "eta_at_25" in mark else None
                 ),
+                # The machine's 1-minute load average while the run trained (2 cores: above 2,
+                # other work shared them).
+                "load_mean": round(statistics.fmean(mark["load"]), 2) if mark["load"] else None,
+                "load_max": round(max(mark["load"]), 2) if mark["load"] else None,
                 "steps": record.timing.steps if record.timing else None,
                 "max_steps": record.timing.max_steps if record.timing else None,
                 "timing": record.timing.to_dict() if record.timing else None,

@@ -104,7 +104,11 @@ def compare_history(curves: dict[str, Sequence[dict[str, Any]]], name: str) -> a
         alt.Chart(frame)
         .mark_line(point=alt.OverlayMarkDef(size=40), strokeWidth=2.2)
         .encode(
-            x=alt.X("step:Q", title="training step (0: the base model)"),
+            x=alt.X(
+                "step:Q",
+                title="training step (0: the base model)",
+                axis=alt.Axis(tickMinStep=1),
+            ),
             y=alt.Y(
                 "value:Q",
                 title=title,

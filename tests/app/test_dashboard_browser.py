@@ -1,6 +1,5 @@
 """The Dashboard in a real headless Chromium: a training run's step count moves on its own (no
-click), and two runs are compared (curves drawn, scores in one table). With
-EMBEDTUNE_SCREENSHOTS=1 it saves docs/screenshots/dashboard-compare.png.
+click), and two runs are compared (curves drawn, scores in one table).
 
 The flow from upload to playground is test_browser.py; this one needs a run that trains long
 enough to be watched, so it starts its own (tiny settings, many epochs) and cancels it.
@@ -8,7 +7,6 @@ enough to be watched, so it starts its own (tiny settings, many epochs) and canc
 
 from __future__ import annotations
 
-import os
 import re
 
 import pytest
@@ -17,7 +15,7 @@ from core.runs.jobs import submit, wait
 from core.runs.store import RunStore
 from tests.app.browser import ARGS, CHROMIUM, settled
 from tests.app.test_dashboard import recorded_run
-from tests.helpers import ROOT, tiny_config, tiny_dataset, tiny_pairs, wait_for
+from tests.helpers import tiny_config, tiny_dataset, tiny_pairs, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 STEP = re.compile(r"Finetuning: step (\d+) of (\d+)")
@@ -48,7 +46,11 @@ def test_the_dashboard_follows_a_run_on_its_own_and_compares_two(app_server, tmp
             page.get_by_role("heading", name="Dashboard").first.wait_for()
             settled(page)
             page.get_by_text("3 runs in").wait_for()
-            page.get_by_text(STEP).first.wait_for()
+            page.wait_for_function(
+                """(pattern) => new RegExp(pattern).test(
+                    document.querySelector('[data-testid="stMain"]').innerText)""",
+                arg=STEP.pattern,
+            )
             before = _step_shown(page)
             assert before is not None
             # No click, no reload: the fragment redraws the run from its record.
@@ -81,12 +83,6 @@ def test_the_dashboard_follows_a_run_on_its_own_and_compares_two(app_server, tmp
             legend = page.locator('[data-testid="stVegaLiteChart"]').first.text_content() or ""
             assert f"3 epochs ({first})" in legend and f"<b>1 epoch</b> ({second})" in legend
             assert page.locator("b", has_text="1 epoch").count() == 0  # the name is text
-            if os.environ.get("EMBEDTUNE_SCREENSHOTS") == "1":
-                page.mouse.move(5, 5)
-                page.set_viewport_size({"width": 1400, "height": 1500})
-                page.wait_for_timeout(1000)
-                (ROOT / "docs" / "screenshots").mkdir(parents=True, exist_ok=True)
-                page.screenshot(path=str(ROOT / "docs" / "screenshots" / "dashboard-compare.png"))
             browser.close()
     finally:
         store.request_cancel(run_id)

@@ -28,8 +28,8 @@ from core.runs.datasets import SavedData
 from ui import charts, loaders, state
 from ui.widgets import TRAIN_PAGE, md, show_error
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "reviews.csv"
-EXAMPLE_NAME = "reviews.csv (example)"
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "emotions.csv"
+EXAMPLE_NAME = "emotions.csv (example)"
 WHICH = {"train": "Training file", "valid": "Validation file"}
 PREVIEW_ROWS = 1000
 RAW_ROWS = 5  # rows of the file as read, shown when its first row looks like a header
@@ -626,12 +626,13 @@ for which, column in zip(("train", "valid"), uploads, strict=True):
             args=(which,),
         )
 st.button(
-    "Load the example data set (300 reviews)",
+    "Load the example data set (600 Reddit comments, 6 emotions)",
     icon=":material/inventory_2:",
     on_click=load_example,
     key="load_example",
-    help="Product, film and restaurant review sentences labelled positive / negative "
-    "(UCI Sentiment Labelled Sentences, Kotzias et al. 2015).",
+    help="Reddit comments labelled admiration, amusement, anger, curiosity, gratitude or love "
+    "(GoEmotions, Demszky et al. 2020). examples/emotions-test.csv is a test file for the "
+    "Metrics page.",
 )
 
 read_files: dict[str, LabeledTexts | None] = {"train": None, "valid": None}

@@ -20,6 +20,7 @@ from ui import charts, state
 from ui.widgets import (
     PLAYGROUND_PAGE,
     TRAIN_PAGE,
+    completed_message,
     fmt_duration,
     fmt_time,
     live_run,
@@ -80,19 +81,6 @@ def few_examples_note(evaluation: Evaluation, where: str) -> None:
             f":material/warning: Fewer than {FEW_EXAMPLES} {where} examples: {named}{more}. Their "
             "per-label scores rest on a handful of texts; one text moves them a lot."
         )
-
-
-def completed_message(record: RunRecord) -> None:
-    """The end of a run: celebrated only when the gain's interval is above zero."""
-    final, baseline = record.final, record.baseline
-    if final is None or baseline is None:
-        return
-    outcome = judge(final, baseline, finetune_kept=record.finetune_kept is not False)
-    done = "Finetune completed. Now you can test your model in the Playground."
-    if outcome.clear_gain:
-        st.success(f"{done} {md(outcome.message)}", icon=":material/celebration:")
-    else:
-        st.info(f"{done} {md(outcome.message)}", icon=":material/info:")
 
 
 def headline(record: RunRecord) -> None:

@@ -20,6 +20,7 @@ from ui.widgets import (
     DATA_PAGE,
     METRICS_PAGE,
     PLAYGROUND_PAGE,
+    completed_message,
     fmt_duration,
     live_run,
     md,
@@ -218,15 +219,10 @@ def draw_run(record: RunRecord) -> None:
             else f"Took {fmt_duration(record.duration_s)}"
         )
     if record.status == "completed":
-        st.success(
-            "Finetune completed. Now you can test your model in the Playground.",
-            icon=":material/celebration:",
-        )
+        completed_message(record)
         c1, c2 = st.columns(2)
         c1.page_link(METRICS_PAGE, label="See the metrics", icon=":material/monitoring:")
         c2.page_link(PLAYGROUND_PAGE, label="Open the Playground", icon=":material/science:")
-        if record.finetune_kept is False and record.note:
-            st.info(md(record.note))
     elif record.status == "failed":
         reason = (record.error or {}).get("reason", "unknown reason")
         st.error(f"The run failed: {md(reason)}", icon=":material/error:")

@@ -123,6 +123,25 @@ def live(draw: Callable[[], None], active: bool, refresh_s: float = LIVE_REFRESH
     st.fragment(run_every=refresh_s if active else None)(draw)()
 
 
+def completed_message(record: RunRecord) -> None:
+    """The end of a completed run, celebrated only when the gain over the base model is above
+    the noise of the validation rows (its paired-bootstrap interval above zero)."""
+    from core.train.outcome import KEPT_BASE, judge
+
+    done = "Finetune completed. Now you can test your model in the Playground."
+    if record.final is None or record.baseline is None:
+        st.success(done, icon=":material/check_circle:")
+        return
+    outcome = judge(record.final, record.baseline, finetune_kept=record.finetune_kept is not False)
+    message = outcome.message
+    if outcome.kind == KEPT_BASE and record.note:
+        message = record.note  # the run's own figures
+    if outcome.clear_gain:
+        st.success(f"{done} {md(message)}", icon=":material/celebration:")
+    else:
+        st.info(f"{done} {md(message)}", icon=":material/info:")
+
+
 def live_run(
     run_id: str,
     draw: Callable[[RunRecord], None],

@@ -16,7 +16,7 @@ from core.runs.store import RunStore
 
 log = logging.getLogger("embedtune.maps")
 MAP_FILE = "map.json"
-MAP_LOCK = ".map.lock"  # held while a process computes the map
+MAP_LOCK = "map.lock"  # held while a process computes the map (like worker.lock)
 
 
 def map_path(store: RunStore, run_id: str) -> Path:

@@ -12,6 +12,7 @@ scikit-learn metric once per draw and metric.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -97,16 +98,12 @@ def score_intervals(
     y_pred: Sequence[str],
     labels: Sequence[str],
     positive: str | None = None,
-    *,
-    n_resamples: int = N_RESAMPLES,
-    level: float = LEVEL,
-    seed: int = SEED,
+    **options: Any,
 ) -> dict[str, Interval]:
-    """A `level` percentile-bootstrap interval of each score (see scores_from_confusions);
-    `positive` is the positive label of a two-label problem (None: macro averages)."""
-    return gain_intervals(
-        y_true, y_pred, None, labels, positive, n_resamples=n_resamples, level=level, seed=seed
-    )
+    """A 95 % percentile-bootstrap interval of each score (see scores_from_confusions);
+    `positive` is the positive label of a two-label problem (None: macro averages); `options`
+    are gain_intervals' n_resamples, level and seed."""
+    return gain_intervals(y_true, y_pred, None, labels, positive, **options)
 
 
 def gain_intervals(

@@ -84,16 +84,21 @@ def test_upload_train_metrics_and_classify(app_server, tmp_path):
     from playwright.sync_api import sync_playwright
 
     pairs = tiny_pairs(20)
+    test_pairs = tiny_pairs(6)
     n_epochs = 1
     if os.environ.get("EMBEDTUNE_SCREENSHOTS") == "1":
-        n_epochs = 2  # one epoch of the example set does not beat the base model
-        # Real sentences make better pictures (and take a minute longer to train).
-        pairs = [tuple(row) for row in csv.reader((ROOT / "examples" / "reviews.csv").open())]
+        n_epochs = 2
+        # The example set: real comments that finetuning pulls apart (a few minutes to train).
+        examples = ROOT / "examples"
+        pairs = [tuple(row) for row in csv.reader((examples / "emotions.csv").open())]
+        test_pairs = [tuple(row) for row in csv.reader((examples / "emotions-test.csv").open())]
     # The same hostile text with two labels, first so that the preview shows it: the review
     # quotes it in a conflict warning.
     pairs = [(HOSTILE, "positive"), (HOSTILE, "negative"), *pairs]
     data = tmp_path / "reviews.csv"
     data.write_bytes(csv_bytes(pairs))
+    test_file = tmp_path / "holdout.csv"
+    test_file.write_bytes(csv_bytes(test_pairs))
     dialogs: list[str] = []
 
     with sync_playwright() as p:
@@ -145,11 +150,21 @@ def test_upload_train_metrics_and_classify(app_server, tmp_path):
         settled(page)
         page.get_by_role("button", name="Start finetuning").click()
         page.get_by_text("Started run").wait_for()
+        run_id = page.url.split("run=")[1].split("&")[0]
+        assert "data=" in page.url  # the data set is named in the link, like the run
         try:
             page.get_by_text("Finetuning: step").wait_for(timeout=60_000)
             _shot(page, "train")
         except Exception:  # noqa: BLE001 - a fast machine may skip past the finetune phase
             pass
+
+        # A refresh mid-training: the data set and the run are still there, and the run goes on.
+        page.reload()
+        page.get_by_role("heading", name="Train").first.wait_for()
+        sidebar = page.locator('[data-testid="stSidebar"]')
+        sidebar.get_by_text(" validation examples · ", exact=False).wait_for()  # the data set
+        sidebar.get_by_text(run_id).wait_for()
+        page.locator('[data-testid="stMain"]').get_by_text(run_id).first.wait_for()
         page.get_by_text("Finetune completed").first.wait_for(timeout=TRAIN_TIMEOUT_MS)
         settled(page)
 
@@ -160,7 +175,20 @@ def test_upload_train_metrics_and_classify(app_server, tmp_path):
         settled(page)
         _charts_drawn(page)
         assert page.locator('[data-testid="stMetric"]').count() >= 4
+        page.get_by_text("95 % bootstrap interval").first.wait_for()
         _shot(page, "metrics", height=1900)
+
+        # A test file: the finetuned and the base model side by side, kept with the run.
+        uploader = page.locator('[data-testid="stFileUploader"]', has_text="Test file")
+        uploader.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
+            str(test_file)
+        )
+        page.get_by_text(f"{len(test_pairs)} rows · ").wait_for()
+        settled(page)
+        page.get_by_role("button", name="Evaluate", exact=True).click()
+        page.get_by_text(f"test file of {len(test_pairs)} examples").wait_for(timeout=120_000)
+        settled(page)
+        page.get_by_text("Errors (").last.wait_for()
 
         # Dashboard lists the run.
         _go(page, "Dashboard")

@@ -115,12 +115,12 @@ def test_data_page_shows_a_bad_file_error_without_a_traceback(tmp_path, monkeypa
 def test_data_page_example_data_set_and_validation_file(tmp_path, monkeypatch):
     at = open_app(tmp_path / "runs", monkeypatch)
     at.button(key="load_example").click().run()
-    assert "reviews.csv (example) · 300 rows · 2 labels" in shown(at)
-    valid = csv_bytes([("The film was great", "positive"), ("Awful service", "negative")])
+    assert "emotions.csv (example) · 600 rows · 6 labels" in shown(at)
+    valid = csv_bytes([("Thank you so much!", "gratitude"), ("lol that is hilarious", "amusement")])
     at.file_uploader(key="upload_valid").set_value(("valid.csv", valid, "text/csv")).run()
     at.button(key="review_data").click().run()
     assert not at.exception and not at.error
-    assert [m.value for m in at.metric][:3] == ["300", "2", "2"]
+    assert [m.value for m in at.metric][:3] == ["600", "2", "6"]
 
 
 # ----------------------------------------------------------------------------- train page

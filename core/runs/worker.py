@@ -269,7 +269,11 @@ def run_job(store: RunStore, run_id: str, queue: bool = True) -> str:
         )
         _test_pause("saved")  # the model is on disk, the status not yet: the riskiest moment
         total = reporter.finetune_steps
-        timing = reporter.timing(queued_s=_seconds_between(record.created_at, record.started_at))
+        try:
+            timing = reporter.timing(_seconds_between(record.created_at, record.started_at))
+        except Exception:  # noqa: BLE001 - a failed measurement must never fail the run
+            log.exception("run %s: its timing could not be measured", run_id)
+            timing = None
         # The status goes last: a run is served as completed only once everything is on disk.
         store.update(
             run_id,

@@ -102,7 +102,7 @@ def progress_printer(queue_line: Callable[[Any], str] | None = None) -> Callable
     validation macro-F1."""
     from tqdm import tqdm
 
-    state: dict[str, Any] = {"bar": None, "phase": None}
+    state: dict[str, Any] = {"bar": None, "phase": None, "place": None}
 
     def close() -> None:
         if state["bar"] is not None:
@@ -123,9 +123,15 @@ def progress_printer(queue_line: Callable[[Any], str] | None = None) -> Callable
                     dynamic_ncols=True,
                 )
             elif progress.phase == "queued" and queue_line is not None and record.active:
-                print(f"queued: {queue_line(record)}", file=sys.stderr)
+                pass  # below: again whenever its place in the queue changes
             elif progress.phase in PHASE_LINES:
                 print(PHASE_LINES[progress.phase], file=sys.stderr)
+        if progress.phase == "queued" and queue_line is not None and record.active:
+            line = queue_line(record)
+            place = line.split(", about")[0]  # the wait's figure moves every poll; the place not
+            if place != state.get("place"):
+                state["place"] = place
+                print(f"queued: {line}", file=sys.stderr)
         bar = state["bar"]
         if bar is not None:
             if progress.total and bar.total != progress.total:

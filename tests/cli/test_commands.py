@@ -95,6 +95,24 @@ def test_rename_names_a_run_and_status_says_where_a_queued_run_waits(tmp_path, c
     assert out.startswith(f"run {second.id}: queued · 2nd in the queue, after {first.id}, about")
 
 
+def test_following_a_queued_run_prints_its_place_when_it_changes(tmp_path, capsys):
+    from core.cli.render import progress_printer
+    from core.runs.status import status_line
+
+    store = RunStore(tmp_path / "runs")
+    first, _ = store.create(TrainConfig(seed=1), tiny_dataset())
+    second, _ = store.create(TrainConfig(seed=2), tiny_dataset())
+    update = progress_printer(lambda record: status_line(record, store))
+    update(store.get(second.id))
+    update(store.get(second.id))  # the same place: nothing new
+    store.update(first.id, status="cancelled")
+    update(store.get(second.id))
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith(f"queued: 2nd in the queue, after {first.id}, about ")
+    assert lines[1] == "queued: Next in the queue: starting"
+
+
 def test_models_lists_the_catalogue_and_the_device(capsys):
     code, out, _ = run_cli(capsys, "models", "--json")
     data = json.loads(out)

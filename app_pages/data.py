@@ -669,7 +669,7 @@ for which, table, exc in problems:
         show_error(exc)
 train, valid = read_files["train"], read_files["valid"]
 if unread or problems or train is None:
-    if current["train"] is None:
+    if current["train"] is None and saved_data is None:
         st.info("Upload a training file, or load the example data set to try everything at once.")
     st.stop()
 for note in notes:

@@ -12,7 +12,7 @@ from core.data.files import EXTENSIONS, read_table
 from core.data.table import HeaderRowError, Table
 from core.downloads import csv_bytes
 from core.errors import EmbedtuneError
-from core.runs.evaluate import TestResult, evaluate_run, load_test
+from core.runs.evaluate import TestResult, evaluate_run, load_test, test_key
 from core.runs.store import RunRecord
 from core.train.metrics import FEW_EXAMPLES, HEADLINE, METRIC_TITLES, Evaluation, mistakes
 from core.train.outcome import fmt_interval, judge
@@ -282,6 +282,13 @@ def test_upload(record: RunRecord) -> None:
         st.caption(md(note))
     digest = hashlib.sha256(raw).hexdigest()[:12]
     st.caption(f"{len(test)} rows · {len(test.classes)} labels")
+    if test_key(test) in [t.key for t in record.tests]:
+        # A completed run never changes: the same rows scored again would give the same figures.
+        if st.session_state.get(f"test_seen_{record.id}") != digest:
+            st.session_state[f"test_seen_{record.id}"] = digest
+            st.session_state[f"test_pick_{record.id}"] = test_key(test)
+        st.caption("This run was evaluated on these rows before: the result is below.")
+        return
     if st.button("Evaluate", type="primary", key=f"evaluate_{record.id}_{digest}"):
         try:
             with st.spinner("Scoring the finetuned model and the base model on the test file…"):
@@ -289,7 +296,8 @@ def test_upload(record: RunRecord) -> None:
         except EmbedtuneError as exc:
             show_error(exc)
             return
-        st.session_state[f"test_shown_{record.id}"] = result.key
+        st.session_state[f"test_seen_{record.id}"] = digest
+        st.session_state[f"test_pick_{record.id}"] = result.key
         st.rerun()  # the run's record now lists the evaluation
 
 
@@ -322,14 +330,10 @@ def test_section(record: RunRecord) -> None:
         t.key: f"{t.name} · {t.n} rows · F1 {t.f1:.3f} · {fmt_time(t.evaluated_at)}"
         for t in record.tests
     }
-    shown = st.session_state.get(f"test_shown_{record.id}")
-    chosen = st.selectbox(
-        "Test evaluation",
-        keys,
-        index=keys.index(shown) if shown in keys else 0,
-        format_func=names.__getitem__,
-        key=f"test_pick_{record.id}",
-    )
+    pick = f"test_pick_{record.id}"
+    if st.session_state.get(pick) not in keys:
+        st.session_state.pop(pick, None)
+    chosen = st.selectbox("Test evaluation", keys, format_func=names.__getitem__, key=pick)
     try:
         draw_test(load_test(state.store(), record.id, chosen))
     except EmbedtuneError as exc:

@@ -4,6 +4,9 @@ Same training rows, same test rows and the same small base model for every metho
 
     python bench/accuracy.py --datasets sst2,emotion --seeds 0,1,2 --methods frozen,setfit,embedtune
 
+`--methods fastfit` runs FastFit (fast-fit 1.2.1) in its own environment, `.venv-fastfit`
+(bench/requirements-fastfit.txt; see bench/fastfit_run.py).
+
 Each result is appended as one JSON line to --out (default bench/out/accuracy.jsonl), so a long
 run can be resumed (finished (data set, seed, method) triples are skipped) and summarised with
 `--summary`. SetFit comes from requirements-bench.txt, not the app's requirements.
@@ -111,6 +114,47 @@ def run_setfit(
     seconds = time.perf_counter() - started
     predicted = [str(p) for p in model.predict(list(test.texts))]
     return {**score(list(test.labels), predicted, train.classes), "train_s": seconds}
+
+
+FASTFIT_PYTHON = Path(__file__).resolve().parent.parent / ".venv-fastfit" / "bin" / "python"
+
+
+def run_fastfit(
+    train: LabeledTexts, test: LabeledTexts, seed: int, epochs: int
+) -> dict[str, float]:
+    """FastFit (IBM, fast-fit 1.2.1) in its own virtual environment (.venv-fastfit, from
+    bench/requirements-fastfit.txt): bench/fastfit_run.py trains on the rows and predicts the
+    test rows; its time is the training only, like the other methods'."""
+    import subprocess
+
+    from core.model.catalogue import model_path
+
+    if not FASTFIT_PYTHON.exists():
+        raise SystemExit(
+            f"{FASTFIT_PYTHON} is missing: python3 -m venv .venv-fastfit && "
+            ".venv-fastfit/bin/pip install -r bench/requirements-fastfit.txt"
+        )
+    with tempfile.TemporaryDirectory(prefix="fastfit-bench-") as folder:
+        rows, out = Path(folder) / "rows.json", Path(folder) / "out.json"
+        rows.write_text(
+            json.dumps(
+                {
+                    "train": list(zip(train.texts, train.labels, strict=True)),
+                    "test": list(zip(test.texts, test.labels, strict=True)),
+                }
+            ),
+            encoding="utf-8",
+        )
+        command = [str(FASTFIT_PYTHON), str(Path(__file__).with_name("fastfit_run.py"))]
+        command += ["--data", str(rows), "--model", str(model_path("small")), "--out", str(out)]
+        command += ["--seed", str(seed), "--epochs", str(epochs)]
+        subprocess.run(command, check=True)
+        result = json.loads(out.read_text(encoding="utf-8"))
+    return {
+        **score(list(test.labels), result["predictions"], train.classes),
+        "train_s": result["train_s"],
+        "epochs": result["epochs"],
+    }
 
 
 def run_embedtune(
@@ -243,6 +287,12 @@ def main() -> None:
     parser.add_argument("--summary", action="store_true", help="only print the table of --out")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     parser.add_argument(
+        "--fastfit-epochs",
+        type=int,
+        default=10,
+        help="FastFit's epochs (its README uses 40: about 40 minutes a run on 2 CPU cores)",
+    )
+    parser.add_argument(
         "--against",
         default="",
         help="with --summary: also the paired table of embedtune against this method",
@@ -282,6 +332,8 @@ def main() -> None:
                     result = run_frozen(train, test, seed, args.device)
                 elif method == "setfit":
                     result = run_setfit(train, test, seed, args.device)
+                elif method == "fastfit":
+                    result = run_fastfit(train, test, seed, args.fastfit_epochs)
                 elif method == "embedtune":
                     result = run_embedtune(train, test, seed, overrides, args.device)
                 else:

@@ -143,7 +143,8 @@ def confusion_matrix(evaluation: Evaluation, title: str) -> alt.LayerChart:
             count = int(row[j]) if j < len(row) else 0
             rows.append({"true": truth, "predicted": guess, "count": count, "share": count / total})
     frame = pd.DataFrame(rows, columns=["true", "predicted", "count", "share"])
-    axis = alt.Axis(labelLimit=160, labelAngle=0)
+    # Level names read best; from five labels on they are slanted so that every one shows.
+    axis = alt.Axis(labelLimit=160, labelAngle=0 if len(labels) <= 4 else -35)
     base = alt.Chart(frame).encode(
         x=alt.X("predicted:N", sort=labels, title="predicted label", axis=axis),
         y=alt.Y("true:N", sort=labels, title="true label", axis=alt.Axis(labelLimit=160)),

@@ -269,6 +269,9 @@ def test_metrics_page_evaluates_a_test_file_and_lists_the_errors(run_copy, monke
     assert not at.exception and not at.error
     [summary] = run_copy.store.get(run_id).tests
     assert summary.name == "holdout.csv" and summary.n == 4
+    # The same rows again: the kept result, not a second scoring.
+    assert "evaluated on these rows before" in shown(at)
+    assert not [b for b in at.button if b.key.startswith(f"evaluate_{run_id}_")]
     text = shown(at)
     assert "holdout.csv" in text and "test file of 4 examples" in text
     errors = [d.value for d in at.dataframe if "predicted label" in d.value.columns]

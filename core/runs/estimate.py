@@ -65,6 +65,11 @@ class Rates:
         if self.runs:
             plural = "run" if self.runs == 1 else "runs"
             return f"measured by {self.runs} finished {plural} of the {self.base_model} model here"
+        if self.base_model not in CATALOGUE:  # a model folder: the small model's figures
+            return (
+                f"from the catalogue's CPU figures for the small model ({self.base_model} is not "
+                "in the catalogue and no finished run measured it yet)"
+            )
         return (
             f"from the catalogue's CPU figures for the {self.base_model} model (no finished run "
             "to measure yet)"
@@ -91,7 +96,7 @@ def rates(store: RunStore, base_model: str, device_kind: str = "cpu") -> Rates:
     catalogue's figures when none finished yet."""
     runs = [r.timing for r in timed_runs(store, base_model, device_kind) if r.timing]
     if not runs:
-        spec = CATALOGUE[base_model]
+        spec = CATALOGUE.get(base_model, CATALOGUE["small"])
         return Rates(
             base_model=base_model,
             train_examples_per_s=spec.train_examples_per_s_cpu,

@@ -54,6 +54,14 @@ def test_without_a_finished_run_the_catalogue_figures_are_used_and_said_so(tmp_p
     assert measured.source.startswith("from the catalogue's CPU figures for the small model")
 
 
+def test_a_model_folder_outside_the_catalogue_gets_the_small_models_figures_said_so(tmp_path):
+    measured = rates(RunStore(tmp_path / "runs"), "/models/my-model")
+    assert measured.train_examples_per_s == CATALOGUE["small"].train_examples_per_s_cpu
+    assert measured.source.startswith("from the catalogue's CPU figures for the small model (")
+    config = TrainConfig(base_model="/models/my-model")
+    assert estimate(config, 100, 20, RunStore(tmp_path / "runs")).seconds > 0
+
+
 def test_finished_runs_of_the_same_model_and_device_give_the_rates(tmp_path):
     store = RunStore(tmp_path / "runs")
     for seed, pace in enumerate([30.0, 40.0, 90.0]):

@@ -12,6 +12,7 @@ import streamlit as st
 from core.data.cleaning import CleaningConfig, clean
 from core.data.files import EXTENSIONS, read_table
 from core.data.labeled import LabeledTexts
+from core.data.multilabel import labeled_multi
 from core.data.table import HeaderRowError, Table
 from core.errors import EmbedtuneError
 from core.io import encoding_warning
@@ -26,6 +27,7 @@ from core.quality.prepare import prepare_data, review_for_model
 from core.quality.review import DROP_KINDS, RARE_LABEL_EXAMPLES, Review, droppable_rows
 from core.runs.datasets import SavedData
 from ui import charts, loaders, state
+from ui.multilabel import draw_stats, multilabel_options
 from ui.widgets import TRAIN_PAGE, md, show_error
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "emotions.csv"
@@ -121,8 +123,17 @@ def read(_raw: bytes, digest: str, name: str, header: bool, sheet: str | None, m
 
 @st.cache_data(max_entries=4, show_spinner=False)
 def labeled(
-    _table: Table, digest: str, header: bool, sheet: str | None, text: str | None, label: str | None
+    _table: Table,
+    digest: str,
+    header: bool,
+    sheet: str | None,
+    text: str | None,
+    label: str | None,
+    multi: bool = False,
+    separator: str = "|",
 ) -> LabeledTexts:
+    if multi:
+        return labeled_multi(_table, text, label, separator)
     return _table.labeled(text, label)
 
 
@@ -305,6 +316,8 @@ def draw_review(
         "Imbalance (largest / smallest)",
         "–" if review.imbalance_ratio is None else f"{review.imbalance_ratio:.1f} : 1",
     )
+    if review.multilabel is not None:
+        draw_stats(review.multilabel)
 
     left, right = st.columns([2, 3], gap="large")
     with left:
@@ -654,7 +667,8 @@ for which, column in zip(("train", "valid"), uploads, strict=True):
         continue
     with column:
         text, label = file_options(which, table)
-    read_as[which] = (digest, options["header"], table.sheet, text, label)
+        multi = multilabel_options(which, table, text, label)
+    read_as[which] = (digest, options["header"], table.sheet, text, label, *multi)
     try:
         read_files[which] = labeled(table, *read_as[which])
     except EmbedtuneError as exc:

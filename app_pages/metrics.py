@@ -9,12 +9,14 @@ import pandas as pd
 import streamlit as st
 
 from core.data.files import EXTENSIONS, read_table
+from core.data.multilabel import labeled_multi
 from core.data.table import HeaderRowError, Table
 from core.downloads import csv_bytes
 from core.errors import EmbedtuneError
 from core.runs.evaluate import TestResult, evaluate_run, load_test, test_key
 from core.runs.store import RunRecord
 from core.train.metrics import FEW_EXAMPLES, HEADLINE, METRIC_TITLES, Evaluation, mistakes
+from core.train.multilabel import METRIC_TITLES as MULTILABEL_TITLES
 from core.train.outcome import fmt_interval, judge
 from ui import charts, state
 from ui.widgets import (
@@ -38,7 +40,13 @@ ERRORS_SHOWN = 500
 
 def scope(evaluation: Evaluation, where: str) -> str:
     m = evaluation.metrics
-    if m.average == "binary":
+    if m.average == "micro":
+        what = (
+            "Multi-label: Hamming accuracy (right yes / no answers over every text and label), "
+            f"micro-averaged F1, precision and recall; subset accuracy {m.subset_accuracy:.3f} "
+            "(texts with exactly the right labels)"
+        )
+    elif m.average == "binary":
         what = f"F1, precision and recall of the label {md(repr(m.positive_label))}"
     else:
         what = "F1, precision and recall averaged over the labels (macro)"
@@ -49,12 +57,13 @@ def tiles(final: Evaluation, baseline: Evaluation | None) -> None:
     """The four headline scores, each with its interval, and the gain with its paired one."""
     gains = final.metrics.gain_over(baseline.metrics) if baseline is not None else {}
     gain_intervals = final.gain_intervals(baseline) if baseline is not None else {}
+    titles = MULTILABEL_TITLES if final.metrics.average == "micro" else METRIC_TITLES
     for col, name in zip(st.columns(len(HEADLINE)), HEADLINE, strict=True):
         value = getattr(final.metrics, name)
         gain = gains.get(name)
         before = None if baseline is None else getattr(baseline.metrics, name)
         col.metric(
-            METRIC_TITLES[name],
+            titles[name],
             f"{value:.3f}",
             None if gain is None else f"{gain:+.3f}",
             border=True,
@@ -141,13 +150,14 @@ def per_label(final: Evaluation, baseline: Evaluation | None) -> None:
 
 
 def matrices(final: Evaluation, baseline: Evaluation | None, where: str) -> None:
-    st.markdown(f"**Confusion matrix** ({where}; rows: true label, columns: predicted)")
-    left, right = st.columns(2)
-    with left:
-        st.altair_chart(charts.confusion_matrix(final, "Finetuned"), width="stretch")
-    if baseline is not None:
-        with right:
-            st.altair_chart(charts.confusion_matrix(baseline, "Base model"), width="stretch")
+    if final.confusion_matrix:  # none for multi-label runs: each label is its own yes / no
+        st.markdown(f"**Confusion matrix** ({where}; rows: true label, columns: predicted)")
+        left, right = st.columns(2)
+        with left:
+            st.altair_chart(charts.confusion_matrix(final, "Finetuned"), width="stretch")
+        if baseline is not None:
+            with right:
+                st.altair_chart(charts.confusion_matrix(baseline, "Base model"), width="stretch")
     st.markdown("**Per label**")
     per_label(final, baseline)
 
@@ -274,7 +284,11 @@ def test_upload(record: RunRecord) -> None:
     raw = upload.getvalue()
     try:
         table, notes = read_test_table(upload.name, raw)
-        test = table.labeled(*choose_test_columns(table, record.id))
+        columns = choose_test_columns(table, record.id)
+        if record.data.get("multi_label"):  # label lists or cells joined by "|"
+            test = labeled_multi(table, *columns)
+        else:
+            test = table.labeled(*columns)
     except EmbedtuneError as exc:
         show_error(exc)
         return

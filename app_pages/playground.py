@@ -17,6 +17,7 @@ from core.runs.maps import build_quietly, load_run_map, map_in_progress
 from core.runs.store import RunRecord
 from core.serve.wire import MAX_INPUTS, classify_response, classify_snippets
 from ui import charts, loaders, state
+from ui.multilabel import label_chips
 from ui.widgets import TRAIN_PAGE, md, run_title, show_error
 
 SIMILARITY_MAX = 20
@@ -196,6 +197,34 @@ def classify_tab(record: RunRecord | None) -> None:
     if stored is None or stored[0] != record.id:
         return
     results, body = stored[1], stored[2]
+    if any("predictions" in r for r in results):
+        multilabel_results(results)
+    else:
+        single_label_results(results)
+    developer_view(record.id, body)
+    d1, d2, _ = st.columns([1, 1, 3])
+    d1.download_button(
+        "Download CSV",
+        predictions_csv(results),
+        file_name="predictions.csv",
+        mime="text/csv",
+        on_click="ignore",
+        icon=":material/download:",
+        key="download_predictions_csv",
+    )
+    d2.download_button(
+        "Download JSON",
+        json_bytes(body),
+        file_name="predictions.json",
+        mime="application/json",
+        on_click="ignore",
+        icon=":material/download:",
+        key="download_predictions_json",
+    )
+
+
+def single_label_results(results: list) -> None:
+    """A single-label model's results: the table, and each text's prediction with a chart."""
     st.dataframe(
         pd.DataFrame(
             [
@@ -228,26 +257,33 @@ def classify_tab(record: RunRecord | None) -> None:
                 )
     if len(results) > RESULTS_SHOWN:
         st.caption(f"Charts for the first {RESULTS_SHOWN} texts; the table has all.")
-    developer_view(record.id, body)
-    d1, d2, _ = st.columns([1, 1, 3])
-    d1.download_button(
-        "Download CSV",
-        predictions_csv(results),
-        file_name="predictions.csv",
-        mime="text/csv",
-        on_click="ignore",
-        icon=":material/download:",
-        key="download_predictions_csv",
+
+
+def multilabel_results(results: list) -> None:
+    """A multi-label model's results: every label above its threshold as a chip with its own
+    confidence (they do not sum to 1), and each label's confidence as a chart."""
+    st.dataframe(
+        pd.DataFrame(
+            [{"text": r["input"], "labels": ", ".join(r["predictions"])} for r in results],
+            columns=["text", "labels"],
+        ),
+        hide_index=True,
+        column_config={"text": st.column_config.TextColumn("text", width="large")},
     )
-    d2.download_button(
-        "Download JSON",
-        json_bytes(body),
-        file_name="predictions.json",
-        mime="application/json",
-        on_click="ignore",
-        icon=":material/download:",
-        key="download_predictions_json",
-    )
+    for i, result in enumerate(results[:RESULTS_SHOWN]):
+        with st.container(border=True):
+            left, right = st.columns([2, 3])
+            with left:
+                st.text(result["input"])
+                label_chips(result["predictions"], result["confidences"], key=f"chips_{i}")
+            with right:
+                st.altair_chart(
+                    charts.confidences(result["labels"], result["prediction"]),
+                    width="stretch",
+                    key=f"confidence_chart_{i}",
+                )
+    if len(results) > RESULTS_SHOWN:
+        st.caption(f"Labels for the first {RESULTS_SHOWN} texts; the table has all.")
 
 
 def developer_view(run_id: str, body: dict) -> None:
@@ -350,6 +386,11 @@ def validation_map(record: RunRecord) -> None:
 
 
 def draw_maps(maps, record: RunRecord) -> None:
+    if record.data.get("multi_label"):
+        st.caption(
+            "Multi-label run: each point is coloured by its first label (in label order), and a "
+            "cross marks a text whose most likely label is not that one."
+        )
     classes = list(record.data.get("classes", []))
     if maps.labels is not None:
         classes += [c for c in dict.fromkeys(maps.labels) if c not in classes]

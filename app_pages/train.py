@@ -14,6 +14,7 @@ from core.runs.sharing import DemoSettings, check_submission
 from core.runs.status import about, rough
 from core.runs.store import RunRecord
 from core.train.metrics import HEADLINE, METRIC_TITLES
+from core.train.multilabel import METRIC_TITLES as MULTILABEL_TITLES
 from ui import loaders, state
 from ui.widgets import (
     DASHBOARD_PAGE,
@@ -209,7 +210,9 @@ def draw_run(record: RunRecord) -> None:
         st.caption(f"Latest validation scores: {where}")
         cols = st.columns(4)
         for col, name in zip(cols, HEADLINE, strict=True):
-            title = METRIC_TITLES[name]
+            # A multi-label run's accuracy is Hamming accuracy, its F1 micro-averaged.
+            titles = MULTILABEL_TITLES if m.get("average") == "micro" else METRIC_TITLES
+            title = titles[name]
             delta = None if latest["step"] == 0 else f"{m[name] - base[name]:+.3f}"
             col.metric(title, f"{m[name]:.3f}", delta)
     if record.duration_s is not None:

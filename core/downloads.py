@@ -58,6 +58,22 @@ def predictions_csv(results: Sequence[dict[str, Any]]) -> bytes:
     labels: list[str] = []
     for result in results:
         labels += [label for label in result["labels"] if label not in labels]
+    if any("predictions" in result for result in results):
+        # Multi-label: every chosen label in one cell, as batch jobs write it ("a|b").
+        from core.data.multilabel import join_labels
+
+        header = ["input", "predictions", *(f"p({label})" for label in labels)]
+        return csv_bytes(
+            header,
+            (
+                [
+                    result["input"],
+                    join_labels(result.get("predictions", [])),
+                    *(float(result["labels"].get(label, 0.0)) for label in labels),
+                ]
+                for result in results
+            ),
+        )
     header = ["input", "prediction", "confidence", *(f"p({label})" for label in labels)]
     rows = (
         [

@@ -18,7 +18,7 @@ import pytest  # noqa: E402
 SMALL_MAX_TOKENS = 256  # all-MiniLM-L6-v2's max_seq_length
 TRAIN_TIMEOUT_S = 600
 # Fixtures that train a real model: a test that uses one is `slow` (not in `make test-fast`).
-FINETUNE_FIXTURES = {"completed_run", "run_copy"}
+FINETUNE_FIXTURES = {"completed_run", "run_copy", "multilabel_run"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -81,3 +81,35 @@ def run_copy(completed_run, tmp_path) -> CompletedRun:
     root.mkdir()
     shutil.copytree(completed_run.root / completed_run.run_id, root / completed_run.run_id)
     return CompletedRun(root, completed_run.run_id)
+
+
+@pytest.fixture(scope="session")
+def multilabel_run(tmp_path_factory) -> CompletedRun:
+    """One real tiny multi-label finetune for the whole session, trained end to end through the
+    command line (`python -m core train FILE.csv --multi-label`, labels joined by "|"). Read it,
+    never change it."""
+    import csv
+    import json
+    import subprocess
+    import sys
+
+    from tests.helpers import ROOT, TINY, tiny_multilabel_rows
+
+    folder = tmp_path_factory.mktemp("multilabel")
+    data = folder / "topics.csv"
+    with open(data, "w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows((text, "|".join(labels)) for text, labels in tiny_multilabel_rows())
+    root = folder / "runs"
+    settings = [f"--{k.replace('_', '-')}={v}" for k, v in TINY.items()]
+    argv = ["train", str(data), "--multi-label", "--runs-dir", str(root), "--json", *settings]
+    done = subprocess.run(
+        [sys.executable, "-m", "core", *argv],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=TRAIN_TIMEOUT_S,
+    )
+    assert done.returncode == 0, done.stderr
+    record = json.loads(done.stdout)
+    assert record["status"] == "completed", record
+    return CompletedRun(root, record["run_id"])

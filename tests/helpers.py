@@ -255,3 +255,27 @@ def read_error(source: bytes | Path, **options) -> str:
     with pytest.raises(DataError) as info:
         read_labeled(source, **options)
     return str(info.value)
+
+
+# -- multi-label data (issue #18) ----------------------------------------------------------------
+
+
+def tiny_multilabel_rows(per_label: int = 6) -> list[tuple[str, list[str]]]:
+    """Texts about one of three topics, and texts about two at once (both labels)."""
+    topics = list(_TOPICS)
+    rows: list[tuple[str, list[str]]] = []
+    for i in range(per_label):
+        for label, texts in _TOPICS.items():
+            rows.append((f"{texts[i % len(texts)]} ({i})", [label]))
+        a, b = topics[i % 3], topics[(i + 1) % 3]
+        both = f"{_TOPICS[a][i % 3]} and {_TOPICS[b][(i + 1) % 3]} ({i})"
+        rows.append((both, sorted([a, b])))
+    return rows
+
+
+def jsonl_bytes(rows: list[tuple[str, list[str]]]) -> bytes:
+    """JSON Lines records {"text": ..., "labels": [...]}."""
+    import json
+
+    lines = [json.dumps({"text": t, "labels": labels}, ensure_ascii=False) for t, labels in rows]
+    return ("\n".join(lines) + "\n").encode("utf-8")

@@ -63,6 +63,22 @@ def test_predictions_csv_has_one_column_per_label():
     assert rows[2][1] == "1"
 
 
+def test_multi_label_predictions_csv_joins_the_chosen_labels():
+    results = [
+        {
+            "input": "a",
+            "prediction": "R|B",
+            "confidence": 0.9,
+            "labels": {"R|B": 0.9, "joy": 0.7, "sad": 0.1},
+            "predictions": ["R|B", "joy"],
+            "confidences": [0.9, 0.7],
+        },
+    ]
+    rows = read(predictions_csv(results))
+    assert rows[0] == ["input", "predictions", "p(R|B)", "p(joy)", "p(sad)"]
+    assert rows[1] == ["a", '"R|B"|joy', "0.9", "0.7", "0.1"]
+
+
 def test_npy_bytes_loads_without_pickle():
     vectors = np.arange(6, dtype=np.float32).reshape(2, 3)
     loaded = np.load(io.BytesIO(npy_bytes(vectors)), allow_pickle=False)

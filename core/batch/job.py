@@ -151,11 +151,18 @@ class Scorer:
             )
         classifier = cast("Classifier", self.model)  # a run: resolved with classify=True
         results = classifier.classify(texts)
-        columns: dict[str, Any] = {
-            "input": pa.array(texts, type=pa.string()),
-            "prediction": pa.array([r["prediction"] for r in results], type=pa.string()),
-            "confidence": pa.array([r["confidence"] for r in results], type=pa.float64()),
-        }
+        columns: dict[str, Any] = {"input": pa.array(texts, type=pa.string())}
+        if classifier.multi_label:
+            from core.data.multilabel import join_labels
+
+            # One cell of every chosen label ("a|b", as a multi-label file gives them), then
+            # each label's own confidence below.
+            columns["predictions"] = pa.array(
+                [join_labels(r.get("predictions", [])) for r in results], type=pa.string()
+            )
+        else:
+            columns["prediction"] = pa.array([r["prediction"] for r in results], type=pa.string())
+            columns["confidence"] = pa.array([r["confidence"] for r in results], type=pa.float64())
         for label in classifier.classes_:
             columns[f"confidence_{label}"] = pa.array(
                 [r["labels"][str(label)] for r in results], type=pa.float64()

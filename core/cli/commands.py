@@ -87,16 +87,27 @@ def _warn_encoding(path: str | None) -> None:
     _warn(encoding_warning(path) if path else None)
 
 
-def _read_labeled(path: str, args: argparse.Namespace) -> Any:
+def _read_labeled(path: str, args: argparse.Namespace, multi: bool = False) -> Any:
     """A labelled file of any format `core.data.files` reads, with the sheet and columns the
     command's options choose, and a warning for each thing the user should know (not UTF-8,
-    JSON although named .csv)."""
+    JSON although named .csv, labels that look multi-label). Multi-label with --multi-label,
+    `multi`, or when the label column holds lists."""
     from core.data.files import read_table
+    from core.data.multilabel import labeled_multi, looks_multi_label
 
     table = read_table(path, header=args.header, sheet=args.sheet)
-    data = table.labeled(args.text_column, args.label_column)
+    multi = multi or args.multi_label
+    hint = None if multi else looks_multi_label(table, args.text_column, args.label_column)
+    if hint is not None and "list" in hint:
+        multi, hint = True, f"read as multi-label: {hint}"
+    elif hint is not None:
+        hint += " (--multi-label)"
+    if multi:
+        data = labeled_multi(table, args.text_column, args.label_column, args.separator)
+    else:
+        data = table.labeled(args.text_column, args.label_column)
     _warn_encoding(path)
-    _warn(*table.notes)
+    _warn(*table.notes, hint)
     return data
 
 
@@ -108,7 +119,7 @@ def cmd_review(args: argparse.Namespace) -> int:
     from core.quality.prepare import review_for_model
 
     train = _read_labeled(args.train, args)
-    valid = _read_labeled(args.valid, args) if args.valid else None
+    valid = _read_labeled(args.valid, args, train.multi_label) if args.valid else None
     cleaning = CleaningConfig.ALL if args.clean else None
     report = review_for_model(train, valid, model=args.model, cleaning=cleaning)
     checked = None
@@ -172,7 +183,7 @@ def _training_set(args: argparse.Namespace, config: Any) -> Any:
     from core.quality.prepare import prepare_dataset, review_for_model
 
     train = _read_labeled(args.train, args)
-    valid = _read_labeled(args.valid, args) if args.valid else None
+    valid = _read_labeled(args.valid, args, train.multi_label) if args.valid else None
     report = None
     if args.drop:
         # The same review the app's drop choices come from: the model's tokenizer, the cleaning.
@@ -389,7 +400,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from core.train.outcome import judge
 
     store = _store(args)
-    test = _read_labeled(args.test, args)
+    # A multi-label run reads its test file as multi-label (label lists or joined cells).
+    test = _read_labeled(args.test, args, multi=bool(store.get(args.run).data.get("multi_label")))
     result = evaluate_run(store, args.run, test)
     final, baseline = result.final, result.baseline
     gains = final.metrics.gain_over(baseline.metrics)
@@ -466,7 +478,14 @@ def cmd_classify(args: argparse.Namespace) -> int:
         print_json(results)
     else:
         for r in results:
-            print(f"{r['prediction']}\t{r['confidence']:.3f}\t{r['input']}")
+            if "predictions" in r:  # multi-label: every chosen label with its confidence
+                chosen = ", ".join(
+                    f"{label} {p:.3f}"
+                    for label, p in zip(r["predictions"], r["confidences"], strict=True)
+                )
+                print(f"{chosen or '(no label)'}\t{r['input']}")
+            else:
+                print(f"{r['prediction']}\t{r['confidence']:.3f}\t{r['input']}")
     _suggest_serve(args)
     return EXIT_OK
 

@@ -53,6 +53,18 @@ def build_parser() -> argparse.ArgumentParser:
             help="the column or JSON field holding the labels (default: 'label', or the second "
             "of two)",
         )
+        p.add_argument(
+            "--multi-label",
+            action="store_true",
+            help="a text can carry several labels: a JSON list, or one cell joined by "
+            "--separator (a label column of JSON lists is read so without it)",
+        )
+        p.add_argument(
+            "--separator",
+            default="|",
+            help="with --multi-label: what joins the labels in one cell (default |; quote a "
+            'label that contains it: "a|b"|c)',
+        )
 
     def data_args(p: argparse.ArgumentParser) -> None:
         p.add_argument(

@@ -17,8 +17,10 @@ def metrics_json(evaluation: Any) -> dict[str, Any] | None:
         return None
     m = evaluation.metrics
     scores = m.scores()
+    extra = {} if m.subset_accuracy is None else {"subset_accuracy": m.subset_accuracy}
     return {
         **scores,
+        **extra,
         "average": m.average,
         "positive_label": m.positive_label,
         "n": evaluation.n,
@@ -33,6 +35,8 @@ def format_comparison(
     interval, one score per line."""
     m = final.metrics
     scope = f"positive label {m.positive_label!r}" if m.average == "binary" else "macro-averaged"
+    if m.average == "micro":
+        scope = "micro-averaged; multi-label: accuracy is Hamming accuracy"
     lines = [
         f"test file {name}: {final.n} rows, {len(final.labels)} labels; F1, precision and "
         f"recall {scope}; [95 % bootstrap interval]",
@@ -46,6 +50,9 @@ def format_comparison(
             _with_interval(value - before, gain_intervals.get(key), signed=True),
         ]
         lines.append(f"{key:<11}" + "".join(f"{c:<24}" for c in cells[:2]) + cells[2])
+    if m.subset_accuracy is not None and baseline.metrics.subset_accuracy is not None:
+        after, before = m.subset_accuracy, baseline.metrics.subset_accuracy
+        lines.append(f"{'subset_acc':<11}{after:<24.3f}{before:<24.3f}{after - before:+.3f}")
     return "\n".join(lines)
 
 
@@ -64,7 +71,14 @@ def format_metrics(name: str, evaluation: Any, baseline: Any = None) -> str:
         if baseline is not None:
             cell += f" ({value - getattr(baseline.metrics, key):+.3f})"
         cells.append(cell)
+    if m.subset_accuracy is not None:
+        cell = f"subset_accuracy {m.subset_accuracy:.3f}"
+        if baseline is not None and baseline.metrics.subset_accuracy is not None:
+            cell += f" ({m.subset_accuracy - baseline.metrics.subset_accuracy:+.3f})"
+        cells.append(cell)
     scope = f"positive label {m.positive_label!r}" if m.positive_label else "macro-averaged"
+    if m.average == "micro":
+        scope = "multi-label: accuracy is Hamming accuracy, f1 / precision / recall micro"
     return f"{name:<10} " + "  ".join(cells) + f"  [{scope}]"
 
 

@@ -61,9 +61,17 @@ def read_labeled(
     text_column: str | None = None,
     label_column: str | None = None,
     max_bytes: int = MAX_FILE_BYTES,
+    multi_label: bool = False,
+    separator: str = "|",
 ) -> LabeledTexts:
-    """Read a labelled file of any format Embedtune reads (see `read_table`) into LabeledTexts."""
+    """Read a labelled file of any format Embedtune reads (see `read_table`) into LabeledTexts.
+    `multi_label`: each row's labels are a list, or one cell joined by `separator`
+    (core.data.multilabel)."""
     table = read_table(source, name=name, header=header, sheet=sheet, max_bytes=max_bytes)
+    if multi_label:
+        from core.data.multilabel import labeled_multi
+
+        return labeled_multi(table, text_column, label_column, separator)
     return table.labeled(text_column, label_column)
 
 
@@ -342,7 +350,9 @@ def _cell(value: Any, true_false: tuple[str, str] = ("true", "false")) -> str:
     if isinstance(value, dt.date | dt.time):
         return value.isoformat()
     if isinstance(value, list | tuple):
-        return Nested(f"[{len(value)} items]", "a list")
+        scalars = all(isinstance(v, str | int | float) and not isinstance(v, bool) for v in value)
+        items = tuple(_cell(v) for v in value) if scalars else None
+        return Nested(f"[{len(value)} items]", "a list", items)
     if isinstance(value, dict):
         return Nested(f"{{{len(value)} fields}}", "an object")
     if isinstance(value, bytes):

@@ -55,6 +55,9 @@ class LabeledTexts(Record):
     labels: tuple[str, ...]
     rows: tuple[int, ...]
     name: str = ""
+    # Multi-label data (core.data.multilabel): the labels of each row, in `classes` order; then
+    # `labels` holds each row's labels joined as a file cell ("a|b"), for messages and grouping.
+    label_sets: tuple[tuple[str, ...], ...] | None = None
 
     def __post_init__(self) -> None:
         # Accept any sequence, store tuples: the record must stay immutable and hashable-ish.
@@ -67,6 +70,19 @@ class LabeledTexts(Record):
                 f"texts, labels and rows must have the same length, got "
                 f"{len(self.texts)}, {len(self.labels)} and {len(self.rows)}"
             )
+        if self.label_sets is not None:
+            sets = tuple(tuple(labels) for labels in self.label_sets)
+            object.__setattr__(self, "label_sets", sets)
+            if len(sets) != len(self.texts):
+                raise ValueError(
+                    f"label_sets must have one entry per text, got {len(sets)} for "
+                    f"{len(self.texts)} texts"
+                )
+
+    @property
+    def multi_label(self) -> bool:
+        """Whether a row can carry several labels (or none)."""
+        return self.label_sets is not None
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -74,11 +90,17 @@ class LabeledTexts(Record):
     @property
     def classes(self) -> tuple[str, ...]:
         """Distinct labels (empty labels excluded) in a stable order; see sort_labels."""
+        if self.label_sets is not None:
+            return sort_labels(label for labels in self.label_sets for label in labels)
         return sort_labels(self.labels)
 
     def class_counts(self) -> dict[str, int]:
-        """Number of examples per label, in `classes` order (empty labels not counted)."""
-        counts = Counter(self.labels)
+        """Number of examples per label, in `classes` order (empty labels not counted); with
+        several labels per row, the rows that carry each label."""
+        if self.label_sets is not None:
+            counts = Counter(label for labels in self.label_sets for label in set(labels))
+        else:
+            counts = Counter(self.labels)
         return {label: counts[label] for label in self.classes}
 
     def subset(self, indices: Iterable[int]) -> LabeledTexts:
@@ -89,6 +111,9 @@ class LabeledTexts(Record):
             labels=tuple(self.labels[i] for i in idx),
             rows=tuple(self.rows[i] for i in idx),
             name=self.name,
+            label_sets=(
+                None if self.label_sets is None else tuple(self.label_sets[i] for i in idx)
+            ),
         )
 
     def without_rows(self, rows: Iterable[int]) -> LabeledTexts:
@@ -100,12 +125,16 @@ class LabeledTexts(Record):
         """The same rows and labels with new texts (after cleaning)."""
         if len(texts) != len(self.texts):
             raise ValueError(f"expected {len(self.texts)} texts, got {len(texts)}")
-        return LabeledTexts(tuple(texts), self.labels, self.rows, self.name)
+        return LabeledTexts(tuple(texts), self.labels, self.rows, self.name, self.label_sets)
 
     def fingerprint(self) -> str:
-        """sha256 of the (text, label) pairs in order; ignores the name and row numbers."""
+        """sha256 of the (text, label) pairs in order; ignores the name and row numbers. A
+        multi-label row hashes its list of labels, so it never collides with a single label."""
         digest = hashlib.sha256()
-        for text, label in zip(self.texts, self.labels, strict=True):
+        values: Iterable[str | list[str]] = (
+            self.labels if self.label_sets is None else (list(s) for s in self.label_sets)
+        )
+        for text, label in zip(self.texts, values, strict=True):
             # One JSON array per line: unambiguous whatever the texts contain.
             digest.update(json.dumps([text, label], ensure_ascii=False).encode("utf-8"))
             digest.update(b"\n")
@@ -206,7 +235,7 @@ def split(data: LabeledTexts, *, valid_fraction: float = 0.2, seed: int = 0) -> 
     import numpy as np
 
     by_label: dict[str, list[int]] = {}
-    for index, label in enumerate(data.labels):
+    for index, label in enumerate(_strata(data)):
         by_label.setdefault(label, []).append(index)
     # Empty labels are grouped like a label so the split never fails; check_trainable rejects them.
     order = ([""] if "" in by_label else []) + list(sort_labels(by_label))
@@ -224,6 +253,18 @@ def split(data: LabeledTexts, *, valid_fraction: float = 0.2, seed: int = 0) -> 
         valid_source="split",
         valid_fraction=valid_fraction,
         seed=seed,
+    )
+
+
+def _strata(data: LabeledTexts) -> tuple[str, ...]:
+    """What the split stratifies on: the label, or with several labels per row the row's rarest
+    label (so that rare labels reach the validation set too; rows with no label together)."""
+    if data.label_sets is None:
+        return data.labels
+    counts = data.class_counts()
+    return tuple(
+        min(labels, key=lambda label: (counts[label], label)) if labels else ""
+        for labels in data.label_sets
     )
 
 
@@ -266,6 +307,10 @@ class TrainingData(Record):
         """(training, validation) examples after the split, whatever the seed."""
         if self.valid is not None:
             return len(self.train), len(self.valid)
+        if self.train.multi_label:  # split by each row's rarest label: a row counts once
+            counts = dict(Counter(_strata(self.train)))
+            held_out = sum(split_sizes(counts, self.valid_fraction).values())
+            return len(self.train) - held_out, held_out
         held_out = sum(split_sizes(self.train.class_counts(), self.valid_fraction).values())
         return len(self.train) - held_out, held_out
 
@@ -296,8 +341,13 @@ def check_trainable(data: DataSet) -> None:
     parts = [("", data.train), ("", data.valid)]
     if data.valid_source == "file":
         parts = [("", data.train), (" of the validation file", data.valid)]
+    multi = data.train.label_sets is not None
     for where, part in parts:
-        for what, values in (("text", part.texts), ("label", part.labels)):
+        # A multi-label row without labels is an example of none of them, not a mistake.
+        checked = (
+            (("text", part.texts),) if multi else (("text", part.texts), ("label", part.labels))
+        )
+        for what, values in checked:
             rows = [row for row, value in zip(part.rows, values, strict=True) if value == ""]
             if rows:
                 raise DataError(
@@ -306,9 +356,11 @@ def check_trainable(data: DataSet) -> None:
                 )
     known = set(classes)
     unknown: dict[str, list[int]] = {}
-    for row, label in zip(data.valid.rows, data.valid.labels, strict=True):
-        if label not in known:
-            unknown.setdefault(label, []).append(row)
+    valid_sets = data.valid.label_sets or tuple((label,) for label in data.valid.labels)
+    for row, labels in zip(data.valid.rows, valid_sets, strict=True):
+        for label in labels:
+            if label not in known:
+                unknown.setdefault(label, []).append(row)
     if unknown:
         label, rows = next(iter(unknown.items()))
         others = f" (and {len(unknown) - 1} more unknown labels)" if len(unknown) > 1 else ""

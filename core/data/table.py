@@ -36,14 +36,16 @@ class Nested(str):
     "[3 items]", never read as a text or a label. `kind` names it in messages ("a list")."""
 
     kind: str
+    items: tuple[str, ...] | None  # a list of names or numbers: its items (multi-label labels)
 
-    def __new__(cls, shown: str, kind: str) -> Nested:
+    def __new__(cls, shown: str, kind: str, items: tuple[str, ...] | None = None) -> Nested:
         cell = super().__new__(cls, shown)
         cell.kind = kind
+        cell.items = items
         return cell
 
-    def __getnewargs__(self) -> tuple[str, str]:  # type: ignore[override]
-        return str(self), self.kind  # so that a cached Table can be pickled and read back
+    def __getnewargs__(self) -> tuple[str, str, tuple[str, ...] | None]:  # type: ignore[override]
+        return str(self), self.kind, self.items  # so that a cached Table can be pickled
 
 
 class HeaderRowError(DataError):

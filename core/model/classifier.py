@@ -8,14 +8,14 @@ import shutil
 import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
 import numpy as np
 
 from core.data.cleaning import CleaningConfig
 from core.errors import RunError
 from core.model.catalogue import choose_device, load_model
-from core.model.heads import Head, LinearHead
+from core.model.heads import Head, LinearHead, SigmoidHead
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -35,6 +35,10 @@ class Classification(TypedDict):
     prediction: str
     confidence: float
     labels: dict[str, float]  # every label's probability, in the head's label order
+    # Multi-label results only: every label above its threshold, by confidence, and each one's
+    # confidence (`prediction` is the first of them, "" when none is above its threshold).
+    predictions: NotRequired[list[str]]
+    confidences: NotRequired[list[float]]
 
 
 def classifications(
@@ -51,6 +55,29 @@ def classifications(
                 prediction=names[best],
                 confidence=float(row[best]),
                 labels={name: float(p) for name, p in zip(names, row, strict=True)},
+            )
+        )
+    return results
+
+
+def multilabel_classifications(
+    inputs: Sequence[str], probabilities: np.ndarray, labels: Iterable[Any], thresholds: np.ndarray
+) -> list[Classification]:
+    """Multi-label results: each label's own sigmoid confidence (they do not sum to 1) and every
+    label at or above its threshold, most confident first."""
+    names = [str(label) for label in labels]
+    results: list[Classification] = []
+    for text, row in zip(inputs, probabilities, strict=True):
+        chosen = [int(i) for i in np.argsort(-row, kind="stable") if row[i] >= thresholds[i]]
+        best = chosen[0] if chosen else int(row.argmax())
+        results.append(
+            Classification(
+                input=text,
+                prediction=names[best] if chosen else "",
+                confidence=float(row[best]),
+                labels={name: float(p) for name, p in zip(names, row, strict=True)},
+                predictions=[names[i] for i in chosen],
+                confidences=[float(row[i]) for i in chosen],
             )
         )
     return results
@@ -100,18 +127,50 @@ class Classifier(Embedder):
         """Probability of each label (columns in `classes_` order) for each text."""
         return self.head.predict_proba(self.embed(texts))
 
+    @property
+    def multi_label(self) -> bool:
+        """Whether a text gets every label above its threshold (a one-vs-rest sigmoid head)."""
+        return isinstance(self.head, SigmoidHead)
+
+    @property
+    def thresholds_(self) -> np.ndarray | None:
+        """The decision threshold of each label (multi-label), in `classes_` order."""
+        if not isinstance(self.head, SigmoidHead):
+            return None
+        n = len(self.classes_)
+        return self.head.thresholds_ if self.head.thresholds_ is not None else np.full(n, 0.5)
+
     def predict(self, texts: str | Sequence[str]) -> list[str]:
         """The most likely label of each text."""
         return [str(self.classes_[i]) for i in self.predict_proba(texts).argmax(axis=1)]
 
+    def predict_labels(self, texts: str | Sequence[str]) -> list[tuple[str, ...]]:
+        """The labels of each text: those above their thresholds (multi-label), else the most
+        likely one."""
+        if not self.multi_label:
+            return [(label,) for label in self.predict(texts)]
+        chosen = self.predict_proba(texts) >= self.thresholds_
+        return [tuple(str(c) for c in self.classes_[row]) for row in chosen]
+
     def classify(self, texts: str | Sequence[str]) -> list[Classification]:
-        """Hosted-API shaped results: input, prediction, confidence, labels -> confidence."""
+        """Hosted-API shaped results: input, prediction, confidence, labels -> confidence (and
+        predictions, confidences for a multi-label classifier)."""
         texts = _as_list(texts)
-        return classifications(texts, self.predict_proba(texts), self.classes_)
+        return classify_probabilities(self, texts, self.predict_proba(texts))
 
     def save(self, directory: Path) -> None:
         """Write model/, head.safetensors and labels.json into `directory`."""
         save_classifier(self.model, self.head, list(self.classes_), self.cleaning, directory)
+
+
+def classify_probabilities(
+    classifier: Classifier, texts: Sequence[str], probabilities: np.ndarray
+) -> list[Classification]:
+    """Results from probabilities the classifier's head gave, single- or multi-label."""
+    thresholds = classifier.thresholds_
+    if thresholds is not None:
+        return multilabel_classifications(texts, probabilities, classifier.classes_, thresholds)
+    return classifications(texts, probabilities, classifier.classes_)
 
 
 def save_classifier(
@@ -145,6 +204,14 @@ def save_classifier(
             "head": "logistic_regression",
             **(extra or {}),
         }
+        if isinstance(head, SigmoidHead):
+            n = len(meta["labels"])
+            thresholds = head.thresholds_ if head.thresholds_ is not None else np.full(n, 0.5)
+            meta.update(
+                head="one_vs_rest_logistic_regression",
+                multi_label=True,
+                thresholds=[float(t) for t in thresholds],
+            )
         (tmp / LABELS_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
         if (directory / MODEL_DIR).exists():
             shutil.rmtree(directory / MODEL_DIR)
@@ -154,7 +221,7 @@ def save_classifier(
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def load_head(directory: Path) -> tuple[LinearHead, list[str], CleaningConfig]:
+def load_head(directory: Path) -> tuple[LinearHead | SigmoidHead, list[str], CleaningConfig]:
     """Rebuild the logistic-regression head from safetensors + JSON."""
     from safetensors.numpy import load_file
 
@@ -167,11 +234,20 @@ def load_head(directory: Path) -> tuple[LinearHead, list[str], CleaningConfig]:
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise RunError(f"the classifier head in {directory} is missing or damaged: {exc}") from exc
     coef, intercept = arrays["coef"], arrays["intercept"]
-    expected_rows = 1 if len(labels) == 2 else len(labels)
+    multi = bool(meta.get("multi_label", False))
+    expected_rows = 1 if len(labels) == 2 and not multi else len(labels)
     if coef.ndim != 2 or coef.shape[0] != expected_rows or intercept.shape != (expected_rows,):
         raise RunError(
             f"the classifier head in {directory} does not match its {len(labels)} labels"
         )
+    if multi:
+        thresholds = np.asarray(meta.get("thresholds") or [0.5] * len(labels), dtype=np.float64)
+        if thresholds.shape != (len(labels),):
+            raise RunError(
+                f"the classifier head in {directory} has {thresholds.size} thresholds for "
+                f"{len(labels)} labels"
+            )
+        return SigmoidHead(coef, intercept, thresholds), labels, cleaning
     return LinearHead(coef, intercept), labels, cleaning
 
 

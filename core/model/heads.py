@@ -105,3 +105,56 @@ def head_as_softmax(head: LogisticRegression, num_labels: int) -> tuple[np.ndarr
         # Binary LR gives one logit w.x + b; softmax over (-z/2, z/2) is the same sigmoid.
         return np.vstack([-coef / 2, coef / 2]), np.array([-intercept[0] / 2, intercept[0] / 2])
     return coef, intercept
+
+
+# ----------------------------------------------------------------------------- multi-label heads
+
+
+@dataclass(frozen=True)
+class SigmoidHead:
+    """One-vs-rest logistic regressions as one array: an independent sigmoid per label, so a
+    text's confidences do not sum to 1 (multi-label). `predict` applies the per-label decision
+    thresholds (0.5 where none was chosen) and gives a 0/1 indicator matrix, as scikit-learn's
+    multi-label estimators do."""
+
+    coef_: np.ndarray  # (labels, dim)
+    intercept_: np.ndarray  # (labels,)
+    thresholds_: np.ndarray | None = None  # (labels,)
+
+    @property
+    def classes_(self) -> np.ndarray:
+        return np.arange(self.coef_.shape[0])
+
+    def decision_function(self, embeddings: np.ndarray) -> np.ndarray:
+        return np.asarray(embeddings, dtype=np.float64) @ self.coef_.T + self.intercept_
+
+    def predict_proba(self, embeddings: np.ndarray) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-self.decision_function(embeddings)))
+
+    def predict(self, embeddings: np.ndarray) -> np.ndarray:
+        thresholds = 0.5 if self.thresholds_ is None else self.thresholds_
+        return (self.predict_proba(embeddings) >= thresholds).astype(np.int64)
+
+    def with_thresholds(self, thresholds: np.ndarray) -> SigmoidHead:
+        return SigmoidHead(self.coef_, self.intercept_, np.asarray(thresholds, dtype=np.float64))
+
+
+def fit_multilabel_head(embeddings: np.ndarray, y: np.ndarray, config: TrainConfig) -> SigmoidHead:
+    """One logistic regression per label (one-vs-rest) on a 0/1 indicator matrix (rows x
+    labels), unweighted: the per-label thresholds, chosen on validation, set the balance."""
+    from sklearn.linear_model import LogisticRegression
+
+    coef = np.zeros((y.shape[1], embeddings.shape[1]))
+    intercept = np.zeros(y.shape[1])
+    for k in range(y.shape[1]):
+        column = y[:, k]
+        positives = int(column.sum())
+        if positives in (0, len(column)):
+            # Every row agrees: a constant score (logit of the smoothed rate), as a probe would.
+            rate = (positives + 0.5) / (len(column) + 1.0)
+            intercept[k] = np.log(rate / (1 - rate))
+            continue
+        head = LogisticRegression(C=config.head_c, max_iter=2000, random_state=config.seed)
+        head.fit(embeddings, column)
+        coef[k], intercept[k] = head.coef_[0], head.intercept_[0]
+    return SigmoidHead(coef, intercept)

@@ -133,6 +133,14 @@ class ComparisonMaps:  # noqa: PLW1641 - arrays inside: compared by identity
         return out
 
 
+def first_labels(data: LabeledTexts) -> tuple[str, ...]:
+    """The label a map colours each text by: its label, or with several labels per row the
+    first of them in label order ("" for a row without one)."""
+    if data.label_sets is None:
+        return data.labels
+    return tuple(labels[0] if labels else "" for labels in data.label_sets)
+
+
 def compare_maps(
     base: Embedder,
     tuned: Classifier,
@@ -157,11 +165,12 @@ def compare_maps(
     classes = [str(c) for c in tuned.classes_]
     if labels is not None and train is not None and texts:
         index = {label: i for i, label in enumerate(classes)}
-        keep = [i for i, label in enumerate(train.labels) if label in index]
-        if len({train.labels[i] for i in keep}) >= 2:
+        given = first_labels(train)  # multi-label: the first label, as the map colours them
+        keep = [i for i, label in enumerate(given) if label in index]
+        if len({given[i] for i in keep}) >= 2:
             head = fit_head(
                 base.embed([train.texts[i] for i in keep]),
-                np.array([index[train.labels[i]] for i in keep], dtype=np.int64),
+                np.array([index[given[i]] for i in keep], dtype=np.int64),
                 config or TrainConfig(),
             )
             base_predicted = tuple(classes[i] for i in head.predict(base_vectors))

@@ -7,7 +7,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.data.cleaning import CleaningConfig, TextChange, clean
-from core.data.labeled import LabeledTexts, describe_rows, sort_labels, split_sizes
+from core.data.labeled import LabeledTexts, describe_rows, sort_labels, split, split_sizes
+from core.data.multilabel import SEPARATOR
+from core.quality.multilabel import (
+    MultiLabelStats,
+    multilabel_stats,
+    no_label_message,
+    rows_with,
+)
 from core.records import Record
 
 MIN_EXAMPLES = 250
@@ -125,6 +132,7 @@ class Review(Record):
     changes: tuple[TextChange, ...]  # training texts the cleaning changed
     valid_changes: tuple[TextChange, ...]  # validation-file texts the cleaning changed
     findings: tuple[Finding, ...]
+    multilabel: MultiLabelStats | None = None  # the training file's, for multi-label data
 
     @property
     def num_classes(self) -> int:
@@ -157,6 +165,8 @@ class Review(Record):
             f"validation examples: {self.valid_rows} ({how})",
             f"labels:              {self.num_classes}",
         ]
+        if self.multilabel is not None:
+            lines.append(self.multilabel.to_text())
         if self.imbalance_ratio is not None:
             lines.append(f"imbalance:           {self.imbalance_ratio:.1f} (largest / smallest)")
         width = max([len("label")] + [len(label) for label in self.classes])
@@ -216,7 +226,16 @@ def review(
 
     classes = train.classes
     file_counts = train.class_counts()
-    if valid is None:
+    if valid is None and train.multi_label:
+        # Which rows go where depends on the rows' label combinations, not on counts alone:
+        # the split itself (seed 0, prepare_dataset's default) gives the figures.
+        planned = split(train, valid_fraction=valid_fraction, seed=0)
+        train_counts = planned.train.class_counts()
+        planned_valid = planned.valid.class_counts()
+        valid_counts = {label: planned_valid.get(label, 0) for label in classes}
+        train_rows, valid_rows = len(planned.train), len(planned.valid)
+        source, fraction = "split", valid_fraction
+    elif valid is None:
         sizes = split_sizes(file_counts, valid_fraction)
         train_counts = {label: n - sizes[label] for label, n in file_counts.items()}
         valid_counts = dict(sizes)
@@ -314,8 +333,7 @@ def review(
             )
         unknown = sorted(set(valid.classes) - set(classes))
         if unknown:
-            pairs = zip(valid.rows, valid.labels, strict=True)
-            rows = tuple(row for row, label in pairs if label in unknown)
+            rows = rows_with(valid, set(unknown))
             findings.append(
                 Finding(
                     "unknown_labels",
@@ -346,6 +364,7 @@ def review(
         changes=tuple(changed["train"]),
         valid_changes=tuple(changed["valid"]),
         findings=tuple(findings),
+        multilabel=multilabel_stats(train) if train.multi_label else None,
     )
 
 
@@ -396,7 +415,8 @@ def _label_findings(train: LabeledTexts, counts: dict[str, int]) -> list[Finding
                 f"the training data has {found}: a classifier needs at least 2 labels",
             )
         )
-    n = sum(counts.values())
+    # Multi-label: a row counts once however many labels it carries.
+    n = sum(1 for s in train.label_sets if s) if train.label_sets else sum(counts.values())
     if n < MIN_EXAMPLES:
         findings.append(
             Finding(
@@ -418,7 +438,7 @@ def _label_findings(train: LabeledTexts, counts: dict[str, int]) -> list[Finding
         )
     rare = {label: k for label, k in counts.items() if k < RARE_LABEL_EXAMPLES}
     if rare:
-        rows = tuple(r for r, lab in zip(train.rows, train.labels, strict=True) if lab in rare)
+        rows = rows_with(train, set(rare))
         listed = ", ".join(f"{label!r} ({k})" for label, k in rare.items())
         findings.append(
             Finding(
@@ -441,6 +461,26 @@ def _empty_findings(
     findings = []
     empty_text = tuple(row for row, text in zip(data.rows, data.texts, strict=True) if not text)
     empty_label = tuple(row for row, lab in zip(data.rows, data.labels, strict=True) if not lab)
+    if data.multi_label:
+        if empty_label:  # no label is an answer in multi-label data, not a gap
+            findings.append(
+                Finding("no_label", "info", no_label_message(empty_label), (), split_name)
+            )
+        empty_label = ()
+    elif any(SEPARATOR in label for label in data.labels):
+        joined = tuple(r for r, lab in zip(data.rows, data.labels, strict=True) if SEPARATOR in lab)
+        findings.append(
+            Finding(
+                "separator_in_labels",
+                "info",
+                f"{_count(len(joined), 'label contains', 'labels contain')} {SEPARATOR!r} "
+                f"({describe_rows(joined)}): if these rows carry several labels joined by "
+                f"{SEPARATOR!r}, read the file as multi-label (--multi-label; on the Data page, "
+                "several labels per row); else each combination is a label of its own",
+                joined,
+                split_name,
+            )
+        )
     if empty_text:
         findings.append(
             Finding(

@@ -11,7 +11,7 @@ from pathlib import Path
 from core.data.inputs import MAX_TEXTS
 from core.errors import EmbedtuneError
 from core.io import atomic_write_text
-from core.model.maps import ComparisonMaps
+from core.model.maps import ComparisonMaps, first_labels
 from core.runs.store import RunStore
 
 log = logging.getLogger("embedtune.maps")
@@ -70,7 +70,7 @@ def build_run_map(store: RunStore, run_id: str) -> ComparisonMaps | None:
             load_embedder(record.config.base_model),
             load_run(run_id, store),
             valid.texts[:MAX_TEXTS],
-            valid.labels[:MAX_TEXTS],
+            first_labels(valid)[:MAX_TEXTS],  # multi-label: coloured by the first label
             train=dataset.train,
             config=record.config,
         )

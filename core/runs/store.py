@@ -458,6 +458,7 @@ def _data_summary(dataset: DataSet) -> dict[str, Any]:
         "classes": list(dataset.classes),
         "train_class_counts": dataset.train.class_counts(),
         "valid_class_counts": dataset.valid.class_counts(),
+        **({"multi_label": True} if dataset.train.multi_label else {}),
         "split": {
             "valid_source": dataset.valid_source,
             "valid_fraction": dataset.valid_fraction,

@@ -78,7 +78,7 @@ class Classification(BaseModel):
     confidence: float
     confidences: list[float]
     labels: dict[str, LabelConfidence]
-    classification_type: Literal["single-label"]
+    classification_type: Literal["single-label", "multi-label"]
 
 
 class Meta(BaseModel):

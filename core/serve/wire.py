@@ -93,27 +93,28 @@ def classify_body(
     response_id: str | None = None,
 ) -> dict[str, Any]:
     """The hosted Classify response for `inputs` (what POST /v1/classify returns)."""
-    from core.model.classifier import classifications
+    from core.model.classifier import classify_probabilities
 
     prepared = prepare_texts(classifier, inputs, truncate)
     probs = classifier.head.predict_proba(encode_prepared(classifier, prepared))
-    return classify_response(classifications(inputs, probs, classifier.classes_), response_id)
+    return classify_response(classify_probabilities(classifier, inputs, probs), response_id)
 
 
 def classify_response(
     results: Sequence[Classification], response_id: str | None = None
 ) -> dict[str, Any]:
-    """Classification results in the hosted Classify response's shape."""
+    """Classification results in the hosted Classify response's shape; a multi-label result
+    lists every chosen label in `predictions` and its confidence in `confidences`."""
     items = [
         {
             "id": new_id(),
             "input": r["input"],
             "prediction": r["prediction"],
-            "predictions": [r["prediction"]],
+            "predictions": r.get("predictions", [r["prediction"]]),
             "confidence": r["confidence"],
-            "confidences": [r["confidence"]],
+            "confidences": r.get("confidences", [r["confidence"]]),
             "labels": {label: {"confidence": p} for label, p in r["labels"].items()},
-            "classification_type": "single-label",
+            "classification_type": "multi-label" if "predictions" in r else "single-label",
         }
         for r in results
     ]

@@ -85,3 +85,59 @@ class SoftmaxClassificationLoss(nn.Module):
             "Raghunathan, Aditi and Jones, Robbie and Ma, Tengyu and Liang, Percy}, "
             "booktitle={ICLR}, year={2022}}"
         )
+
+
+class SigmoidClassificationLoss(nn.Module):
+    """Binary cross-entropy through a linear sigmoid head: one independent yes/no per label, for
+    texts that carry several labels (multi-label). As with ``SoftmaxClassificationLoss`` the head
+    can start from logistic regressions fitted on the frozen embeddings, here one per label
+    (one-vs-rest), so finetuning refines a working classifier.
+
+    Args:
+        model: the SentenceTransformer whose body is trained.
+        num_labels: number of labels.
+        weight: optional initial head weight, shape (num_labels, embedding dim).
+        bias: optional initial head bias, shape (num_labels,).
+        pos_weight: optional weight of each label's positive examples (balanced training).
+
+    References:
+        Kumar et al., ICLR 2022 (LP-FT), as for ``SoftmaxClassificationLoss``.
+
+    Requirements:
+        A dataset with one text column and a ``label`` column holding a 0/1 list per text.
+
+    Inputs:
+        +--------+-----------------------------+
+        | Texts  | Labels                      |
+        +========+=============================+
+        | (text) | 0/1 per label (float list)  |
+        +--------+-----------------------------+
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        num_labels: int,
+        weight: Tensor | None = None,
+        bias: Tensor | None = None,
+        pos_weight: Tensor | None = None,
+    ) -> None:
+        super().__init__()
+        self.model = model
+        self.num_labels = num_labels
+        self.classifier = nn.Linear(embedding_dim(model), num_labels)
+        with torch.no_grad():
+            if weight is not None:
+                self.classifier.weight.copy_(torch.as_tensor(weight, dtype=torch.float32))
+            if bias is not None:
+                self.classifier.bias.copy_(torch.as_tensor(bias, dtype=torch.float32))
+        self.loss_fct = nn.BCEWithLogitsLoss(pos_weight=pos_weight)
+
+    def forward(self, sentence_features: Iterable[dict[str, Tensor]], labels: Tensor) -> Tensor:
+        features = next(iter(sentence_features))
+        embeddings = self.model(features)["sentence_embedding"]
+        logits = self.classifier(embeddings.to(self.classifier.weight.dtype))
+        return self.loss_fct(logits, labels.to(logits.dtype).view(-1, self.num_labels))
+
+    def get_config_dict(self) -> dict[str, Any]:
+        return {"num_labels": self.num_labels}

@@ -51,8 +51,9 @@ class Metrics(Record):
     macro_f1: float
     macro_precision: float
     macro_recall: float
-    average: str  # "binary" or "macro"
+    average: str  # "binary" or "macro"; "micro" for multi-label (core.train.multilabel)
     positive_label: str | None = None
+    subset_accuracy: float | None = None  # multi-label: texts with exactly the right labels
 
     def scores(self) -> dict[str, float]:
         """The shown scores (METRIC_TITLES), by name."""
@@ -105,6 +106,10 @@ class Evaluation(Record):
 
         if not self.y_pred or self.y_true != baseline.y_true or not baseline.y_pred:
             return {}
+        if self.metrics.average == "micro":  # multi-label: rows kept as label cells
+            from core.train.multilabel import cell_gain_intervals
+
+            return cell_gain_intervals(self.y_true, self.y_pred, baseline.y_pred, self.labels)
         positive = self.metrics.positive_label if self.metrics.average == "binary" else None
         return gain_intervals(self.y_true, self.y_pred, baseline.y_pred, self.labels, positive)
 
@@ -206,6 +211,10 @@ def evaluate_predictions(
 def evaluate_classifier(classifier: Classifier, test: LabeledTexts) -> Evaluation:
     """A classifier scored on labelled texts it was not trained on; a label it never saw is a
     DataError naming its first row."""
+    if classifier.multi_label:  # every label above its threshold (core.train.multilabel)
+        from core.train.multilabel import evaluate_multilabel_classifier
+
+        return evaluate_multilabel_classifier(classifier, test)
     labels = [str(c) for c in classifier.classes_]
     unknown = sorted(set(test.labels) - set(labels))
     if unknown:

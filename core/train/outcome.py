@@ -26,6 +26,8 @@ class Outcome:
 def f1_name(evaluation: Evaluation) -> str:
     """'F1 of the label 'spam'' or 'macro-F1': which F1 the headline is."""
     m = evaluation.metrics
+    if m.average == "micro":  # multi-label (core.train.multilabel)
+        return "micro-F1"
     return f"F1 of the label {m.positive_label!r}" if m.average == "binary" else "macro-F1"
 
 

@@ -18,7 +18,7 @@ from core.config import TrainConfig
 from core.data.cleaning import CleaningConfig
 from core.data.labeled import DataSet
 from core.model.catalogue import DeviceInfo, choose_device, load_model
-from core.model.heads import embedding_dim, encode, fit_head, head_as_softmax
+from core.model.heads import SigmoidHead, embedding_dim, encode, fit_head, head_as_softmax
 from core.train.distributed import broadcast_head, stop_everywhere, world
 from core.train.metrics import Evaluation, evaluate_predictions, positive_label
 from core.train.schedule import schedule
@@ -67,7 +67,7 @@ class TrainResult:
     """A trained classifier in memory with everything measured on the way."""
 
     model: SentenceTransformer
-    head: LogisticRegression
+    head: LogisticRegression | SigmoidHead  # SigmoidHead: multi-label (core.train.multilabel)
     labels: tuple[str, ...]
     positive_label: str | None
     cleaning: CleaningConfig
@@ -289,6 +289,10 @@ def train(
         SentenceTransformerTrainingArguments,
     )
 
+    if dataset.train.multi_label:
+        from core.train.multilabel_recipe import train_multilabel
+
+        return train_multilabel(config, dataset, workdir, reporter)
     reporter = reporter or SilentReporter()
     started = time.monotonic()
     transformers.set_seed(config.seed)

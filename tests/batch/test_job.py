@@ -170,3 +170,26 @@ def test_files_other_than_csv_are_refused_before_a_model_is_loaded(tmp_path):
     with pytest.raises(DataError) as info:
         run_batch("embed", "no-such-model", pdf, tmp_path / "out.parquet", progress=False)
     assert str(info.value) == sniff_bytes(b"%PDF-1.7\n").refusal
+
+
+def test_a_multi_label_run_writes_joined_labels_and_a_confidence_per_label(
+    multilabel_run, tmp_path
+):
+    from core.data.multilabel import split_cell
+
+    texts = ["the soup was too salty and she scored twice", "a new phone update", "hello"]
+    source = write_texts_csv(tmp_path / "in.csv", texts)
+    out = tmp_path / "out.csv"
+    run_batch(
+        "classify", multilabel_run.run_id, source, out, store=multilabel_run.store, progress=False
+    )
+    rows = _read_out_csv(out)
+    classifier = load_run(multilabel_run.run_id, multilabel_run.store)
+    expected = classifier.classify(texts)
+    assert list(rows[0]) == ["input", "predictions"] + [
+        f"confidence_{label}" for label in classifier.classes_
+    ]
+    for row, exp in zip(rows, expected, strict=True):
+        assert list(split_cell(row["predictions"])) == exp["predictions"]
+        for label, p in exp["labels"].items():
+            assert abs(float(row[f"confidence_{label}"]) - p) < 1e-5

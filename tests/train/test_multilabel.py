@@ -1,0 +1,101 @@
+"""Multi-label metrics, per-label thresholds, and the loss of the multi-label finetune."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from core.train.multilabel import (
+    THRESHOLD_GRID,
+    choose_thresholds,
+    compute_multilabel_metrics,
+    evaluate_multilabel,
+    indicator,
+)
+
+Y_TRUE = np.array([[1, 0, 1], [0, 1, 0], [1, 1, 0], [0, 0, 0]])
+Y_PRED = np.array([[1, 0, 0], [0, 1, 0], [1, 0, 1], [0, 0, 0]])
+
+
+def test_the_scores_are_scikit_learns():
+    from sklearn.metrics import f1_score
+
+    m = compute_multilabel_metrics(Y_TRUE, Y_PRED)
+    assert m.average == "micro" and m.positive_label is None
+    assert m.accuracy == pytest.approx(1 - 3 / 12)  # Hamming: 3 of 12 cells wrong
+    assert m.subset_accuracy == pytest.approx(2 / 4)  # rows 2 and 4 exactly right
+    assert m.precision == pytest.approx(3 / 4) and m.recall == pytest.approx(3 / 5)
+    assert m.f1 == pytest.approx(f1_score(Y_TRUE, Y_PRED, average="micro"))
+    assert m.macro_f1 == pytest.approx(f1_score(Y_TRUE, Y_PRED, average="macro", zero_division=0))
+
+
+def test_the_per_label_table():
+    evaluation = evaluate_multilabel(Y_TRUE, Y_PRED, ["a", "b", "c"])
+    assert [c.label for c in evaluation.per_class] == ["a", "b", "c"]
+    assert [c.support for c in evaluation.per_class] == [2, 2, 1]
+    assert evaluation.per_class[0].f1 == 1.0 and evaluation.per_class[2].f1 == 0.0
+    assert evaluation.n == 4 and evaluation.confusion_matrix == ()
+    assert type(evaluation).from_dict(evaluation.to_dict()) == evaluation
+
+
+def test_indicator_ignores_unknown_labels():
+    y = indicator([("a", "c"), (), ("z",)], ["a", "b", "c"])
+    assert y.tolist() == [[1, 0, 1], [0, 0, 0], [0, 0, 0]]
+
+
+def test_each_label_gets_the_threshold_with_its_best_validation_f1():
+    probabilities = np.array([[0.30, 0.9], [0.25, 0.8], [0.10, 0.7], [0.05, 0.2]])
+    truth = np.array([[1, 1], [1, 0], [0, 0], [0, 0]])
+    thresholds = choose_thresholds(np.c_[probabilities, np.zeros(4)], np.c_[truth, np.zeros(4)])
+    assert 0.10 < thresholds[0] <= 0.25  # both positives above, the negatives below
+    assert 0.8 < thresholds[1] <= 0.9
+    assert thresholds[2] == 0.5  # no positive in validation: the default
+    assert set(thresholds[:2]) <= set(THRESHOLD_GRID)
+
+
+def test_the_sigmoid_loss_starts_from_the_probe(small_model):
+    import copy
+
+    import torch
+
+    from core.train.losses import SigmoidClassificationLoss
+
+    model = copy.deepcopy(small_model)
+    weight, bias = torch.randn(3, 384), torch.tensor([0.1, -0.2, 0.3])
+    loss = SigmoidClassificationLoss(model, 3, weight=weight, bias=bias)
+    assert torch.equal(loss.classifier.weight, weight) and torch.equal(loss.classifier.bias, bias)
+    features = model.tokenize(["the soup was too salty", "she scored twice"])
+    value = loss([features], torch.tensor([[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]]))
+    assert value.ndim == 0 and value.item() > 0
+    value.backward()
+    assert loss.classifier.weight.grad is not None
+
+
+def test_bootstrap_intervals_of_multi_label_scores():
+    from core.train.multilabel import _drawn_scores, cell_gain_intervals, multilabel_intervals
+
+    # One draw of every row once: the scores themselves.
+    once = _drawn_scores(np.ones((1, len(Y_TRUE)), dtype=np.int64), Y_TRUE, Y_PRED)
+    m = compute_multilabel_metrics(Y_TRUE, Y_PRED)
+    for name in ("accuracy", "f1", "precision", "recall", "macro_f1", "subset_accuracy"):
+        assert once[name][0] == pytest.approx(getattr(m, name)), name
+    rng = np.random.default_rng(0)
+    y_true = (rng.random((200, 4)) < 0.3).astype(int)
+    y_pred = np.where(rng.random((200, 4)) < 0.8, y_true, 1 - y_true)
+    intervals = multilabel_intervals(y_true, y_pred)
+    point = compute_multilabel_metrics(y_true, y_pred)
+    for name, (low, high) in intervals.items():
+        assert low <= getattr(point, name) <= high and high - low < 0.3, name
+    same = multilabel_intervals(y_true, y_pred, y_pred)
+    assert all(interval == (0.0, 0.0) for interval in same.values())
+    cells = ["a|b", "", "c"]
+    assert cell_gain_intervals(cells, cells, ["a", "b", "c"], ["a", "b", "c"])["f1"][1] > 0
+
+
+def test_a_multi_label_evaluation_keeps_its_rows_as_label_cells():
+    evaluation = evaluate_multilabel(Y_TRUE, Y_PRED, ["a", "b", "c"])
+    assert evaluation.y_true == ("a|c", "b", "a|b", "")
+    assert evaluation.y_pred == ("a", "b", "a|c", "")
+    assert set(evaluation.intervals) >= {"accuracy", "f1", "macro_f1", "subset_accuracy"}
+    gains = evaluation.gain_intervals(evaluation)
+    assert gains["f1"] == (0.0, 0.0)

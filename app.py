@@ -7,6 +7,7 @@ import streamlit as st
 import core  # noqa: F401  (sets the offline environment before any model library loads)
 from core.errors import EmbedtuneError
 from core.runs.sharing import DemoSettings
+from core.runs.store import RunRecord
 from ui import loaders, state
 from ui.widgets import (
     DASHBOARD_PAGE,
@@ -14,10 +15,11 @@ from ui.widgets import (
     METRICS_PAGE,
     PLAYGROUND_PAGE,
     TRAIN_PAGE,
+    live_run,
     md,
     progress_text,
     run_fraction,
-    status_badge,
+    run_heading,
 )
 
 st.set_page_config(page_title="Embedtune", page_icon=":material/explore:", layout="wide")
@@ -30,6 +32,13 @@ PAGES = [
     st.Page(PLAYGROUND_PAGE, title="Playground", icon=":material/science:"),
 ]
 page = st.navigation(PAGES)
+
+
+def sidebar_run(record: RunRecord) -> None:
+    """The active run in the sidebar: its name or id, status and the same line as the pages."""
+    st.markdown(run_heading(record).removeprefix("**Run** "))
+    if record.active:
+        st.progress(run_fraction(record), text=progress_text(record))
 
 
 def sidebar() -> None:
@@ -68,9 +77,7 @@ def sidebar() -> None:
         if record is None:
             st.caption("None yet: start one on the Train page.")
         else:
-            st.markdown(f"`{record.id}` {status_badge(record.status)}")
-            if record.active:
-                st.progress(run_fraction(record), text=progress_text(record))
+            live_run(record.id, sidebar_run)  # redraws itself while the run is active
 
         st.markdown("**Device**")
         try:

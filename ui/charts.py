@@ -84,6 +84,56 @@ def metric_history(history: Sequence[dict[str, Any]], name: str) -> alt.LayerCha
     return alt.layer(*layers).properties(title=title, height=220)
 
 
+def compare_history(curves: dict[str, Sequence[dict[str, Any]]], name: str) -> alt.Chart:
+    """One score over the training steps of several runs, one coloured line each (keyed by the
+    run's label); step 0 is each run's base model."""
+    rows = [
+        {
+            "run": run,
+            "step": int(p["step"]),
+            "epoch": float(p.get("epoch", 0.0)),
+            "value": p["metrics"][name],
+        }
+        for run, history in curves.items()
+        for p in history
+    ]
+    frame = pd.DataFrame(rows, columns=["run", "step", "epoch", "value"])
+    title = METRIC_TITLES.get(name, name)
+    values = list(frame["value"]) or [0.0, 1.0]
+    low = max(0.0, math.floor((min(values) - 0.05) * 20) / 20)
+    high = min(1.0, math.ceil((max(values) + 0.02) * 20) / 20)
+    return (
+        alt.Chart(frame)
+        .mark_line(point=alt.OverlayMarkDef(size=40), strokeWidth=2.2)
+        .encode(
+            x=alt.X(
+                "step:Q",
+                title="training step (0: the base model)",
+                axis=alt.Axis(tickMinStep=1),
+            ),
+            y=alt.Y(
+                "value:Q",
+                title=title,
+                scale=alt.Scale(domain=[low, high], nice=False),
+                axis=alt.Axis(format=".0%"),
+            ),
+            color=alt.Color(
+                "run:N",
+                sort=list(curves),
+                title=None,
+                legend=alt.Legend(orient="bottom", direction="vertical", labelLimit=600),
+            ),
+            tooltip=[
+                alt.Tooltip("run:N"),
+                alt.Tooltip("step:Q"),
+                alt.Tooltip("epoch:Q", format=".2f"),
+                alt.Tooltip("value:Q", title=title, format=".3f"),
+            ],
+        )
+        .properties(title=f"Validation {title} over training", height=300)
+    )
+
+
 def confusion_matrix(evaluation: Evaluation, title: str) -> alt.LayerChart:
     """Heatmap of true (rows) against predicted (columns) labels, with the counts written in."""
     labels = list(evaluation.labels)

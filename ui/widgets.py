@@ -9,7 +9,8 @@ from datetime import datetime
 
 import streamlit as st
 
-from core.runs.store import RunRecord
+from core.runs.status import format_duration, status_line
+from core.runs.store import RunRecord, RunStore
 
 # Page files, for st.page_link / st.switch_page (registered in app.py).
 DATA_PAGE = "app_pages/data.py"
@@ -26,14 +27,10 @@ STATUS_STYLE = {
     "cancelled": ("orange", "stop_circle"),
     "broken": ("red", "warning"),
 }
-PHASE_NAMES = {
-    "queued": "Waiting for the device",
-    "baseline": "Measuring the base model (baseline)",
-    "finetune": "Finetuning",
-    "head": "Fitting the classifier head",
-    "saving": "Saving the model",
-    "done": "Done",
-}
+# How often live parts (the sidebar's run, the Train page, the Dashboard's rows and details)
+# redraw from the run record while a run is active: with the worker's write interval (1 s) they
+# agree within 2 s; more often only loads a busy 2-core machine with reruns.
+LIVE_REFRESH_S = 1.5
 _ESCAPE = re.compile("([" + re.escape(string.punctuation) + "])")
 
 
@@ -61,16 +58,13 @@ def status_badge(status: str) -> str:
 
 
 def fmt_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "–"
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes, seconds = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes} min {seconds:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
+    """'45 s', '3 min 05 s', '1 h 02 min' (core.runs.status.format_duration: the CLI's too)."""
+    return format_duration(seconds)
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """'1 run', '2 runs', '0 runs'."""
+    return f"{n} {word if n == 1 else (many or word + 's')}"
 
 
 def fmt_time(iso: str | None) -> str:
@@ -83,25 +77,25 @@ def fmt_time(iso: str | None) -> str:
         return iso
 
 
-def progress_text(record: RunRecord) -> str:
-    """'Finetuning: step 3 of 16 · about 20 s left'."""
-    p = record.progress
-    text = PHASE_NAMES.get(p.phase, p.phase)
-    if p.total:
-        text += f": step {p.step} of {p.total}"
-    if p.eta_s is not None and record.active and p.phase == "finetune":
-        text += f" · about {fmt_duration(p.eta_s)} left"
-    return text
+def progress_text(record: RunRecord, store: RunStore | None = None) -> str:
+    """'Finetuning: step 3 of 16 · about 20 s left', or a queued run's place in the queue: the
+    one status line of core.runs.status, the same in every part of the app and the CLI."""
+    from ui import state
+
+    return status_line(record, store or state.store())
 
 
-def run_fraction(record: RunRecord) -> float:
-    """Overall progress 0..1 from the phase and step (finetuning is most of the time)."""
-    spans = {"queued": (0.0, 0.0), "baseline": (0.0, 0.1), "finetune": (0.1, 0.9)}
-    spans |= {"head": (0.9, 0.97), "saving": (0.97, 1.0), "done": (1.0, 1.0)}
+def run_fraction(record: RunRecord, store: RunStore | None = None) -> float:
+    """Overall progress 0..1: the time spent over the time spent and left, once it runs."""
+    from core.runs.estimate import time_left
+    from ui import state
+
     if record.status == "completed":
         return 1.0
-    start, end = spans.get(record.progress.phase, (0.0, 0.0))
-    return start + (end - start) * record.progress.fraction
+    if record.status != "running" or not record.duration_s:
+        return 0.0
+    left = time_left(record, store or state.store())
+    return min(1.0, record.duration_s / (record.duration_s + left)) if left else 0.99
 
 
 def run_title(record: RunRecord) -> str:
@@ -110,10 +104,23 @@ def run_title(record: RunRecord) -> str:
     classes = data.get("classes", [])
     f1 = f" · F1 {record.best_f1:.3f}" if record.best_f1 is not None else ""
     name = data.get("train_name") or "data"
+    named = f"{record.name} · " if record.name else ""
     return (
-        f"{record.id} · {record.config.base_model} · {name} · "
+        f"{named}{record.id} · {record.config.base_model} · {name} · "
         f"{len(classes)} labels{f1} · {record.status}"
     )
+
+
+def run_heading(record: RunRecord) -> str:
+    """'**name** `ft-…` badge' (Markdown; the name escaped), or '**Run** `ft-…` badge'."""
+    name = f"**{md(record.name)}** · " if record.name else "**Run** "
+    return f"{name}`{record.id}` {status_badge(record.status)}"
+
+
+def live(draw: Callable[[], None], active: bool, refresh_s: float = LIVE_REFRESH_S) -> None:
+    """Call `draw` in a fragment that redraws itself every `refresh_s` while `active` (never a
+    blocking loop, never a full rerun)."""
+    st.fragment(run_every=refresh_s if active else None)(draw)()
 
 
 def completed_message(record: RunRecord) -> None:
@@ -138,7 +145,7 @@ def completed_message(record: RunRecord) -> None:
 def live_run(
     run_id: str,
     draw: Callable[[RunRecord], None],
-    refresh_s: float,
+    refresh_s: float = LIVE_REFRESH_S,
     on_end: Callable[[RunRecord], None] | None = None,
 ) -> None:
     """Draw a run; while it is active, redraw it every `refresh_s` in a fragment (never a

@@ -217,9 +217,23 @@ def cmd_train(args: argparse.Namespace) -> int:
 
         record = train_distributed(config, dataset, store)
         return EXIT_OK if record is None else _report_run(record, args.json)
-    submission = submit(config, dataset, store, force=args.force)
+    from core.model.catalogue import choose_device
+    from core.runs.estimate import estimate
+    from core.runs.status import about, rough
+
+    guess = estimate(
+        config, len(dataset.train), len(dataset.valid), store, choose_device(config.device).kind
+    )
+    submission = submit(config, dataset, store, force=args.force, name=args.name)
     hint = " --force trains again." if submission.reused and not submission.record.active else ""
     print(submission.message + hint, file=sys.stderr)
+    if not submission.reused:
+        queue = f", {about(guess.queue_s)} of it in the queue" if guess.ahead else ""
+        print(
+            f"estimated time: {about(guess.seconds)} ({rough(guess.low)} to {rough(guess.high)}"
+            f"{queue}), {guess.source}",
+            file=sys.stderr,
+        )
     run_id = submission.record.id
     if args.detach and submission.record.active:
         if args.json:
@@ -231,7 +245,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         return EXIT_OK
     try:
         with _signals_interrupt():
-            record = wait(store, run_id, on_update=progress_printer())
+            record = wait(store, run_id, on_update=progress_printer(_queue_line(store)))
     except Interrupted as stop:
         store.request_cancel(run_id)
         print(f"cancelling run {run_id} ...", file=sys.stderr)
@@ -281,7 +295,7 @@ def _report_run(record: Any, as_json: bool) -> int:
     if as_json:
         print_json(run_json(record))
     else:
-        print(f"run {record.id}: {record.status}")
+        print(f"run {record.id}: {record.status}" + (f" ({record.name})" if record.name else ""))
         if record.device:
             print(f"device     {record.device.get('kind')} ({record.device.get('name')})")
         if record.baseline is not None:
@@ -320,9 +334,10 @@ def cmd_runs(args: argparse.Namespace) -> int:
             print(f"{r.id}  broken     {r.reason}")
             continue
         f1 = f"F1 {r.final.metrics.f1:.3f}" if r.final else ""
+        name = f"  {r.name}" if r.name else ""
         print(
             f"{r.id}  {r.status:<10} {r.config.base_model:<6} "
-            f"{r.data.get('train_rows', '?'):>6} rows  {r.created_at}  {f1}"
+            f"{r.data.get('train_rows', '?'):>6} rows  {r.created_at}  {f1}{name}"
         )
     return EXIT_OK
 
@@ -335,16 +350,33 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.follow and record.active:
         try:
             with _signals_interrupt():
-                record = wait(store, record.id, on_update=progress_printer())
+                record = wait(store, record.id, on_update=progress_printer(_queue_line(store)))
         except Interrupted as stop:
             print(f"stopped following run {record.id}; it goes on", file=sys.stderr)
             raise stop from None
     if not args.json and record.active:
-        p = record.progress
-        eta = f", ETA {p.eta_s:.0f} s" if p.eta_s else ""
-        print(f"run {record.id}: {record.status}, {p.phase} step {p.step}/{p.total}{eta}")
+        from core.runs.status import status_line
+
+        print(f"run {record.id}: {record.status} · {status_line(record, store)}")
         return EXIT_OK
     return _report_run(record, args.json)
+
+
+def _queue_line(store: Any) -> Any:
+    from core.runs.status import status_line
+
+    return lambda record: status_line(record, store)
+
+
+def cmd_rename(args: argparse.Namespace) -> int:
+    record = _store(args).rename(args.run, args.name)
+    if args.json:
+        print_json(run_json(record))
+    elif record.name:
+        print(f"run {record.id} is now named {record.name!r}")
+    else:
+        print(f"run {record.id} has no name now")
+    return EXIT_OK
 
 
 def cmd_cancel(args: argparse.Namespace) -> int:

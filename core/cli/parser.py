@@ -13,6 +13,7 @@ from core.cli.commands import (
     cmd_evaluate,
     cmd_export,
     cmd_models,
+    cmd_rename,
     cmd_review,
     cmd_runs,
     cmd_serve,
@@ -113,6 +114,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="train again even when a completed run has the same data and settings",
     )
     p.add_argument(
+        "--name",
+        default="",
+        help="a name for the run (plain text, up to 60 characters): shown beside its id; "
+        "the id stays the hash of the data and settings",
+    )
+    p.add_argument(
         "--detach",
         action="store_true",
         help="start the run and return: it trains in the background (follow it with "
@@ -141,6 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="show its progress until it ends (Ctrl-C stops following)",
     )
+    p = add("rename", cmd_rename, "name a run (its id stays); an empty name clears it")
+    p.add_argument("run")
+    p.add_argument("name")
     p = add("cancel", cmd_cancel, "stop a queued or running run")
     p.add_argument("run")
     p = add(

@@ -110,12 +110,13 @@ PHASE_LINES = {
 }
 
 
-def progress_printer() -> Callable[[Any], None]:
-    """Progress on stderr: a line when a phase starts, and one bar for the finetune with its
-    epoch, step, ETA and the latest validation macro-F1."""
+def progress_printer(queue_line: Callable[[Any], str] | None = None) -> Callable[[Any], None]:
+    """Progress on stderr: a line when a phase starts (for a queued run, `queue_line`: its place
+    in the queue), and one bar for the finetune with its epoch, step, ETA and the latest
+    validation macro-F1."""
     from tqdm import tqdm
 
-    state: dict[str, Any] = {"bar": None, "phase": None}
+    state: dict[str, Any] = {"bar": None, "phase": None, "place": None}
 
     def close() -> None:
         if state["bar"] is not None:
@@ -135,8 +136,16 @@ def progress_printer() -> Callable[[Any], None]:
                     file=sys.stderr,
                     dynamic_ncols=True,
                 )
+            elif progress.phase == "queued" and queue_line is not None and record.active:
+                pass  # below: again whenever its place in the queue changes
             elif progress.phase in PHASE_LINES:
                 print(PHASE_LINES[progress.phase], file=sys.stderr)
+        if progress.phase == "queued" and queue_line is not None and record.active:
+            line = queue_line(record)
+            place = line.split(", about")[0]  # the wait's figure moves every poll; the place not
+            if place != state.get("place"):
+                state["place"] = place
+                print(f"queued: {line}", file=sys.stderr)
         bar = state["bar"]
         if bar is not None:
             if progress.total and bar.total != progress.total:
@@ -159,6 +168,7 @@ def progress_printer() -> Callable[[Any], None]:
 def run_json(record: Any) -> dict[str, Any]:
     return {
         "run_id": record.id,
+        "name": record.name,
         "status": record.status,
         "base_model": record.config.base_model,
         "device": record.device,
@@ -180,4 +190,5 @@ def run_json(record: Any) -> dict[str, Any]:
         "finetune_kept": record.finetune_kept,
         "note": record.note,
         "error": record.error,
+        "timing": record.timing.to_dict() if record.timing else None,
     }

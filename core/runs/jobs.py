@@ -41,15 +41,21 @@ class Submission:
 
 
 def submit(
-    config: TrainConfig, dataset: DataSet, store: RunStore | None = None, *, force: bool = False
+    config: TrainConfig,
+    dataset: DataSet,
+    store: RunStore | None = None,
+    *,
+    force: bool = False,
+    name: str = "",
 ) -> Submission:
     """Queue a finetune in its own worker process, or reuse the identical run; `force` trains
-    again over a finished identical run (an active one must be cancelled first)."""
+    again over a finished identical run (an active one must be cancelled first). A `name` labels
+    the run, new or reused (the id stays the hash of the data and settings)."""
     store = store or RunStore()
     check_trainable(dataset)
     if force:
         _clear_finished(store, compute_run_id(config, dataset))
-    record, created = store.create(config, dataset)
+    record, created = store.create(config, dataset, name=name)
     if created:
         start_worker(store, record.id)
         record = store.get(record.id)

@@ -23,6 +23,8 @@ from core.errors import RunError, StorageError
 from core.io import atomic_write_text
 from core.model.classifier import MODEL_DIR
 from core.records import Record
+from core.runs.matching import rows_fingerprint
+from core.runs.timing import Timing
 from core.train.metrics import Evaluation
 
 FORMAT_VERSION = 1
@@ -38,6 +40,8 @@ SPAWN_GRACE_S = 60.0
 # Free space a run needs besides its model (checkpoints, data, logs).
 MIN_FREE_BYTES = 200 * 1024 * 1024
 RUN_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+# A run's name: a label for tables and pickers, so one line of plain text that fits a column.
+NAME_MAX = 60
 
 
 def now_iso() -> str:
@@ -57,6 +61,21 @@ def validate_run_id(run_id: str) -> str:
             "(up to 64 characters)"
         )
     return run_id
+
+
+def validate_name(name: str) -> str:
+    """A run name as kept: trimmed, one line of at most NAME_MAX printable characters ('' clears
+    it). Names are labels only: a run keeps its id whatever it is called."""
+    if not isinstance(name, str):
+        raise RunError(f"a run name must be text, got {type(name).__name__}")
+    name = " ".join(name.split())
+    if len(name) > NAME_MAX:
+        raise RunError(
+            f"a run name can be at most {NAME_MAX} characters; this one has {len(name)}: shorten it"
+        )
+    if not name.isprintable():
+        raise RunError("a run name must be plain text: remove the control characters from it")
+    return name
 
 
 def compute_run_id(config: TrainConfig, dataset: DataSet) -> str:
@@ -102,6 +121,7 @@ class RunRecord(Record):
 
     format_version: int = FORMAT_VERSION
     id: str
+    name: str = ""
     status: str = "queued"
     created_at: str = ""
     started_at: str | None = None
@@ -116,6 +136,7 @@ class RunRecord(Record):
     finetune_kept: bool | None = None
     note: str = ""
     error: dict[str, Any] | None = None
+    timing: Timing | None = None
     tests: tuple[TestSummary, ...] = ()  # test-file evaluations, newest first
     pid: int | None = None
     spawned_at: float | None = None
@@ -130,6 +151,11 @@ class RunRecord(Record):
             return None
         end = datetime.fromisoformat(self.finished_at) if self.finished_at else datetime.now(UTC)
         return (end - datetime.fromisoformat(self.started_at)).total_seconds()
+
+    @property
+    def title(self) -> str:
+        """The run's name, or its id when it has none."""
+        return self.name or self.id
 
     @property
     def best_f1(self) -> float | None:
@@ -336,10 +362,14 @@ class RunStore:
             self._write(record)
             return record
 
-    def create(self, config: TrainConfig, dataset: DataSet) -> tuple[RunRecord, bool]:
+    def create(
+        self, config: TrainConfig, dataset: DataSet, name: str = ""
+    ) -> tuple[RunRecord, bool]:
         """The run for these settings and data: (record, True) when newly created, or the
         existing run (False) when it is completed or still active — the run cache. A failed or
-        cancelled run with the same id is replaced (a retry)."""
+        cancelled run with the same id is replaced (a retry). A `name` is given to the run,
+        new or reused; it never changes the id."""
+        name = validate_name(name)
         self.ensure_writable()
         run_id = compute_run_id(config, dataset)
         with self._store_lock():
@@ -354,9 +384,12 @@ class RunStore:
                         and not (self.path(run_id) / MODEL_DIR).is_dir()
                     )
                     if not model_lost:
+                        if name and name != existing.name:
+                            existing = self.rename(run_id, name)
                         return existing, False
             record = RunRecord(
                 id=run_id,
+                name=name,
                 config=config,
                 data=_data_summary(dataset),
                 created_at=now_iso(),
@@ -376,6 +409,12 @@ class RunStore:
                 shutil.rmtree(staging, ignore_errors=True)
                 raise StorageError(f"cannot create run {run_id} in {self.root}: {exc}") from exc
             return record, True
+
+    def rename(self, run_id: str, name: str) -> RunRecord:
+        """Give a run a name ('' clears it); its id, folder and results stay as they are."""
+        name = validate_name(name)
+        self.get(run_id)  # an unknown or broken run is an error, not a new folder
+        return self.update(run_id, name=name)
 
     def request_cancel(self, run_id: str) -> RunRecord:
         """Ask an active run to stop at its next step; a finished run is left as it is."""
@@ -411,6 +450,7 @@ class RunStore:
 def _data_summary(dataset: DataSet) -> dict[str, Any]:
     return {
         "fingerprint": dataset.fingerprint(),
+        "rows_fingerprint": rows_fingerprint(dataset),
         "train_name": dataset.train.name,
         "valid_name": dataset.valid.name,
         "train_rows": len(dataset.train),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import shutil
 import sys
@@ -16,6 +17,7 @@ from core.env import set_offline_env
 set_offline_env()
 
 from core.errors import EmbedtuneError  # noqa: E402
+from core.runs.queue import queued_ids  # noqa: E402
 from core.runs.sharing import DemoSettings  # noqa: E402
 from core.runs.store import (  # noqa: E402
     WORKER_LOCK,
@@ -24,6 +26,7 @@ from core.runs.store import (  # noqa: E402
     RunStore,
     now_iso,
 )
+from core.runs.timing import StepClock, Timing  # noqa: E402
 
 log = logging.getLogger("embedtune.worker")
 POLL_S = 0.5
@@ -35,46 +38,122 @@ TEST_PAUSE_S = 60.0
 
 
 class RunReporter:
-    """Writes a job's phase, steps, ETA and evaluations into its run record."""
+    """Writes a job's phase, steps, ETA and evaluations into its run record, and times them: the
+    live ETA comes from recent step times (core.runs.timing.StepClock), and the throughput the run
+    measured is kept in its record when it completes (the next runs' estimates)."""
 
-    def __init__(self, store: RunStore, run_id: str, time_limit_s: float | None = None) -> None:
+    def __init__(
+        self,
+        store: RunStore,
+        run_id: str,
+        time_limit_s: float | None = None,
+        record: RunRecord | None = None,
+    ) -> None:
+        from core.runs.estimate import prior, rates
+        from core.train.schedule import schedule
+
         self.store, self.run_id = store, run_id
+        record = record or store.get(run_id)
+        self.config = record.config
+        self.n_train = int(record.data.get("train_rows") or 0)
+        self.n_valid = int(record.data.get("valid_rows") or 0)
+        device_kind = (record.device or {}).get("kind", "cpu")
+        measured = rates(store, self.config.base_model, device_kind)
+        self.prior = prior(self.config, self.n_train, self.n_valid, measured)
+        self.plan = schedule(self.config, self.n_train)
+        self.clock = StepClock(self.prior)
         self.phase_name = "queued"
         self.phase_started = time.monotonic()
+        self.phase_s: dict[str, float] = {}
         self.last_write = 0.0
         self.finetune_steps = 0
+        self.step_now = 0
+        self.evaluations = 0
+        self.best_evaluation = 0  # the finetune evaluation (1, 2, ...) with the best macro-F1
+        self.best_f1 = float("-inf")
+        self.last_step_at: float | None = None
         self.started = time.monotonic()
+        self.finetune_started: float | None = None
+        self.after_finetune: float | None = None  # when the head phase began
         self.time_limit_s = time_limit_s
         self.timed_out = False
 
     def phase(self, name: str, total: int | None = None) -> None:
         log.info("phase %s", name)
-        self.phase_name, self.phase_started = name, time.monotonic()
+        now = time.monotonic()
+        if self.phase_name != "queued":
+            self.phase_s[self.phase_name] = now - self.phase_started
+        self.phase_name, self.phase_started = name, now
+        if name == "finetune":
+            self.finetune_started = now
+        elif name == "head":
+            self.after_finetune = now
         self.store.update(
-            self.run_id, progress=Progress(phase=name, total=total or 0, updated_at=now_iso())
+            self.run_id,
+            progress=Progress(
+                phase=name, total=total or 0, eta_s=self.eta(now), updated_at=now_iso()
+            ),
         )
         _test_pause(name)
 
     def step(self, step: int, total: int) -> None:
         now = time.monotonic()
+        if self.phase_name == "finetune":
+            self.finetune_steps = total
+            self.step_now = step
+            self.clock.step(step, now)
+            self.last_step_at = now
         if step not in (0, total) and now - self.last_write < PROGRESS_EVERY_S:
             return
         self.last_write = now
-        if self.phase_name == "finetune":
-            self.finetune_steps = total
-        elapsed = now - self.phase_started
-        eta = elapsed / step * (total - step) if step else None
         self.store.update(
             self.run_id,
             progress=Progress(
-                phase=self.phase_name, step=step, total=total, eta_s=eta, updated_at=now_iso()
+                phase=self.phase_name,
+                step=step,
+                total=total,
+                eta_s=self.eta(now),
+                updated_at=now_iso(),
             ),
         )
+
+    def _expected_stop(self, total: int) -> int:
+        """The step early stopping is expected to end the finetune at: the share of its schedule
+        past runs ran, but no sooner than the best evaluation so far plus the patience."""
+        patience = self.config.early_stopping_patience
+        every = self.plan.eval_steps
+        if patience <= 0 or not total:
+            return total
+        earliest = (max(self.best_evaluation, 1) + patience) * every
+        expected = math.ceil(self.prior.steps_fraction * total / every) * every
+        return max(self.step_now, min(total, max(earliest, expected)))
+
+    def eta(self, now: float) -> float:
+        """Seconds until the run ends, from where it is now."""
+        total = self.finetune_steps or self.plan.max_steps
+        stop = self._expected_stop(total)
+        evaluations_left = max(0, stop // self.plan.eval_steps - self.evaluations)
+        if self.phase_name in ("queued", "baseline"):
+            spent = now - self.phase_started
+            baseline_left = max(0.0, self.prior.eval_s - spent)
+            return baseline_left + self.clock.time_left(0, total, evaluations_left, now, stop)
+        if self.phase_name == "finetune":
+            return self.clock.time_left(self.step_now, total, evaluations_left, now, stop)
+        # The head and saving: what follows the finetune, less the time since it ended.
+        since = now - (self.after_finetune or self.phase_started)
+        return max(0.0, self.clock.tail_s - since)
 
     def evaluation(self, point: dict[str, Any]) -> None:
         log.info(
             "evaluation at step %s: macro-F1 %.4f", point["step"], point["metrics"]["macro_f1"]
         )
+        if self.phase_name == "baseline":
+            self.clock.baseline(time.monotonic() - self.phase_started)
+        if self.phase_name == "finetune" and point["step"] > 0:
+            self.clock.evaluated()
+            self.evaluations += 1
+            if point["metrics"]["macro_f1"] > self.best_f1:
+                self.best_f1, self.best_evaluation = point["metrics"]["macro_f1"], self.evaluations
         self.store.modify(self.run_id, lambda r: r.replace(history=(*r.history, point)))
 
     def should_stop(self) -> bool:
@@ -82,6 +161,32 @@ class RunReporter:
             self.timed_out = True
             return True
         return self.store.cancel_requested(self.run_id)
+
+    def timing(self, queued_s: float) -> Timing:
+        """What this run measured, at its end: the basis of the next runs' estimates."""
+        now = time.monotonic()
+        self.phase_s[self.phase_name] = now - self.phase_started
+        clock = self.clock
+        step_s = clock.plain_s / clock.plain_n if clock.plain_n else clock.step_s
+        eval_s = clock.eval_s
+        texts = self.n_train + self.n_valid
+        finetune_start = self.finetune_started or self.started
+        last_step = self.last_step_at or now
+        total = self.finetune_steps or self.plan.max_steps
+        return Timing(
+            train_examples_per_s=self.config.batch_size / step_s if step_s > 0 else 0.0,
+            encode_texts_per_s=texts / eval_s if eval_s > 0 else 0.0,
+            start_s=max(0.0, finetune_start - self.started - eval_s),
+            end_s=max(0.0, now - last_step - 2 * eval_s),
+            steps_fraction=self.step_now / total if total else 1.0,
+            steps=self.step_now,
+            max_steps=total,
+            evaluations=self.evaluations,
+            texts=texts,
+            run_s=now - self.started,
+            queued_s=queued_s,
+            phase_s={k: round(v, 3) for k, v in self.phase_s.items()},
+        )
 
 
 def _test_pause(phase: str) -> None:
@@ -94,13 +199,6 @@ def _test_pause(phase: str) -> None:
         time.sleep(TEST_PAUSE_S)
 
 
-def _queue_position(store: RunStore, run_id: str) -> list[str]:
-    """Ids of live queued runs, in the order they were submitted."""
-    queued = [r for r in store.list() if isinstance(r, RunRecord) and r.status == "queued"]
-    queued.sort(key=lambda r: (r.spawned_at or 0.0, r.id))
-    return [r.id for r in queued]
-
-
 def wait_for_turn(store: RunStore, run_id: str) -> Any | None:
     """Block until this run is first in the queue and holds the device; None if cancelled."""
     from filelock import FileLock, Timeout
@@ -109,7 +207,7 @@ def wait_for_turn(store: RunStore, run_id: str) -> Any | None:
     while True:
         if store.cancel_requested(run_id):
             return None
-        order = _queue_position(store, run_id)
+        order = queued_ids(store)
         if not order or order[0] == run_id:
             try:
                 device_lock.acquire(timeout=0)
@@ -117,6 +215,14 @@ def wait_for_turn(store: RunStore, run_id: str) -> Any | None:
             except Timeout:
                 pass
         time.sleep(POLL_S)
+
+
+def _seconds_between(start: str, end: str | None) -> float:
+    from datetime import datetime
+
+    if not start or not end:
+        return 0.0
+    return max(0.0, (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds())
 
 
 class _NoLock:
@@ -141,9 +247,11 @@ def run_job(store: RunStore, run_id: str, queue: bool = True) -> str:
     workdir = store.path(run_id) / ".checkpoints"
     try:
         device = choose_device(record.config.device)
-        store.update(run_id, status="running", started_at=now_iso(), device=device.to_dict())
+        record = store.update(
+            run_id, status="running", started_at=now_iso(), device=device.to_dict()
+        )
         log.info("run %s on %s", run_id, device.describe())
-        reporter = RunReporter(store, run_id, DemoSettings.from_env().train_time_limit_s)
+        reporter = RunReporter(store, run_id, DemoSettings.from_env().train_time_limit_s, record)
         result = train(record.config, store.load_dataset(run_id), workdir, reporter)
         assert result is not None  # only the other ranks of a distributed launch get None
         reporter.phase("saving")
@@ -161,6 +269,11 @@ def run_job(store: RunStore, run_id: str, queue: bool = True) -> str:
         )
         _test_pause("saved")  # the model is on disk, the status not yet: the riskiest moment
         total = reporter.finetune_steps
+        try:
+            timing = reporter.timing(_seconds_between(record.created_at, record.started_at))
+        except Exception:  # noqa: BLE001 - a failed measurement must never fail the run
+            log.exception("run %s: its timing could not be measured", run_id)
+            timing = None
         # The status goes last: a run is served as completed only once everything is on disk.
         store.update(
             run_id,
@@ -170,6 +283,7 @@ def run_job(store: RunStore, run_id: str, queue: bool = True) -> str:
             final=result.final,
             finetune_kept=result.finetune_kept,
             note=result.note,
+            timing=timing,
             progress=Progress(phase="done", step=total, total=total, updated_at=now_iso()),
         )
         log.info("run %s completed", run_id)

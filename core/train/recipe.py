@@ -21,6 +21,7 @@ from core.model.catalogue import DeviceInfo, choose_device, load_model
 from core.model.heads import SigmoidHead, embedding_dim, encode, fit_head, head_as_softmax
 from core.train.distributed import broadcast_head, stop_everywhere, world
 from core.train.metrics import Evaluation, evaluate_predictions, positive_label
+from core.train.schedule import schedule
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -200,8 +201,8 @@ def training_arguments(
     from sentence_transformers.sentence_transformer.training_args import BatchSamplers
 
     check_batch_split(config, world_size)
-    steps_per_epoch = max(1, math.ceil(n_train / config.batch_size))
-    eval_steps = max(1, math.ceil(steps_per_epoch / config.evals_per_epoch))
+    plan = schedule(config, n_train)
+    steps_per_epoch, eval_steps = plan.steps_per_epoch, plan.eval_steps
     return dict(
         output_dir=str(output_dir),
         num_train_epochs=config.epochs,

@@ -74,6 +74,45 @@ def test_errors_about_runs_are_one_line(tmp_path, capsys):
     )
 
 
+def test_rename_names_a_run_and_status_says_where_a_queued_run_waits(tmp_path, capsys):
+    store = RunStore(tmp_path / "runs")
+    first, _ = store.create(TrainConfig(seed=1), tiny_dataset())
+    second, _ = store.create(TrainConfig(seed=2), tiny_dataset())
+    runs = str(tmp_path / "runs")
+    code, out, _ = run_cli(capsys, "rename", first.id, "first try", "--runs-dir", runs)
+    assert code == 0 and out == f"run {first.id} is now named 'first try'\n"
+    assert store.get(first.id).name == "first try" and store.get(first.id).id == first.id
+    code, out, _ = run_cli(capsys, "runs", "--runs-dir", runs, "--json")
+    assert {r["run_id"]: r["name"] for r in json.loads(out)} == {
+        first.id: "first try",
+        second.id: "",
+    }
+    code, _, err = run_cli(capsys, "rename", first.id, "x" * 61, "--runs-dir", runs)
+    assert code == 2 and err.startswith("error: a run name can be at most 60 characters")
+    # The same line as the app: its place in the queue and what it waits behind.
+    code, out, _ = run_cli(capsys, "status", second.id, "--runs-dir", runs)
+    assert code == 0
+    assert out.startswith(f"run {second.id}: queued · 2nd in the queue, after {first.id}, about")
+
+
+def test_following_a_queued_run_prints_its_place_when_it_changes(tmp_path, capsys):
+    from core.cli.render import progress_printer
+    from core.runs.status import status_line
+
+    store = RunStore(tmp_path / "runs")
+    first, _ = store.create(TrainConfig(seed=1), tiny_dataset())
+    second, _ = store.create(TrainConfig(seed=2), tiny_dataset())
+    update = progress_printer(lambda record: status_line(record, store))
+    update(store.get(second.id))
+    update(store.get(second.id))  # the same place: nothing new
+    store.update(first.id, status="cancelled")
+    update(store.get(second.id))
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith(f"queued: 2nd in the queue, after {first.id}, about ")
+    assert lines[1] == "queued: Next in the queue: starting"
+
+
 def test_models_lists_the_catalogue_and_the_device(capsys):
     code, out, _ = run_cli(capsys, "models", "--json")
     data = json.loads(out)
@@ -126,6 +165,8 @@ def test_train_prints_progress_and_one_json_object(trained):
         assert set(result[key]) >= {"accuracy", "f1", "precision", "recall", "macro_f1"}
     assert result["run_id"].startswith("ft-")
     assert "Started run" in stderr and "finetune" in stderr
+    # The estimate: no finished run in this runs folder yet, so the catalogue's figures.
+    assert "estimated time: about " in stderr and "from the catalogue's CPU figures" in stderr
 
 
 @pytest.mark.slow
@@ -316,10 +357,11 @@ def test_detach_leaves_the_run_training_and_says_how_to_follow_it(tmp_path, caps
     data = tiny_dataset()
     train_csv = _write(tmp_path / "train.csv", zip(data.train.texts, data.train.labels))
     runs = tmp_path / "runs"
-    process = _train_process(train_csv, runs, "--detach")
+    process = _train_process(train_csv, runs, "--detach", "--name", "detached <b>run</b>")
     out, err = process.communicate(timeout=120)
     assert process.returncode == 0, err
     run_id = err.split("Started run ")[1].split(".")[0]
+    assert RunStore(runs).get(run_id).name == "detached <b>run</b>"  # kept as text
     assert f"follow it: python -m core status {run_id} --follow --runs-dir {runs}" in out
     assert RunStore(runs).get(run_id).active  # the worker trains on without the command
     code, out, _ = run_cli(capsys, "cancel", run_id, "--runs-dir", str(runs))

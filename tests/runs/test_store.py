@@ -169,3 +169,26 @@ def test_a_completed_run_without_its_model_is_broken_not_served(tmp_path):
     record = store.get(run_id)
     again, created = store.create(record.config, store.load_dataset(run_id))
     assert created and again.status == "queued"
+
+
+def test_a_run_can_be_named_and_renamed_without_changing_its_id(store, dataset):
+    record, _ = store.create(TrainConfig(), dataset, name="  first   try ")
+    assert record.name == "first try" and record.title == "first try"
+    assert record.id == compute_run_id(TrainConfig(), dataset)
+    renamed = store.rename(record.id, "emotion, 8 epochs")
+    assert renamed.id == record.id and store.get(record.id).name == "emotion, 8 epochs"
+    assert store.rename(record.id, "").title == record.id  # cleared: the id shows
+    # The same finetune submitted again with a name: the run is reused and takes the name.
+    again, created = store.create(TrainConfig(), dataset, name="second")
+    assert not created and again.id == record.id and store.get(record.id).name == "second"
+
+
+def test_a_run_name_must_be_one_short_line_of_plain_text(store, dataset):
+    record, _ = store.create(TrainConfig(), dataset)
+    with pytest.raises(RunError, match="^a run name can be at most 60 characters; this one has 61"):
+        store.rename(record.id, "x" * 61)
+    with pytest.raises(RunError, match="^a run name must be plain text: remove the control"):
+        store.rename(record.id, "bell\x07")
+    assert store.rename(record.id, "two\nlines").name == "two lines"  # whitespace is folded
+    with pytest.raises(RunError, match="^no run 'ft-000000000000'"):
+        store.rename("ft-000000000000", "x")

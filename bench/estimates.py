@@ -1,0 +1,226 @@
+"""Estimates: the time a finetune is estimated to take before it starts, and its live ETA at 25 %
+of the finetune's steps, against the time it actually took.
+
+    python bench/estimates.py [--out bench/results/estimates.jsonl] [--runs-dir DIR]
+        [--plan sst2:100,emotion:300,sst2:400+uci-sentiment/imdb:250] [--append]
+    python bench/estimates.py --summary [bench/results/estimates.jsonl]   # the Markdown table
+
+Runs the shared sets' first rows (small model, default settings) through the real path: the
+estimate the Train page shows (`core.runs.estimate.estimate`, from the runs already finished in
+the runs folder, so the first run uses the catalogue's figures), `core.runs.jobs.submit` and the
+worker process. The last two pairs are submitted together, so the second of each pair waits in
+the queue and its estimate includes the wait. Each run writes one JSON line; a meta line first.
+Targets (issue #14, quiet machine): actual within 0.67-1.5x of the estimate for 9 runs in 10;
+ETA at 25 % within ±25 % of the time actually left.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from core.env import set_offline_env  # noqa: E402
+
+set_offline_env()
+
+from bench.machine import meta  # noqa: E402
+from core.config import TrainConfig  # noqa: E402
+from core.data.files import read_labeled  # noqa: E402
+from core.quality.prepare import prepare_dataset  # noqa: E402
+from core.runs.estimate import estimate  # noqa: E402
+from core.runs.jobs import submit  # noqa: E402
+from core.runs.store import RunStore  # noqa: E402
+
+DATA = ROOT.parent / "shared" / "data"
+# (set, rows); a tuple of two is submitted together (the second waits in the queue).
+PLAN: list[tuple[tuple[str, int], ...]] = [
+    (("sst2", 100),),
+    (("emotion", 300),),
+    (("sms-spam", 200),),
+    (("uci-sentiment/amazon", 150),),
+    (("uci-sentiment/yelp", 600),),
+    (("emotion", 200),),
+    (("sst2", 250), ("uci-sentiment/imdb", 150)),
+    (("emotion", 150), ("uci-sentiment/amazon", 300)),
+]
+POLL_S = 0.25
+
+
+def parse_plan(text: str) -> list[tuple[tuple[str, int], ...]]:
+    """'sst2:100,emotion:300+sst2:200' -> [(("sst2", 100),), (("emotion", 300), ("sst2", 200))]"""
+    groups = []
+    for group in text.split(","):
+        runs = []
+        for item in group.split("+"):
+            name, rows = item.rsplit(":", 1)
+            runs.append((name.strip(), int(rows)))
+        groups.append(tuple(runs))
+    return groups
+
+
+def dataset(name: str, rows: int, seed: int):
+    data = read_labeled(DATA / name / "train.csv", name=f"{name.replace('/', '-')}-{rows}.csv")
+    pairs = list(zip(data.texts, data.labels, strict=True))[:rows]
+    from core.data.labeled import LabeledTexts
+
+    return prepare_dataset(LabeledTexts.from_pairs(pairs, name=data.name), seed=seed)
+
+
+def follow(store: RunStore, run_ids: list[str], submitted: dict[str, float]) -> dict[str, dict]:
+    """Poll the runs to their end: when each reaches 25 % of its finetune steps (its ETA then)
+    and when it ends."""
+    seen: dict[str, dict] = {i: {"load": []} for i in run_ids}
+    while True:
+        now = time.monotonic()
+        active = False
+        load = os.getloadavg()[0]
+        for run_id in run_ids:
+            record = store.get(run_id)
+            mark = seen[run_id]
+            p = record.progress
+            if (
+                "eta_at_25" not in mark
+                and p.phase == "finetune"
+                and p.total
+                and p.step >= 0.25 * p.total
+                and p.eta_s is not None
+            ):
+                from core.runs.estimate import time_left
+
+                mark["eta_at_25"] = time_left(record, store)
+                mark["t25"] = now
+                mark["step_at_25"] = p.step
+            if record.active:
+                active = True
+                if record.status == "running":
+                    mark["load"].append(load)
+            elif "end" not in mark:
+                mark["end"] = now
+                mark["record"] = record
+        if not active:
+            return seen
+        time.sleep(POLL_S)
+
+
+def summary(path: str) -> str:
+    """The Markdown table and the hit rates of a results file."""
+    runs = [json.loads(line) for line in open(path, encoding="utf-8")]
+    runs = [r for r in runs if not r.get("meta")]
+    lines = [
+        "| # | set, rows | queued behind | estimate (range), s | source | actual s | actual / "
+        "estimate | ETA at 25 %, s | actually left, s | ETA error | steps run | load (mean, max) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for i, r in enumerate(runs, 1):
+        source = "catalogue" if "catalogue" in r["estimate_source"] else "measured"
+        queue = f"{r['estimate_queue_s']:.0f} s" if r["estimate_queue_s"] else "–"
+        eta = "–" if r["eta_error"] is None else f"{r['eta_error']:+.0%}"
+        lines.append(
+            f"| {i} | {r['set']}, {r['rows']} | {queue} | {r['estimate_s']:.0f} "
+            f"({r['estimate_low_s']:.0f}-{r['estimate_high_s']:.0f}) | {source} | "
+            f"{r['actual_s']:.0f} | {r['actual_over_estimate']:.2f} | {r['eta_at_25_s']} | "
+            f"{r['left_at_25_s']} | {eta} | {r['steps']} of {r['max_steps']} | "
+            f"{r.get('load_mean', '–')}, {r.get('load_max', '–')} |"
+        )
+    within = [r for r in runs if 0.67 <= r["actual_over_estimate"] <= 1.5]
+    measured = [r for r in runs if "catalogue" not in r["estimate_source"]]
+    within_measured = [r for r in measured if 0.67 <= r["actual_over_estimate"] <= 1.5]
+    in_range = [r for r in runs if r["in_range"]]
+    etas = [r for r in runs if r["eta_error"] is not None]
+    good = [r for r in etas if abs(r["eta_error"]) <= 0.25]
+    lines += [
+        "",
+        f"Actual within 0.67-1.5x of the estimate: {len(within)} of {len(runs)} runs "
+        f"({len(within_measured)} of {len(measured)} with measured rates); inside the shown "
+        f"range: {len(in_range)} of {len(runs)}. ETA at 25 % within ±25 % of the time left: "
+        f"{len(good)} of {len(etas)}.",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--summary":
+        default = str(ROOT / "bench" / "results" / "estimates.jsonl")
+        print(summary(sys.argv[2] if len(sys.argv) > 2 else default))
+        return
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "estimates.jsonl"))
+    parser.add_argument("--runs-dir", default=None, help="default: a new temporary folder")
+    parser.add_argument("--plan", default=None, help="set:rows,... (a+b: submitted together)")
+    parser.add_argument("--append", action="store_true", help="add to --out")
+    parser.add_argument(
+        "--until",
+        default=None,
+        help="HH:MM (UTC): start no new run after this time (a shared machine's time box)",
+    )
+    args = parser.parse_args()
+    root = Path(args.runs_dir or tempfile.mkdtemp(prefix="embedtune-estimates-")) / "runs"
+    store = RunStore(root)
+    config = TrainConfig()
+    out = open(args.out, "a" if args.append else "w", encoding="utf-8")
+    out.write(json.dumps({**meta(threads=0), "runs_dir": str(root), "config": "defaults"}) + "\n")
+    out.flush()
+    for group in parse_plan(args.plan) if args.plan else PLAN:
+        if args.until and time.strftime("%H:%M", time.gmtime()) >= args.until:
+            print(f"stopping: it is past {args.until} UTC", flush=True)
+            break
+        submitted: dict[str, float] = {}
+        estimates = {}
+        sizes = {}
+        for name, rows in group:
+            data = dataset(name, rows, config.seed)
+            guess = estimate(config, len(data.train), len(data.valid), store, "cpu")
+            run_id = submit(config, data, store).record.id
+            submitted[run_id] = time.monotonic()
+            estimates[run_id], sizes[run_id] = guess, (name, rows, len(data.train), len(data.valid))
+        seen = follow(store, list(submitted), submitted)
+        for run_id, mark in seen.items():
+            record, guess = mark["record"], estimates[run_id]
+            name, rows, n_train, n_valid = sizes[run_id]
+            actual = mark["end"] - submitted[run_id]
+            left = mark["end"] - mark["t25"] if "t25" in mark else None
+            line = {
+                "set": name,
+                "rows": rows,
+                "train_rows": n_train,
+                "valid_rows": n_valid,
+                "run_id": run_id,
+                "status": record.status,
+                "estimate_s": round(guess.seconds, 1),
+                "estimate_low_s": round(guess.low, 1),
+                "estimate_high_s": round(guess.high, 1),
+                "estimate_queue_s": round(guess.queue_s, 1),
+                "estimate_source": guess.source,
+                "actual_s": round(actual, 1),
+                "actual_over_estimate": round(actual / guess.seconds, 3),
+                "in_range": guess.low <= actual <= guess.high,
+                "eta_at_25_s": round(mark["eta_at_25"], 1) if "eta_at_25" in mark else None,
+                "left_at_25_s": round(left, 1) if left is not None else None,
+                "eta_error": (
+                    round(mark["eta_at_25"] / left - 1, 3) if left and "eta_at_25" in mark else None
+                ),
+                # The machine's 1-minute load average while the run trained (2 cores: above 2,
+                # other work shared them).
+                "load_mean": round(statistics.fmean(mark["load"]), 2) if mark["load"] else None,
+                "load_max": round(max(mark["load"]), 2) if mark["load"] else None,
+                "steps": record.timing.steps if record.timing else None,
+                "max_steps": record.timing.max_steps if record.timing else None,
+                "timing": record.timing.to_dict() if record.timing else None,
+            }
+            print(json.dumps(line), flush=True)
+            out.write(json.dumps(line) + "\n")
+            out.flush()
+    out.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,39 @@
+"""The queue of finetunes waiting for the device: its order, and which runs a run waits behind
+(the worker waits its turn by it; the app and the CLI show it)."""
+
+from __future__ import annotations
+
+from core.runs.store import RunRecord, RunStore
+
+
+def queue_order(store: RunStore) -> list[RunRecord]:
+    """Active runs in the order they get the device: the running ones first (by start), then the
+    queued ones in the order they were submitted."""
+    active = [r for r in store.list() if isinstance(r, RunRecord) and r.active]
+    running = sorted(
+        (r for r in active if r.status == "running"), key=lambda r: (r.started_at or "", r.id)
+    )
+    queued = sorted(
+        (r for r in active if r.status == "queued"), key=lambda r: (r.spawned_at or 0.0, r.id)
+    )
+    return running + queued
+
+
+def queued_ids(store: RunStore) -> list[str]:
+    """Ids of the queued runs, next first."""
+    return [r.id for r in queue_order(store) if r.status == "queued"]
+
+
+def runs_ahead(store: RunStore, run_id: str) -> list[RunRecord]:
+    """The active runs that get the device before `run_id` (empty when it is not queued)."""
+    order = queue_order(store)
+    ids = [r.id for r in order]
+    if run_id not in ids or order[ids.index(run_id)].status != "queued":
+        return []
+    return order[: ids.index(run_id)]
+
+
+def ordinal(n: int) -> str:
+    """1st, 2nd, 3rd, 4th, 11th, 12th, 13th, 21st, ..."""
+    suffix = "th" if 11 <= n % 100 <= 13 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"

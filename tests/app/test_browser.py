@@ -85,17 +85,20 @@ def test_upload_train_metrics_and_classify(app_server, tmp_path):
 
     pairs = tiny_pairs(20)
     test_pairs = tiny_pairs(6)
+    sentence, label = "The pizza was wonderful, I loved it", "positive"
     n_epochs = 1
-    if os.environ.get("EMBEDTUNE_SCREENSHOTS") == "1":
+    screenshots = os.environ.get("EMBEDTUNE_SCREENSHOTS") == "1"
+    if screenshots:
         n_epochs = 2
         # The example set: real comments that finetuning pulls apart (a few minutes to train).
         examples = ROOT / "examples"
         pairs = [tuple(row) for row in csv.reader((examples / "emotions.csv").open())]
         test_pairs = [tuple(row) for row in csv.reader((examples / "emotions-test.csv").open())]
+        sentence, label = "Thank you so much, you made my day!", "gratitude"
     # The same hostile text with two labels, first so that the preview shows it: the review
     # quotes it in a conflict warning.
     pairs = [(HOSTILE, "positive"), (HOSTILE, "negative"), *pairs]
-    data = tmp_path / "reviews.csv"
+    data = tmp_path / ("emotions.csv" if screenshots else "reviews.csv")
     data.write_bytes(csv_bytes(pairs))
     test_file = tmp_path / "holdout.csv"
     test_file.write_bytes(csv_bytes(test_pairs))
@@ -116,7 +119,7 @@ def test_upload_train_metrics_and_classify(app_server, tmp_path):
 
         # Data: upload, review (the hostile text shows as text), use.
         page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(str(data))
-        page.get_by_text(f"reviews.csv · {len(pairs)} rows").wait_for()
+        page.get_by_text(f"{data.name} · {len(pairs)} rows").wait_for()
         settled(page)
         # The preview table is drawn on a canvas; its accessible copy holds the literal text
         # (column 1 is the text, row 0 the file's first row).
@@ -199,14 +202,14 @@ def test_upload_train_metrics_and_classify(app_server, tmp_path):
         _go(page, "Playground")
         page.get_by_role("tab", name="Classify").click()
         box = page.get_by_role("textbox", name="Texts, one per line")
-        box.fill(f"The pizza was wonderful, I loved it\n{HOSTILE}")
+        box.fill(f"{sentence}\n{HOSTILE}")
         box.press("Control+Enter")
         settled(page)
         page.get_by_role("button", name="Classify", exact=True).click()
         page.get_by_text("What a developer gets").wait_for()
         settled(page)
         _charts_drawn(page)
-        page.get_by_text("→ positive").first.wait_for()
+        page.get_by_text(f"→ {label}").first.wait_for()
         _literal_hostile_text(page)
         _shot(page, "playground-classify", height=1500)
 

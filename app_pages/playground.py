@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 import pandas as pd
 import streamlit as st
@@ -288,22 +289,11 @@ def single_label_results(results: list) -> None:
             ),
         },
     )
-    for i, result in enumerate(results[:RESULTS_SHOWN]):
-        with st.container(border=True):
-            left, right = st.columns([2, 3])
-            with left:
-                st.text(result["input"])
-                st.markdown(
-                    f"→ **{md(result['prediction'])}** · {result['confidence']:.1%} confident"
-                )
-            with right:
-                st.altair_chart(
-                    charts.confidences(result["labels"], result["prediction"]),
-                    width="stretch",
-                    key=f"confidence_chart_{i}",
-                )
-    if len(results) > RESULTS_SHOWN:
-        st.caption(f"Charts for the first {RESULTS_SHOWN} texts; the table has all.")
+
+    def prediction(_: int, result: dict) -> None:
+        st.markdown(f"→ **{md(result['prediction'])}** · {result['confidence']:.1%} confident")
+
+    result_cards(results, prediction, "Charts")
 
 
 def multilabel_results(results: list) -> None:
@@ -317,12 +307,22 @@ def multilabel_results(results: list) -> None:
         hide_index=True,
         column_config={"text": st.column_config.TextColumn("text", width="large")},
     )
+
+    def chips(i: int, result: dict) -> None:
+        label_chips(result["predictions"], result["confidences"], key=f"chips_{i}")
+
+    result_cards(results, chips, "Labels")
+
+
+def result_cards(results: list, describe: Callable[[int, dict], None], shown: str) -> None:
+    """A card per text (the first RESULTS_SHOWN): the text as plain text and `describe`'s line
+    on the left, every label's confidence as a chart on the right."""
     for i, result in enumerate(results[:RESULTS_SHOWN]):
         with st.container(border=True):
             left, right = st.columns([2, 3])
             with left:
                 st.text(result["input"])
-                label_chips(result["predictions"], result["confidences"], key=f"chips_{i}")
+                describe(i, result)
             with right:
                 st.altair_chart(
                     charts.confidences(result["labels"], result["prediction"]),
@@ -330,7 +330,7 @@ def multilabel_results(results: list) -> None:
                     key=f"confidence_chart_{i}",
                 )
     if len(results) > RESULTS_SHOWN:
-        st.caption(f"Labels for the first {RESULTS_SHOWN} texts; the table has all.")
+        st.caption(f"{shown} for the first {RESULTS_SHOWN} texts; the table has all.")
 
 
 def developer_view(run_id: str, body: dict) -> None:

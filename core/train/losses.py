@@ -11,6 +11,20 @@ from torch import Tensor, nn
 from core.model.heads import embedding_dim
 
 
+def linear_head(
+    model: Any, num_labels: int, weight: Tensor | None = None, bias: Tensor | None = None
+) -> nn.Linear:
+    """The loss's linear head over the model's embeddings, started from a fitted probe's weight
+    and bias when given (linear probe, then finetune)."""
+    head = nn.Linear(embedding_dim(model), num_labels)
+    with torch.no_grad():
+        if weight is not None:
+            head.weight.copy_(torch.as_tensor(weight, dtype=torch.float32))
+        if bias is not None:
+            head.bias.copy_(torch.as_tensor(bias, dtype=torch.float32))
+    return head
+
+
 class SoftmaxClassificationLoss(nn.Module):
     """Cross-entropy through a linear softmax head on one text's sentence embedding.
 
@@ -59,13 +73,7 @@ class SoftmaxClassificationLoss(nn.Module):
         super().__init__()
         self.model = model
         self.num_labels = num_labels
-        dim = embedding_dim(model)
-        self.classifier = nn.Linear(dim, num_labels)
-        with torch.no_grad():
-            if weight is not None:
-                self.classifier.weight.copy_(torch.as_tensor(weight, dtype=torch.float32))
-            if bias is not None:
-                self.classifier.bias.copy_(torch.as_tensor(bias, dtype=torch.float32))
+        self.classifier = linear_head(model, num_labels, weight, bias)
         self.loss_fct = nn.CrossEntropyLoss(weight=class_weights)
 
     def forward(self, sentence_features: Iterable[dict[str, Tensor]], labels: Tensor) -> Tensor:
@@ -125,12 +133,7 @@ class SigmoidClassificationLoss(nn.Module):
         super().__init__()
         self.model = model
         self.num_labels = num_labels
-        self.classifier = nn.Linear(embedding_dim(model), num_labels)
-        with torch.no_grad():
-            if weight is not None:
-                self.classifier.weight.copy_(torch.as_tensor(weight, dtype=torch.float32))
-            if bias is not None:
-                self.classifier.bias.copy_(torch.as_tensor(bias, dtype=torch.float32))
+        self.classifier = linear_head(model, num_labels, weight, bias)
         self.loss_fct = nn.BCEWithLogitsLoss(pos_weight=pos_weight)
 
     def forward(self, sentence_features: Iterable[dict[str, Tensor]], labels: Tensor) -> Tensor:

@@ -12,7 +12,7 @@ from core.runs.jobs import submit
 from core.runs.matching import runs_of
 from core.runs.sharing import DemoSettings, check_submission
 from core.runs.status import about, rough
-from core.runs.store import RunRecord
+from core.runs.store import RunRecord, compute_run_id
 from core.train.metrics import HEADLINE, METRIC_TITLES
 from core.train.multilabel import METRIC_TITLES as MULTILABEL_TITLES
 from ui import loaders, state
@@ -166,7 +166,8 @@ def estimate_caption(config: TrainConfig, dataset) -> str:
         kind = loaders.device().kind
     except Exception:  # noqa: BLE001 - an estimate must never break the page
         kind = "cpu"
-    guess = estimate(config, len(dataset.train), len(dataset.valid), state.store(), kind)
+    run_id = compute_run_id(config, dataset)
+    guess = estimate(config, len(dataset.train), len(dataset.valid), state.store(), kind, run_id)
     text = (
         f"Estimated time: {about(guess.seconds)} ({rough(guess.low)} to {rough(guess.high)}), "
         f"{guess.source}"
@@ -263,7 +264,8 @@ else:
     cleaning = saved.cleaning
     installed = {m.key: m.installed for m in loaders.models()}.get(key, False)
     try:
-        st.caption(estimate_caption(TrainConfig(base_model=key, **values), dataset))
+        config = TrainConfig(base_model=key, **values).replace(cleaning=cleaning)
+        st.caption(estimate_caption(config, dataset))
     except EmbedtuneError:
         pass  # settings out of range: the Start button says why
     if st.button(

@@ -228,11 +228,14 @@ def estimate(
     n_valid: int,
     store: RunStore,
     device_kind: str = "cpu",
+    run_id: str | None = None,
 ) -> Estimate:
     """The time a new run would take if submitted now: the wait behind every active run, the
-    start of its worker, and the run itself."""
+    start of its worker, and the run itself. `run_id`, the id the run would get, is never a run
+    ahead of itself (submitting an identical active run reuses it)."""
     measured = rates(store, config.base_model, device_kind)
-    ahead = queue_order(store)  # a new run waits behind every active one
+    # A new run waits behind every active one.
+    ahead = [r for r in queue_order(store) if r.id != run_id]
     queue = sum(time_left(r, store) for r in ahead)
     plan = schedule(config, n_train)
     expected = run_seconds(config, n_train, n_valid, measured)

@@ -135,6 +135,9 @@ def test_the_estimate_includes_the_time_left_of_the_runs_ahead(tmp_path):
     assert guess.ahead == (running.id, queued.id)
     assert guess.queue_s == pytest.approx(120 + time_left(store.get(queued.id), store), abs=2)
     assert guess.seconds == pytest.approx(alone.seconds + guess.queue_s)
+    # The run being estimated is never ahead of itself (an identical active run is reused).
+    itself = estimate(CONFIG, 400, 100, store, run_id=queued.id)
+    assert itself.ahead == (running.id,)
 
 
 def test_a_running_runs_time_left_is_its_eta_less_the_time_since_it_was_written(tmp_path):

@@ -4,6 +4,7 @@ of the finetune's steps, against the time it actually took.
     python bench/estimates.py [--out bench/results/estimates.jsonl] [--runs-dir DIR]
         [--plan sst2:100,emotion:300,sst2:400+uci-sentiment/imdb:250] [--append]
     python bench/estimates.py --summary [bench/results/estimates.jsonl]   # the Markdown table
+    python bench/estimates.py --replay FILE   # today's ETA rule replayed on runs in FILE
 
 Runs the shared sets' first rows (small model, default settings) through the real path: the
 estimate the Train page shows (`core.runs.estimate.estimate`, from the runs already finished in
@@ -67,9 +68,9 @@ def parse_plan(text: str) -> list[tuple[tuple[str, int], ...]]:
     return groups
 
 
-def dataset(name: str, rows: int, seed: int):
+def dataset(name: str, rows: int, seed: int, offset: int = 0):
     data = read_labeled(DATA / name / "train.csv", name=f"{name.replace('/', '-')}-{rows}.csv")
-    pairs = list(zip(data.texts, data.labels, strict=True))[:rows]
+    pairs = list(zip(data.texts, data.labels, strict=True))[offset : offset + rows]
     from core.data.labeled import LabeledTexts
 
     return prepare_dataset(LabeledTexts.from_pairs(pairs, name=data.name), seed=seed)
@@ -147,7 +148,52 @@ def summary(path: str) -> str:
     return "\n".join(lines)
 
 
+def replay(path: str) -> str:
+    """Replay the live ETA rule of today's code (`core.runs.timing.expected_stop`) at each run's
+    25 % step, from its validation curve and measured pace: a rule can be tried on runs already
+    made (the figures are approximate: the pace is the run's mean, not its recent window)."""
+    from core.runs.estimate import MEASURED_RUNS, STEPS_FRACTION_DEFAULT
+    from core.runs.timing import expected_stop
+
+    runs = [json.loads(line) for line in open(path, encoding="utf-8")]
+    runs = [r for r in runs if not r.get("meta") and r.get("history") and r.get("timing")]
+    config = TrainConfig()
+    lines = [
+        "| set, rows | step at 25 % | scores seen | expected stop | stopped | ETA s | "
+        "left s | error | recorded error |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    hits = 0
+    for i, r in enumerate(runs):
+        t, step = r["timing"], r["step_at_25"]
+        past = [p["timing"]["steps_fraction"] for p in runs[max(0, i - MEASURED_RUNS) : i]]
+        fraction = statistics.median(past) if past else STEPS_FRACTION_DEFAULT
+        steps = [s for s, _ in r["history"] if s > 0]
+        every = steps[0] if steps else t["max_steps"]
+        # The evaluation at the 25 % step itself runs after that step is reported.
+        seen = [f1 for s, f1 in r["history"] if 0 < s < step]
+        stop = expected_stop(
+            seen, every, t["max_steps"], config.early_stopping_patience, fraction, step
+        )
+        step_s = config.batch_size / t["train_examples_per_s"]
+        eval_s = t["texts"] / t["encode_texts_per_s"]
+        evals_left = max(0, stop // every - len(seen))
+        eta = (stop - step) * step_s + evals_left * eval_s + eval_s + t["end_s"]
+        error = eta / r["left_at_25_s"] - 1
+        hits += abs(error) <= 0.25
+        lines.append(
+            f"| {r['set']}, {r['rows']} | {step} of {t['max_steps']} | {len(seen)} | {stop} | "
+            f"{t['steps']} | {eta:.1f} | {r['left_at_25_s']} | {error:+.0%} | "
+            f"{r['eta_error']:+.0%} |"
+        )
+    lines += ["", f"Replayed ETA at 25 % within ±25 %: {hits} of {len(runs)}."]
+    return "\n".join(lines)
+
+
 def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--replay":
+        print(replay(sys.argv[2]))
+        return
     if len(sys.argv) > 1 and sys.argv[1] == "--summary":
         default = str(ROOT / "bench" / "results" / "estimates.jsonl")
         print(summary(sys.argv[2] if len(sys.argv) > 2 else default))
@@ -158,6 +204,12 @@ def main() -> None:
     parser.add_argument("--plan", default=None, help="set:rows,... (a+b: submitted together)")
     parser.add_argument("--append", action="store_true", help="add to --out")
     parser.add_argument(
+        "--seed", type=int, default=None, help="the runs' seed (split and training; default 42)"
+    )
+    parser.add_argument(
+        "--offset", type=int, default=0, help="take each set's rows from this row on (default 0)"
+    )
+    parser.add_argument(
         "--until",
         default=None,
         help="HH:MM (UTC): start no new run after this time (a shared machine's time box)",
@@ -165,9 +217,20 @@ def main() -> None:
     args = parser.parse_args()
     root = Path(args.runs_dir or tempfile.mkdtemp(prefix="embedtune-estimates-")) / "runs"
     store = RunStore(root)
-    config = TrainConfig()
+    config = TrainConfig() if args.seed is None else TrainConfig(seed=args.seed)
     out = open(args.out, "a" if args.append else "w", encoding="utf-8")
-    out.write(json.dumps({**meta(threads=0), "runs_dir": str(root), "config": "defaults"}) + "\n")
+    out.write(
+        json.dumps(
+            {
+                **meta(threads=0),
+                "runs_dir": str(root),
+                "config": "defaults",
+                "seed": config.seed,
+                "offset": args.offset,
+            }
+        )
+        + "\n"
+    )
     out.flush()
     for group in parse_plan(args.plan) if args.plan else PLAN:
         if args.until and time.strftime("%H:%M", time.gmtime()) >= args.until:
@@ -177,7 +240,7 @@ def main() -> None:
         estimates = {}
         sizes = {}
         for name, rows in group:
-            data = dataset(name, rows, config.seed)
+            data = dataset(name, rows, config.seed, args.offset)
             guess = estimate(config, len(data.train), len(data.valid), store, "cpu")
             run_id = submit(config, data, store).record.id
             submitted[run_id] = time.monotonic()
@@ -215,6 +278,12 @@ def main() -> None:
                 "steps": record.timing.steps if record.timing else None,
                 "max_steps": record.timing.max_steps if record.timing else None,
                 "timing": record.timing.to_dict() if record.timing else None,
+                # The validation curve (step, macro-F1; step 0 is the base model) and the live ETA
+                # at 25 %'s step: enough to replay another ETA rule on this run offline.
+                "step_at_25": mark.get("step_at_25"),
+                "history": [
+                    (p["step"], round(p["metrics"]["macro_f1"], 4)) for p in record.history
+                ],
             }
             print(json.dumps(line), flush=True)
             out.write(json.dumps(line) + "\n")

@@ -305,6 +305,8 @@ def run_batch(
 def _progress_bar(total: int, initial: int, kind: str, enabled: bool) -> Any:
     from tqdm import tqdm
 
+    from core.env import bar_interval
+
     return tqdm(
         total=total,
         initial=initial,
@@ -314,6 +316,7 @@ def _progress_bar(total: int, initial: int, kind: str, enabled: bool) -> Any:
         disable=not enabled,
         smoothing=0.1,
         dynamic_ncols=True,
+        mininterval=bar_interval(),
     )
 
 

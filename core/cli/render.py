@@ -7,6 +7,8 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from core.env import bar_interval
+
 
 def print_json(data: Any) -> None:
     print(json.dumps(data, indent=2, ensure_ascii=False))
@@ -93,10 +95,14 @@ def phase_bars() -> Callable[[str, int, int], None]:
             if state["bar"] is not None:
                 state["bar"].close()
             state["phase"] = phase
-            state["bar"] = tqdm(total=total, desc=phase, file=sys.stderr) if phase else None
+            state["bar"] = (
+                tqdm(total=total, desc=phase, file=sys.stderr, mininterval=bar_interval())
+                if phase
+                else None
+            )
         if state["bar"] is not None:
             state["bar"].n = done
-            state["bar"].refresh()
+            state["bar"].update(0)  # redraws when the bar's interval has passed
 
     return update
 
@@ -135,6 +141,7 @@ def progress_printer(queue_line: Callable[[Any], str] | None = None) -> Callable
                     unit="step",
                     file=sys.stderr,
                     dynamic_ncols=True,
+                    mininterval=bar_interval(),
                 )
             elif progress.phase == "queued" and queue_line is not None and record.active:
                 pass  # below: again whenever its place in the queue changes
@@ -158,7 +165,7 @@ def progress_printer(queue_line: Callable[[Any], str] | None = None) -> Callable
             if record.history:
                 shown["valid macro-F1"] = f"{record.history[-1]['metrics']['macro_f1']:.3f}"
             bar.set_postfix(shown, refresh=False)
-            bar.refresh()
+            bar.update(0)  # redraws when the bar's interval has passed
         if not record.active:
             close()
 

@@ -3,6 +3,7 @@ run measured (kept in run.json so that later estimates come from this machine)."
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections import deque
 from dataclasses import dataclass, field
@@ -118,3 +119,32 @@ class StepClock:
         if self.last is not None:
             left -= min(now - self.last[1], self.step_s if end > step else 0.0)
         return max(0.0, left)
+
+
+def expected_stop(
+    scores: list[float],
+    every: int,
+    total: int,
+    patience: int,
+    steps_fraction: float = 1.0,
+    step: int = 0,
+    best_possible: float = 1.0,
+) -> int:
+    """The step early stopping is expected to end a finetune at, from its validation scores so far
+    (one per evaluation, every `every` steps, patience `patience`).
+
+    A finetune whose last evaluation did not gain has begun to level off: it is expected to stop
+    once the patience runs out after its best evaluation. So is one whose best score cannot be
+    beaten (a gain must be strictly higher). One still gaining is expected to run as much of its
+    schedule as past runs ran (`steps_fraction`), and no less than its best evaluation plus the
+    patience. Never before `step`, the step it has reached; never past `total`."""
+    if patience <= 0 or not total or every <= 0:
+        return total
+    best = max(range(len(scores)), key=lambda i: (scores[i], -i)) + 1 if scores else 0
+    earliest = (max(best, 1) + patience) * every
+    levelled = bool(scores) and (best < len(scores) or scores[best - 1] >= best_possible)
+    if levelled:
+        expected = earliest
+    else:
+        expected = max(earliest, math.ceil(steps_fraction * total / every) * every)
+    return max(step, min(total, expected))

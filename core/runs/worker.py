@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import math
 import os
 import shutil
 import sys
@@ -26,7 +25,7 @@ from core.runs.store import (  # noqa: E402
     RunStore,
     now_iso,
 )
-from core.runs.timing import StepClock, Timing  # noqa: E402
+from core.runs.timing import StepClock, Timing, expected_stop  # noqa: E402
 
 log = logging.getLogger("embedtune.worker")
 POLL_S = 0.5
@@ -69,8 +68,10 @@ class RunReporter:
         self.finetune_steps = 0
         self.step_now = 0
         self.evaluations = 0
-        self.best_evaluation = 0  # the finetune evaluation (1, 2, ...) with the best macro-F1
-        self.best_f1 = float("-inf")
+        # Each finetune evaluation's score, in order: the metric early stopping watches (micro-F1
+        # for a multi-label run, macro-F1 otherwise).
+        self.scores: list[float] = []
+        self.score_key = "f1" if record.data.get("multi_label") else "macro_f1"
         self.last_step_at: float | None = None
         self.started = time.monotonic()
         self.finetune_started: float | None = None
@@ -118,15 +119,15 @@ class RunReporter:
         )
 
     def _expected_stop(self, total: int) -> int:
-        """The step early stopping is expected to end the finetune at: the share of its schedule
-        past runs ran, but no sooner than the best evaluation so far plus the patience."""
-        patience = self.config.early_stopping_patience
-        every = self.plan.eval_steps
-        if patience <= 0 or not total:
-            return total
-        earliest = (max(self.best_evaluation, 1) + patience) * every
-        expected = math.ceil(self.prior.steps_fraction * total / every) * every
-        return max(self.step_now, min(total, max(earliest, expected)))
+        """The step early stopping is expected to end the finetune at (core.runs.timing)."""
+        return expected_stop(
+            self.scores,
+            self.plan.eval_steps,
+            total,
+            self.config.early_stopping_patience,
+            self.prior.steps_fraction,
+            self.step_now,
+        )
 
     def eta(self, now: float) -> float:
         """Seconds until the run ends, from where it is now."""
@@ -152,8 +153,7 @@ class RunReporter:
         if self.phase_name == "finetune" and point["step"] > 0:
             self.clock.evaluated()
             self.evaluations += 1
-            if point["metrics"]["macro_f1"] > self.best_f1:
-                self.best_f1, self.best_evaluation = point["metrics"]["macro_f1"], self.evaluations
+            self.scores.append(point["metrics"][self.score_key])
         self.store.modify(self.run_id, lambda r: r.replace(history=(*r.history, point)))
 
     def should_stop(self) -> bool:

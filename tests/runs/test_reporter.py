@@ -32,8 +32,36 @@ def test_early_stopping_is_expected_no_sooner_than_the_best_evaluation_plus_the_
     # Still gaining at evaluation 5: it runs at least to evaluation 5 + 3.
     assert r._expected_stop(90) == 72
     assert r.store.get(r.run_id).progress.eta_s > 0
+    # No gain at evaluation 6: levelling off, it is expected to stop when the patience runs out.
+    r.step(54, 90)
+    r.evaluation({"step": 54, "epoch": 6, "metrics": {"macro_f1": 0.85}})
+    assert r._expected_stop(90) == 72
+    r.prior = dataclasses.replace(r.prior, steps_fraction=1.0)
+    assert r._expected_stop(90) == 72  # past runs ran their whole schedule; this one levelled off
 
 
 def test_without_early_stopping_the_whole_schedule_is_expected(tmp_path):
     r = reporter(tmp_path, epochs=4, batch_size=2, early_stopping_patience=0)
     assert r._expected_stop(r.plan.max_steps) == r.plan.max_steps
+
+
+def test_a_multi_label_run_is_expected_to_stop_by_its_micro_f1_as_early_stopping_watches(tmp_path):
+    from core.data.multilabel import from_label_sets
+    from core.quality.prepare import prepare_dataset
+    from tests.helpers import tiny_multilabel_rows
+
+    rows = tiny_multilabel_rows(12)
+    data = prepare_dataset(from_label_sets([t for t, _ in rows], [list(s) for _, s in rows]))
+    store = RunStore(tmp_path / "runs")
+    record, _ = store.create(TrainConfig(epochs=10, batch_size=2), data)
+    r = RunReporter(store, record.id, record=record)
+    r.prior = dataclasses.replace(r.prior, steps_fraction=1.0)
+    every = r.plan.eval_steps
+    r.phase("finetune")
+    # Micro-F1 levels off after the first evaluation while macro-F1 still climbs.
+    for evaluation, (micro, macro) in enumerate([(0.8, 0.5), (0.7, 0.6)], start=1):
+        r.step(every * evaluation, r.plan.max_steps)
+        metrics = {"f1": micro, "macro_f1": macro}
+        r.evaluation({"step": every * evaluation, "epoch": evaluation, "metrics": metrics})
+    assert r.plan.max_steps > 4 * every
+    assert r._expected_stop(r.plan.max_steps) == 4 * every

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.runs.timing import Prior, StepClock
+from core.runs.timing import Prior, StepClock, expected_stop
 
 PRIOR = Prior(step_s=1.0, eval_s=5.0, end_s=1.0)  # the tail: one evaluation's time + 1 s
 
@@ -69,3 +69,31 @@ def test_an_expected_early_stop_shortens_the_time_left():
     # Never past the schedule, never before the current step.
     assert clock.time_left(2, 20, 0, now=2.0, stop_at=50) == pytest.approx(18 + 6)
     assert clock.time_left(2, 20, 0, now=2.0, stop_at=1) == pytest.approx(6)
+
+
+# expected_stop: an evaluation every 10 steps, 80 steps, patience 3.
+
+
+def test_a_finetune_still_gaining_runs_as_much_of_its_schedule_as_past_runs_did():
+    assert expected_stop([0.5, 0.6], 10, 80, 3, steps_fraction=1.0, step=20) == 80
+    assert expected_stop([0.5, 0.6], 10, 80, 3, steps_fraction=0.5, step=20) == 50
+    # ... but no sooner than its best evaluation plus the patience.
+    assert expected_stop([0.5, 0.6], 10, 80, 3, steps_fraction=0.1, step=20) == 50
+    # Before any evaluation: the past runs' share alone (rounded up to an evaluation).
+    assert expected_stop([], 10, 80, 3, steps_fraction=0.55) == 50
+
+
+def test_a_finetune_that_has_levelled_off_is_expected_to_stop_when_its_patience_runs_out():
+    # Best at evaluation 1, none gained since: stop at evaluation 1 + 3, whatever past runs did.
+    assert expected_stop([0.8, 0.7], 10, 80, 3, steps_fraction=1.0, step=20) == 40
+    # A tie is no gain: the first of equal scores is the best.
+    assert expected_stop([0.8, 0.8, 0.8], 10, 80, 3, steps_fraction=1.0, step=30) == 40
+    # A best score that cannot be beaten stops the run even on the evaluation that reached it.
+    assert expected_stop([0.9, 1.0], 10, 80, 3, steps_fraction=1.0, step=20) == 50
+
+
+def test_the_expected_stop_stays_between_the_step_reached_and_the_schedule():
+    assert expected_stop([0.5, 0.4, 0.3, 0.2], 10, 80, 3, step=45) == 45
+    assert expected_stop([0.1 * i for i in range(1, 8)], 10, 80, 3, step=70) == 80
+    # Without early stopping the whole schedule runs.
+    assert expected_stop([0.8, 0.7], 10, 80, 0, step=20) == 80

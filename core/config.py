@@ -167,6 +167,16 @@ class TrainConfig(Record):
             )
         },
     )
+    contrastive_weight: float = field(
+        default=0.0,
+        metadata={
+            "help": (
+                "Weight of a supervised contrastive term beside the softmax loss's cross-entropy "
+                "(texts pulled towards those of their label in the batch; batches then grouped by "
+                "label); 0 for none."
+            )
+        },
+    )
     cleaning: CleaningConfig = field(
         default_factory=CleaningConfig,
         metadata={
@@ -216,6 +226,17 @@ class TrainConfig(Record):
                 f"{name} must be a number above {bottom:g} and at most {top:g}, got {value!r}",
             )
         need(
+            isinstance(self.contrastive_weight, int | float)
+            and not isinstance(self.contrastive_weight, bool)
+            and 0 <= self.contrastive_weight <= 100,
+            f"contrastive_weight must be from 0 to 100, got {self.contrastive_weight!r}",
+        )
+        need(
+            self.contrastive_weight == 0 or self.loss == "softmax",
+            "contrastive_weight goes with the softmax loss (batch_all_triplet is contrastive "
+            "already)",
+        )
+        need(
             isinstance(self.warmup_ratio, int | float) and 0 <= self.warmup_ratio < 1,
             f"warmup_ratio must be from 0 to below 1, got {self.warmup_ratio!r}",
         )
@@ -254,7 +275,15 @@ class TrainConfig(Record):
         """The settings that change the result (the device is recorded, not part of the id)."""
         data = self.to_dict()
         data.pop("device")
+        # Settings added after runs were made count only when set, so those runs keep their ids.
+        for name, default in ADDED_LATER.items():
+            if data.get(name) == default:
+                data.pop(name)
         return data
+
+
+# Settings added after the run-id format was fixed, with the default that leaves them out of it.
+ADDED_LATER: dict[str, Any] = {"contrastive_weight": 0.0}
 
 
 def config_help() -> dict[str, str]:

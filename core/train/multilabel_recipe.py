@@ -102,6 +102,11 @@ def train_multilabel(
         training_arguments,
     )
 
+    if config.contrastive_weight > 0:
+        raise ConfigError(
+            "contrastive_weight needs one label per text (its batches are grouped by label): "
+            "set it to 0 for multi-label data"
+        )
     if config.loss != "softmax":
         raise ConfigError(
             f"the {config.loss} loss needs one label per text: multi-label data trains with the "

@@ -65,3 +65,14 @@ def test_a_multi_label_run_is_expected_to_stop_by_its_micro_f1_as_early_stopping
         r.evaluation({"step": every * evaluation, "epoch": evaluation, "metrics": metrics})
     assert r.plan.max_steps > 4 * every
     assert r._expected_stop(r.plan.max_steps) == 4 * every
+
+
+def test_the_map_after_a_run_is_computed_at_the_lowest_priority():
+    """The worker computes the map while the next queued run may already train: it lowers its
+    own priority first, so the run gets the CPU."""
+    import subprocess
+    import sys
+
+    code = "import os; from core.runs.worker import _yield_cpu; _yield_cpu(); print(os.nice(0))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "19"

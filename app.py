@@ -6,6 +6,7 @@ import streamlit as st
 
 import core  # noqa: F401  (sets the offline environment before any model library loads)
 from core.errors import EmbedtuneError
+from core.runs.matching import trained_on
 from core.runs.sharing import DemoSettings
 from core.runs.store import RunRecord
 from ui import loaders, state
@@ -78,6 +79,9 @@ def sidebar() -> None:
             st.caption("None yet: start one on the Train page.")
         else:
             live_run(record.id, sidebar_run)  # redraws itself while the run is active
+            if saved is not None and not trained_on(record, saved.data):
+                # Still the run the Metrics and Playground pages use, but not of the data above.
+                st.caption(f"Trained on other data: {md(record.data.get('train_name') or '?')}")
 
         st.markdown("**Device**")
         try:

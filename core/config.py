@@ -171,9 +171,10 @@ class TrainConfig(Record):
         default=0.0,
         metadata={
             "help": (
-                "Weight of a supervised contrastive term beside the softmax loss's cross-entropy "
-                "(texts pulled towards those of their label in the batch; batches then grouped by "
-                "label); 0 for none."
+                "Weight of a supervised contrastive term beside the softmax loss's cross-entropy: "
+                "each text is pulled towards the texts of its label in the same batch (batches "
+                "stay random: grouping them by label would drop rows of unbalanced data); 0 for "
+                "none."
             )
         },
     )

@@ -222,6 +222,17 @@ def time_left(record: RunRecord, store: RunStore) -> float:
     return measured.startup_s + _record_seconds(record, measured)
 
 
+def time_left_range(record: RunRecord) -> tuple[float, float] | None:
+    """(soonest, latest) seconds until a running run ends while early stopping may still end its
+    finetune (core.runs.worker writes them with its ETA), less the time since they were
+    written; None when the end is known."""
+    spread = record.progress.eta_range_s
+    if record.status != "running" or spread is None:
+        return None
+    age = _age_s(record.progress.updated_at)
+    return max(0.0, spread[0] - age), max(0.0, spread[1] - age)
+
+
 def estimate(
     config: TrainConfig,
     n_train: int,

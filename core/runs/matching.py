@@ -30,20 +30,26 @@ def rows_fingerprint(data: Data) -> str:
     return hashlib.sha256("\n".join(rows).encode("utf-8")).hexdigest()
 
 
+def trained_on(record: RunRecord, data: Data) -> bool:
+    """Whether a run was trained on these rows, however they were split."""
+    return _matches(record, rows_fingerprint(data), _exact(data))
+
+
 def runs_of(data: Data, store: RunStore) -> list[RunRecord]:
-    """The readable runs trained on these rows, newest first (a run recorded before the rows'
-    print was kept matches on its exact data set instead)."""
+    """The readable runs trained on these rows, newest first."""
     from core.runs.store import RunRecord
 
-    rows = rows_fingerprint(data)
-    exact = data.fingerprint() if isinstance(data, DataSet) else None
-    return [
-        r
-        for r in store.list()
-        if isinstance(r, RunRecord)
-        and (
-            r.data.get("rows_fingerprint") == rows
-            if "rows_fingerprint" in r.data
-            else r.data.get("fingerprint") == exact
-        )
-    ]
+    rows, exact = rows_fingerprint(data), _exact(data)
+    return [r for r in store.list() if isinstance(r, RunRecord) and _matches(r, rows, exact)]
+
+
+def _exact(data: Data) -> str | None:
+    return data.fingerprint() if isinstance(data, DataSet) else None
+
+
+def _matches(record: RunRecord, rows: str, exact: str | None) -> bool:
+    """The rows' print decides; a run recorded before the print was kept matches on its exact
+    data set instead."""
+    if "rows_fingerprint" in record.data:
+        return record.data["rows_fingerprint"] == rows
+    return exact is not None and record.data.get("fingerprint") == exact

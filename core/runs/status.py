@@ -3,7 +3,7 @@ the time left, or its place in the queue and what it waits behind."""
 
 from __future__ import annotations
 
-from core.runs.estimate import time_left
+from core.runs.estimate import time_left, time_left_range
 from core.runs.queue import ordinal, queue_order
 from core.runs.store import RunRecord, RunStore
 
@@ -74,4 +74,7 @@ def status_line(record: RunRecord, store: RunStore) -> str:
         text += f": step {p.step} of {p.total}"
     if record.active:
         text += f" · {about(time_left(record, store))} left"
+        spread = time_left_range(record)
+        if spread is not None and rough(spread[0]) != rough(spread[1]):
+            text += f" ({rough(spread[0])} to {rough(spread[1])}: early stopping decides)"
     return text

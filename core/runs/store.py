@@ -93,6 +93,9 @@ class Progress(Record):
     step: int = 0
     total: int = 0
     eta_s: float | None = None
+    # While early stopping may still end the finetune: the seconds left if it ends it at the
+    # first chance, and if the finetune runs its whole schedule (eta_s lies between).
+    eta_range_s: tuple[float, float] | None = None
     updated_at: str = ""
 
     @property

@@ -92,7 +92,11 @@ class RunReporter:
         self.store.update(
             self.run_id,
             progress=Progress(
-                phase=name, total=total or 0, eta_s=self.eta(now), updated_at=now_iso()
+                phase=name,
+                total=total or 0,
+                eta_s=self.eta(now),
+                eta_range_s=self.eta_range(now),
+                updated_at=now_iso(),
             ),
         )
         _test_pause(name)
@@ -114,6 +118,7 @@ class RunReporter:
                 step=step,
                 total=total,
                 eta_s=self.eta(now),
+                eta_range_s=self.eta_range(now),
                 updated_at=now_iso(),
             ),
         )
@@ -129,10 +134,11 @@ class RunReporter:
             self.step_now,
         )
 
-    def eta(self, now: float) -> float:
-        """Seconds until the run ends, from where it is now."""
+    def eta(self, now: float, stop: int | None = None) -> float:
+        """Seconds until the run ends, from where it is now: with the finetune ending at `stop`
+        (default: where early stopping is expected to end it)."""
         total = self.finetune_steps or self.plan.max_steps
-        stop = self._expected_stop(total)
+        stop = self._expected_stop(total) if stop is None else max(self.step_now, min(stop, total))
         evaluations_left = max(0, stop // self.plan.eval_steps - self.evaluations)
         if self.phase_name in ("queued", "baseline"):
             spent = now - self.phase_started
@@ -143,6 +149,19 @@ class RunReporter:
         # The head and saving: what follows the finetune, less the time since it ended.
         since = now - (self.after_finetune or self.phase_started)
         return max(0.0, self.clock.tail_s - since)
+
+    def eta_range(self, now: float) -> tuple[float, float] | None:
+        """(soonest, latest) seconds left while early stopping can still end the finetune: if it
+        ends it at the first chance (the best evaluation so far plus the patience), and if the
+        finetune runs its whole schedule; None when the end is known."""
+        patience = self.config.early_stopping_patience
+        total = self.finetune_steps or self.plan.max_steps
+        if patience <= 0 or self.phase_name not in ("queued", "baseline", "finetune"):
+            return None
+        soonest = expected_stop(self.scores, self.plan.eval_steps, total, patience, 0.0)
+        if soonest >= total:
+            return None
+        return self.eta(now, soonest), self.eta(now, total)
 
     def evaluation(self, point: dict[str, Any]) -> None:
         log.info(
@@ -287,6 +306,11 @@ def run_job(store: RunStore, run_id: str, queue: bool = True) -> str:
             progress=Progress(phase="done", step=total, total=total, updated_at=now_iso()),
         )
         log.info("run %s completed", run_id)
+        if device.kind == "cpu":
+            # On a CPU the map needs the same cores as the next queued run: it slowed that run's
+            # first epoch 4-7x, even at the lowest priority (docs/BENCHMARKS.md, Estimates), so
+            # it is computed before the device is handed on. On an accelerator it runs after.
+            _build_map(store, run_id)
         return "completed"
     except Cancelled:
         if not reporter.timed_out:
@@ -315,12 +339,13 @@ def run_job(store: RunStore, run_id: str, queue: bool = True) -> str:
     return "failed"
 
 
-def _yield_cpu() -> None:
-    """Lower this process to the lowest scheduling priority (where the system allows it)."""
-    try:
-        os.nice(19)
-    except (AttributeError, OSError):  # no os.nice (Windows), or not permitted
-        pass
+def _build_map(store: RunStore, run_id: str) -> None:
+    """The Playground's map of a completed run, computed once (nothing when it is kept)."""
+    from core.runs.maps import build_quietly
+
+    log.info("computing the map of the validation texts")
+    build_quietly(store, run_id)
+    log.info("map computed")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -348,14 +373,7 @@ def main(argv: list[str] | None = None) -> int:
         store.update(args.run_id, pid=os.getpid())
         status = run_job(store, args.run_id)
         if status == "completed":
-            # After the device is free for the next run: the Playground's map, computed once, at
-            # the lowest priority, so that it takes only what the next run leaves of the CPU
-            # (at equal priority it slowed a queued run's first epoch 4x on 2 cores).
-            from core.runs.maps import build_quietly
-
-            log.info("computing the map of the validation texts")
-            _yield_cpu()
-            build_quietly(store, args.run_id)
+            _build_map(store, args.run_id)  # kept already when the device was a CPU
     finally:
         lock.release()
     return 0 if status in ("completed", "cancelled") else 1

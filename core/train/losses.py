@@ -28,8 +28,8 @@ def linear_head(
 def supervised_contrastive(embeddings: Tensor, labels: Tensor, temperature: float) -> Tensor:
     """Supervised contrastive loss (Khosla et al., 2020, "L_out"): each text is pulled towards the
     other texts of its label in the batch and pushed from the rest, by cosine similarity over a
-    temperature. Texts without another of their label in the batch add nothing (the batches are
-    grouped by label so that most have one); 0 when none has."""
+    temperature. Texts without another of their label in the batch add nothing; 0 when none has
+    (with many labels and random batches of 16 that is most texts)."""
     z = nn.functional.normalize(embeddings, dim=-1)
     logits = z @ z.T / temperature
     n = len(labels)
@@ -61,7 +61,7 @@ class SoftmaxClassificationLoss(nn.Module):
         bias: optional initial head bias, shape (num_labels,).
         class_weights: optional per-class weights for the cross-entropy (balanced training).
         contrastive_weight: weight of a supervised contrastive term added to the cross-entropy
-            (0: none); it wants batches grouped by label.
+            (0: none).
         temperature: the contrastive term's temperature.
 
     References:

@@ -104,8 +104,8 @@ def train_multilabel(
 
     if config.contrastive_weight > 0:
         raise ConfigError(
-            "contrastive_weight needs one label per text (its batches are grouped by label): "
-            "set it to 0 for multi-label data"
+            "contrastive_weight needs one label per text (its positives are the texts of the "
+            "same label): set it to 0 for multi-label data"
         )
     if config.loss != "softmax":
         raise ConfigError(

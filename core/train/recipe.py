@@ -235,7 +235,7 @@ def training_arguments(
         **({"ddp_backend": "nccl" if device.kind == "cuda" else "gloo"} if world_size > 1 else {}),
         batch_sampler=(
             BatchSamplers.GROUP_BY_LABEL
-            if config.loss == "batch_all_triplet" or config.contrastive_weight > 0
+            if config.loss == "batch_all_triplet"
             else BatchSamplers.BATCH_SAMPLER
         ),
     )

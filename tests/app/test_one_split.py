@@ -82,3 +82,19 @@ def test_the_data_set_survives_a_refresh_a_new_tab_and_a_restart(tmp_path, monke
         lost = open_app(runs, monkeypatch, data=bad)
         assert not lost.exception and not lost.error
         assert "None yet: load one on the Data page." in shown(lost)
+
+
+def test_the_sidebar_says_when_the_active_run_was_trained_on_other_data(tmp_path, monkeypatch):
+    from core.data.labeled import LabeledTexts, split
+    from tests.helpers import tiny_dataset
+
+    runs = tmp_path / "runs"
+    at = use_file(open_app(runs, monkeypatch), "reviews.csv", csv_bytes(tiny_pairs(12)))
+    key = at.query_params["data"]
+    key = key[0] if isinstance(key, list) else key
+    store = RunStore(runs)
+    other, _ = store.create(TrainConfig(), tiny_dataset())
+    same, _ = store.create(TrainConfig(), split(LabeledTexts.from_pairs(tiny_pairs(12)), seed=3))
+    # The sidebar keeps the active run (Metrics and Playground use it) but says whose data it is.
+    assert "Trained on other data" in shown(open_app(runs, monkeypatch, data=key, run=other.id))
+    assert "Trained on other data" not in shown(open_app(runs, monkeypatch, data=key, run=same.id))

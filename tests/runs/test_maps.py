@@ -28,3 +28,17 @@ def test_a_map_being_computed_elsewhere_is_not_computed_twice(run_copy):
         assert map_in_progress(store, run_id)
         assert build_run_map(store, run_id) is None
     assert not (store.path(run_id) / MAP_FILE).exists()
+
+
+def test_the_worker_keeps_the_map_of_the_run_it_completed(completed_run):
+    """On a CPU the worker computes the map right after the run completes, before it hands the
+    device to the next run."""
+    import time
+
+    folder = completed_run.root / completed_run.run_id
+    deadline = time.monotonic() + 120
+    while not (folder / MAP_FILE).exists() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert (folder / MAP_FILE).exists()
+    log = (folder / "log.txt").read_text(encoding="utf-8")
+    assert log.index("completed") < log.index("computing the map") < log.index("map computed")

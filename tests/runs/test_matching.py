@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from core.config import TrainConfig
 from core.data.labeled import LabeledTexts, TrainingData, split
-from core.runs.matching import rows_fingerprint, runs_of
+from core.runs.matching import rows_fingerprint, runs_of, trained_on
 from core.runs.store import RunStore
 from tests.helpers import tiny_pairs
 
@@ -23,6 +23,7 @@ def test_runs_of_a_data_set_are_those_of_its_rows_however_split(tmp_path):
     assert {r.id for r in runs_of(rows, store)} == {a.id, b.id}
     assert {r.id for r in runs_of(TrainingData(rows), store)} == {a.id, b.id}
     assert [r.id for r in runs_of(other_data, store)] == [c.id]
+    assert trained_on(a, other_split) and trained_on(b, rows) and not trained_on(c, first)
 
 
 def test_a_run_recorded_before_the_rows_print_matches_its_exact_data_set(tmp_path):

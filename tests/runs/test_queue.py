@@ -3,6 +3,7 @@ the app and the command line)."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import pytest
@@ -52,6 +53,18 @@ def test_a_queued_run_says_its_place_what_it_waits_behind_and_for_how_long(queue
 
 def test_a_running_run_says_its_phase_step_and_time_left(queue):
     store, a, _, _ = queue
+    assert status_line(store.get(a), store) == "Finetuning: step 3 of 12 · about 2 min left"
+
+
+def test_while_early_stopping_may_end_a_run_its_line_gives_the_soonest_and_latest_end(queue):
+    store, a, _, _ = queue
+    progress = store.get(a).progress
+    store.update(a, progress=dataclasses.replace(progress, eta_range_s=(40.0, 300.0)))
+    assert status_line(store.get(a), store) == (
+        "Finetuning: step 3 of 12 · about 2 min left (40 s to 5 min: early stopping decides)"
+    )
+    # A range that rounds to one figure is not worth saying.
+    store.update(a, progress=dataclasses.replace(progress, eta_range_s=(130.0, 145.0)))
     assert status_line(store.get(a), store) == "Finetuning: step 3 of 12 · about 2 min left"
 
 

@@ -38,11 +38,17 @@ def test_early_stopping_is_expected_no_sooner_than_the_best_evaluation_plus_the_
     assert r._expected_stop(90) == 72
     r.prior = dataclasses.replace(r.prior, steps_fraction=1.0)
     assert r._expected_stop(90) == 72  # past runs ran their whole schedule; this one levelled off
+    # Early stopping may still end it at evaluation 8 or let it run all 10: the ETA lies between.
+    soonest, latest = r.eta_range(0.0)
+    assert soonest == r.eta(0.0, 72) < latest == r.eta(0.0, 90)
+    assert soonest <= r.eta(0.0) <= latest
+    assert r.store.get(r.run_id).progress.eta_range_s is not None
 
 
 def test_without_early_stopping_the_whole_schedule_is_expected(tmp_path):
     r = reporter(tmp_path, epochs=4, batch_size=2, early_stopping_patience=0)
     assert r._expected_stop(r.plan.max_steps) == r.plan.max_steps
+    assert r.eta_range(0.0) is None  # the end is known
 
 
 def test_a_multi_label_run_is_expected_to_stop_by_its_micro_f1_as_early_stopping_watches(tmp_path):
@@ -65,14 +71,3 @@ def test_a_multi_label_run_is_expected_to_stop_by_its_micro_f1_as_early_stopping
         r.evaluation({"step": every * evaluation, "epoch": evaluation, "metrics": metrics})
     assert r.plan.max_steps > 4 * every
     assert r._expected_stop(r.plan.max_steps) == 4 * every
-
-
-def test_the_map_after_a_run_is_computed_at_the_lowest_priority():
-    """The worker computes the map while the next queued run may already train: it lowers its
-    own priority first, so the run gets the CPU."""
-    import subprocess
-    import sys
-
-    code = "import os; from core.runs.worker import _yield_cpu; _yield_cpu(); print(os.nice(0))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "19"

@@ -99,3 +99,37 @@ def test_a_base_model_embeds_on_onnx_int8_from_the_cache_folder(small_model, tmp
     checks = read_checks(folder)
     assert set(checks) == {"onnx", "onnx-int8"}
     assert all(c.passed and c.texts == len(SAMPLE_TEXTS) for c in checks.values())
+
+
+@pytest.mark.skipif(not onnx_available(), reason="ONNX packages not installed")
+def test_int8_keeps_the_feed_forward_down_projections_in_fp32():
+    """Only MatMuls by a constant weight with more inputs than outputs (a feed-forward block's
+    down-projection) are left out of the int8 quantisation; in the second recipe, those with
+    more outputs (the up-projection) too; never the square ones or the activation products."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from core.model.onnx import feed_forward_products
+
+    def weight(name: str, rows: int, cols: int):
+        return numpy_helper.from_array(np.ones((rows, cols), dtype=np.float32), name)
+
+    nodes = [
+        helper.make_node("MatMul", ["x", "up_w"], ["h"], name="ffn_up"),  # 2 -> 8
+        helper.make_node("MatMul", ["h", "down_w"], ["y"], name="ffn_down"),  # 8 -> 2
+        helper.make_node("MatMul", ["y", "square_w"], ["z"], name="attention_out"),  # 2 -> 2
+        helper.make_node("MatMul", ["z", "t"], ["out"], name="activations"),  # no weight
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2]),
+            helper.make_tensor_value_info("t", TensorProto.FLOAT, [2, 2]),
+        ],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, 2])],
+        [weight("up_w", 2, 8), weight("down_w", 8, 2), weight("square_w", 2, 2)],
+    )
+    model = onnx.helper.make_model(graph)
+    assert feed_forward_products(model) == ["ffn_down"]
+    assert feed_forward_products(model, up=True) == ["ffn_up", "ffn_down"]

@@ -158,3 +158,66 @@ def test_export_options_are_checked_before_any_work(completed_run, tmp_path):
     with pytest.raises(ExportError, match="exists and is not empty: choose a new folder"):
         export_run(run_id, tmp_path / "full", store)
     assert not (tmp_path / "a").exists()
+
+
+@pytest.mark.skipif(not onnx_backend.onnx_available(), reason="ONNX packages not installed")
+def test_an_int8_body_quantised_the_old_way_is_made_again(onnx_run, tmp_path):
+    """A kept int8 body from before the down-projections stayed fp32 (no recipe recorded) is
+    exported again; a current one is kept as it is."""
+    import shutil
+
+    from core.model.classifier import MODEL_DIR
+    from core.runs.bodies import ensure_run_body
+
+    run_dir = tmp_path / onnx_run.run_id
+    shutil.copytree(onnx_run.root / onnx_run.run_id, run_dir)
+    checks_file = run_dir / MODEL_DIR / "onnx" / "checks.json"
+    checks = json.loads(checks_file.read_text())
+    assert checks["onnx-int8"]["recipe"] in onnx_backend.RECIPES["onnx-int8"]
+    kept = run_dir / MODEL_DIR / "onnx" / onnx_backend.FILES["onnx-int8"]
+    before = kept.stat().st_mtime_ns
+    assert ensure_run_body(run_dir, "onnx-int8").recipe in onnx_backend.RECIPES["onnx-int8"]
+    assert kept.stat().st_mtime_ns == before  # current: kept
+
+    checks["onnx-int8"]["recipe"] = ""  # as written before recipes were recorded
+    checks_file.write_text(json.dumps(checks))
+    check = ensure_run_body(run_dir, "onnx-int8")
+    assert check.recipe in onnx_backend.RECIPES["onnx-int8"] and check.passed
+    assert kept.stat().st_mtime_ns != before  # made again
+    stored = json.loads(checks_file.read_text())
+    assert stored["onnx-int8"]["recipe"] in onnx_backend.RECIPES["onnx-int8"]
+    assert stored["onnx"]["recipe"] == "torch.onnx"
+
+
+@pytest.mark.skipif(not onnx_backend.onnx_available(), reason="ONNX packages not installed")
+def test_int8_tries_its_next_recipe_when_the_first_fails_the_check(run_copy, monkeypatch):
+    import onnx
+    from onnx import numpy_helper
+
+    from core.runs.bodies import ensure_run_body
+
+    real_quantize = onnx_backend._quantize_int8
+    first, second = onnx_backend.RECIPES["onnx-int8"]
+
+    def quantize(source, dest, recipe):
+        """The first recipe gives a valid file that answers wrong (its word table zeroed)."""
+        real_quantize(source, dest, recipe)
+        if recipe == first:
+            graph = onnx.load(str(dest))
+            table = max(graph.graph.initializer, key=lambda t: np.prod(t.dims))
+            zeros = np.zeros_like(numpy_helper.to_array(table))
+            table.CopyFrom(numpy_helper.from_array(zeros, table.name))
+            onnx.save(graph, str(dest))
+
+    monkeypatch.setattr(onnx_backend, "_quantize_int8", quantize)
+    run_dir = run_copy.root / run_copy.run_id
+    check = ensure_run_body(run_dir, "onnx-int8")
+    assert check.passed and check.recipe == second
+
+    def broken(source, dest, recipe):
+        quantize(source, dest, first)
+
+    monkeypatch.setattr(onnx_backend, "_quantize_int8", broken)
+    (run_dir / "model" / "onnx" / onnx_backend.FILES["onnx-int8"]).unlink()
+    with pytest.raises(ExportRefused, match=f"tried 2 ways: {first}, {second}"):
+        ensure_run_body(run_dir, "onnx-int8")

@@ -277,6 +277,7 @@ def main() -> None:
             "onnxruntime": onnxruntime.__version__,
             "onnx": onnx.__version__,
             "command": "python bench/backends.py " + " ".join(sys.argv[1:]),
+            "out": str(args.out),
             "loadavg_1m": os.getloadavg()[0],  # other work on the machine (the lock is shared)
         }
     )
@@ -304,8 +305,8 @@ def section(lines: list[dict[str, Any]]) -> str:
         f"Measured {info['date']} on {info['nproc']} CPU cores ({info['cpu']}), {THREADS} threads; "
         f"Python {info['python']}, torch {info['torch']}, onnxruntime {info['onnxruntime']}, "
         f"onnx {info['onnx']}, sentence-transformers {info['sentence_transformers']}, "
-        f"transformers {info['transformers']}. Command: `{info['command']}` (under the shared "
-        "lock); raw lines in `bench/results/backends.jsonl`. Load average (1 min) at the start "
+        f"transformers {info['transformers']}. Command: `{info['command']}`; raw lines in "
+        f"`{info.get('out', 'bench/results/backends.jsonl')}`. Load average (1 min) at the start "
         f"{info['loadavg_1m']:.2f}, at the end {lines[-1].get('loadavg_1m', float('nan')):.2f}."
     )
     out += ["", "### Speed and memory (best of two fresh processes per backend)", ""]

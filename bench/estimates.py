@@ -95,9 +95,10 @@ def follow(store: RunStore, run_ids: list[str], submitted: dict[str, float]) -> 
                 and p.step >= 0.25 * p.total
                 and p.eta_s is not None
             ):
-                from core.runs.estimate import time_left
+                from core.runs.estimate import time_left, time_left_range
 
                 mark["eta_at_25"] = time_left(record, store)
+                mark["range_at_25"] = time_left_range(record)
                 mark["t25"] = now
                 mark["step_at_25"] = p.step
             if record.active:
@@ -138,12 +139,23 @@ def summary(path: str) -> str:
     in_range = [r for r in runs if r["in_range"]]
     etas = [r for r in runs if r["eta_error"] is not None]
     good = [r for r in etas if abs(r["eta_error"]) <= 0.25]
+    ranged = [r for r in runs if r.get("eta_range_at_25_s") and r["left_at_25_s"] is not None]
+    held = [
+        r
+        for r in ranged
+        if r["eta_range_at_25_s"][0] * 0.75 <= r["left_at_25_s"] <= r["eta_range_at_25_s"][1] * 1.25
+    ]
     lines += [
         "",
         f"Actual within 0.67-1.5x of the estimate: {len(within)} of {len(runs)} runs "
         f"({len(within_measured)} of {len(measured)} with measured rates); inside the shown "
         f"range: {len(in_range)} of {len(runs)}. ETA at 25 % within ±25 % of the time left: "
-        f"{len(good)} of {len(etas)}.",
+        f"{len(good)} of {len(etas)}."
+        + (
+            f" Time left inside the range shown at 25 % (±25 %): {len(held)} of {len(ranged)}."
+            if ranged
+            else ""
+        ),
     ]
     return "\n".join(lines)
 
@@ -268,6 +280,10 @@ def main() -> None:
                 "in_range": guess.low <= actual <= guess.high,
                 "eta_at_25_s": round(mark["eta_at_25"], 1) if "eta_at_25" in mark else None,
                 "left_at_25_s": round(left, 1) if left is not None else None,
+                # The soonest and latest end the status line gave then (None: end known).
+                "eta_range_at_25_s": (
+                    [round(x, 1) for x in mark["range_at_25"]] if mark.get("range_at_25") else None
+                ),
                 "eta_error": (
                     round(mark["eta_at_25"] / left - 1, 3) if left and "eta_at_25" in mark else None
                 ),

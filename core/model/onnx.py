@@ -269,7 +269,7 @@ def _quantize_int8(source: Path, dest: Path, recipe: str = RECIPES["onnx-int8"][
     graph = onnx.load(str(source))
     keep = feed_forward_products(graph, up=recipe == "int8-fp32-feed-forward")
     quantize_dynamic(
-        str(source),
+        graph,
         str(dest),
         weight_type=QuantType.QInt8,
         per_channel=True,

@@ -351,6 +351,8 @@ def _build_map(store: RunStore, run_id: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     from filelock import FileLock, Timeout
 
+    from core.runs.maps import map_path
+
     parser = argparse.ArgumentParser(prog="python -m core.runs.worker")
     parser.add_argument("--runs-dir", required=True)
     parser.add_argument("--lock-root", help="folder of the device lock (default: --runs-dir)")
@@ -372,8 +374,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         store.update(args.run_id, pid=os.getpid())
         status = run_job(store, args.run_id)
-        if status == "completed":
-            _build_map(store, args.run_id)  # kept already when the device was a CPU
+        if status == "completed" and not map_path(store, args.run_id).exists():
+            _build_map(store, args.run_id)  # on an accelerator (a CPU built it before release)
     finally:
         lock.release()
     return 0 if status in ("completed", "cancelled") else 1

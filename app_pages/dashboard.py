@@ -50,7 +50,7 @@ def table(runs: list[RunRecord | BrokenRun], store: RunStore) -> pd.DataFrame:
                 "best F1": run.best_f1,
                 "test F1": run.tests[0].f1 if run.tests else None,
                 "duration": fmt_duration(run.duration_s),
-                "progress": progress_text(run, store) if run.active else "",
+                "progress": progress_text(run, store, brief=True) if run.active else "",
                 "base model": run.config.base_model,
                 "rows": f"{run.data.get('train_rows')} / {run.data.get('valid_rows')}",
                 "created": fmt_time(run.created_at),

@@ -77,12 +77,12 @@ def fmt_time(iso: str | None) -> str:
         return iso
 
 
-def progress_text(record: RunRecord, store: RunStore | None = None) -> str:
+def progress_text(record: RunRecord, store: RunStore | None = None, brief: bool = False) -> str:
     """'Finetuning: step 3 of 16 · about 20 s left', or a queued run's place in the queue: the
     one status line of core.runs.status, the same in every part of the app and the CLI."""
     from ui import state
 
-    return status_line(record, store or state.store())
+    return status_line(record, store or state.store(), brief)
 
 
 def run_fraction(record: RunRecord, store: RunStore | None = None) -> float:

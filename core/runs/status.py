@@ -64,8 +64,9 @@ def queue_line(store: RunStore, run_id: str) -> str:
     return f"{ordinal(place)} in the queue, after {after}, {about(seconds)}"
 
 
-def status_line(record: RunRecord, store: RunStore) -> str:
-    """'Finetuning: step 3 of 16 · about 20 s left', or for a queued run its place in the queue."""
+def status_line(record: RunRecord, store: RunStore, brief: bool = False) -> str:
+    """'Finetuning: step 3 of 16 · about 20 s left (5 s to 40 s: early stopping decides)', or for
+    a queued run its place in the queue; `brief` leaves out the range (a table cell)."""
     if record.status == "queued":
         return queue_line(store, record.id)
     p = record.progress
@@ -74,7 +75,7 @@ def status_line(record: RunRecord, store: RunStore) -> str:
         text += f": step {p.step} of {p.total}"
     if record.active:
         text += f" · {about(time_left(record, store))} left"
-        spread = time_left_range(record)
+        spread = None if brief else time_left_range(record)
         if spread is not None and rough(spread[0]) != rough(spread[1]):
             text += f" ({rough(spread[0])} to {rough(spread[1])}: early stopping decides)"
     return text

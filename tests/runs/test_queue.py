@@ -63,6 +63,9 @@ def test_while_early_stopping_may_end_a_run_its_line_gives_the_soonest_and_lates
     assert status_line(store.get(a), store) == (
         "Finetuning: step 3 of 12 · about 2 min left (40 s to 5 min: early stopping decides)"
     )
+    # A table cell takes the brief line.
+    line = status_line(store.get(a), store, brief=True)
+    assert line == "Finetuning: step 3 of 12 · about 2 min left"
     # A range that rounds to one figure is not worth saying.
     store.update(a, progress=dataclasses.replace(progress, eta_range_s=(130.0, 145.0)))
     assert status_line(store.get(a), store) == "Finetuning: step 3 of 12 · about 2 min left"

@@ -65,20 +65,27 @@ def score(y_true: list[str], y_pred: list[str], labels: tuple[str, ...]) -> dict
 
 
 def run_frozen(
-    train: LabeledTexts, test: LabeledTexts, seed: int, device: str = "cpu"
+    train: LabeledTexts,
+    test: LabeledTexts,
+    seed: int,
+    overrides: dict[str, object],
+    device: str = "cpu",
 ) -> dict[str, float]:
+    """The base model with the recipe's head (its settings from `overrides`, like Embedtune's):
+    the baseline every finetune is measured against."""
     from core.model.catalogue import load_model
     from core.model.heads import encode, fit_head
+    from core.train.label_names import with_label_names
 
     labels = train.classes
     index = {label: i for i, label in enumerate(labels)}
+    config = TrainConfig.from_dict({**TrainConfig().to_dict(), "seed": seed, **overrides})
     started = time.perf_counter()
     model = load_model("small", device=device)
-    head = fit_head(
-        encode(model, train.texts),
-        np.array([index[label] for label in train.labels]),
-        TrainConfig(seed=seed),
+    texts, y, _ = with_label_names(
+        train.texts, np.array([index[label] for label in train.labels]), labels, config.label_names
     )
+    head = fit_head(encode(model, texts), y, config)
     seconds = time.perf_counter() - started
     predicted = [labels[i] for i in head.predict(encode(model, test.texts))]
     return {**score(list(test.labels), predicted, labels), "train_s": seconds}
@@ -329,7 +336,7 @@ def main() -> None:
                 if (name, seed, label) in done:
                     continue
                 if method == "frozen":
-                    result = run_frozen(train, test, seed, args.device)
+                    result = run_frozen(train, test, seed, overrides, args.device)
                 elif method == "setfit":
                     result = run_setfit(train, test, seed, args.device)
                 elif method == "fastfit":
@@ -345,7 +352,7 @@ def main() -> None:
                     "rows": len(train),
                     "device": args.device,
                     "test_rows": len(test),
-                    "overrides": overrides if method == "embedtune" else {},
+                    "overrides": overrides if method in ("embedtune", "frozen") else {},
                     **result,
                 }
                 print(json.dumps(record), flush=True)

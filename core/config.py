@@ -178,6 +178,26 @@ class TrainConfig(Record):
             )
         },
     )
+    label_names: bool = field(
+        default=False,
+        metadata={
+            "help": (
+                "When the labels are words (card_arrival, joy, spam), add each label's name as "
+                "one more training row of that label, for the finetune and the head; labels that "
+                "are numbers or codes are left as they are."
+            )
+        },
+    )
+    retrain_on_all: bool = field(
+        default=False,
+        metadata={
+            "help": (
+                "Once validation has chosen how many epochs to finetune, finetune the base model "
+                "again for as long on training + validation rows together (the reported "
+                "validation scores stay those of the first finetune; about 1.5-2x the time)."
+            )
+        },
+    )
     cleaning: CleaningConfig = field(
         default_factory=CleaningConfig,
         metadata={
@@ -254,7 +274,13 @@ class TrainConfig(Record):
             self.device in (None, "cpu", "cuda", "mps"),
             f"device must be cpu, cuda or mps, got {self.device!r}",
         )
-        for name in ("balanced_weights", "refit_head_on_all", "head_balanced"):
+        for name in (
+            "balanced_weights",
+            "refit_head_on_all",
+            "head_balanced",
+            "label_names",
+            "retrain_on_all",
+        ):
             need(isinstance(getattr(self, name), bool), f"{name} must be true or false")
 
     @classmethod
@@ -283,8 +309,19 @@ class TrainConfig(Record):
         return data
 
 
-# Settings added after the run-id format was fixed, with the default that leaves them out of it.
-ADDED_LATER: dict[str, Any] = {"contrastive_weight": 0.0}
+# Settings added after the run-id format was fixed, with the value that leaves them out of it:
+# what runs made before them did.
+ADDED_LATER: dict[str, Any] = {
+    "contrastive_weight": 0.0,
+    "label_names": False,
+    "retrain_on_all": False,
+}
+
+
+def stored_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored run's settings, with those added since it was made filled in as it ran: without
+    them (their default may have changed since)."""
+    return {**ADDED_LATER, **settings}
 
 
 def config_help() -> dict[str, str]:

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from core.config import TrainConfig
+from core.config import TrainConfig, stored_settings
 from core.data.labeled import DataSet
 from core.errors import RunError, StorageError
 from core.io import atomic_write_text
@@ -174,6 +174,8 @@ class RunRecord(Record):
             raise RunError(f"run format version {version!r} is not supported (expected 1)")
         if data.get("status") not in STATUSES:
             raise RunError(f"unknown run status {data.get('status')!r}")
+        if isinstance(data.get("config"), Mapping):
+            data = {**data, "config": stored_settings(data["config"])}
         return super().from_dict(data)
 
 

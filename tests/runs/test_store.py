@@ -76,6 +76,20 @@ def test_create_writes_a_record_that_round_trips_with_its_data(store, dataset):
     assert again.data["classes"] == ["neg", "pos"]
 
 
+def test_a_run_stored_before_a_setting_existed_reads_as_it_ran_and_keeps_its_id(store, dataset):
+    from core.config import ADDED_LATER
+
+    record, _ = store.create(TrainConfig(), dataset)
+    path = store.path(record.id) / RUN_FILE
+    raw = json.loads(path.read_text())
+    for name in ADDED_LATER:
+        raw["config"].pop(name)
+    path.write_text(json.dumps(raw))
+    again = store._read_raw(record.id)
+    assert {name: getattr(again.config, name) for name in ADDED_LATER} == ADDED_LATER
+    assert compute_run_id(again.config, dataset) == record.id
+
+
 def test_same_finetune_reuses_an_active_or_completed_run_and_replaces_a_failed_one(store, dataset):
     record, _ = store.create(TrainConfig(), dataset)
     assert store.create(TrainConfig(), dataset) == (store.get(record.id), False)

@@ -72,3 +72,44 @@ def test_a_finetune_worse_than_the_base_model_is_not_handed_back(tmp_path):
 def test_the_triplet_loss_is_a_config_choice(tmp_path):
     result = train(tiny_config(loss="batch_all_triplet"), tiny_dataset(), tmp_path)
     assert [p["step"] for p in result.history][0] == 0 and len(result.history) == 2
+
+
+def test_label_names_that_are_words_join_the_head_rows(tmp_path):
+    from core.model.heads import encode, fit_head
+
+    config = tiny_config(epochs=1, label_names=True)
+    named = train(config, tiny_dataset(), tmp_path)
+    data = tiny_dataset()
+    index = {label: i for i, label in enumerate(named.labels)}
+    texts = [*data.train.texts, "food", "sport", "tech", *data.valid.texts]
+    y = [index[label] for label in data.train.labels] + [0, 1, 2]
+    y += [index[label] for label in data.valid.labels]
+    expected = fit_head(encode(named.model, texts), np.array(y), config)
+    np.testing.assert_allclose(named.head.coef_, expected.coef_, atol=1e-6)
+
+
+def test_retraining_on_all_rows_serves_a_new_body_and_keeps_the_validated_figures(result, tmp_path):
+    from core.model.heads import encode, fit_head
+
+    again = train(tiny_config(epochs=2, retrain_on_all=True), tiny_dataset(), tmp_path)
+    # The first finetune is the same one: the same curve and validation figures.
+    assert again.history == result.history and again.final == result.final
+    texts = ["a spicy soup", "the phone crashed"]
+    assert np.abs(again.model.encode(texts) - result.model.encode(texts)).max() > 1e-4
+    assert _max_weight_change(again.model) > 1e-6
+    data = tiny_dataset()
+    index = {label: i for i, label in enumerate(again.labels)}
+    rows = list(data.train.texts + data.valid.texts)
+    y = np.array([index[label] for label in data.train.labels + data.valid.labels])
+    expected = fit_head(encode(again.model, rows), y, tiny_config(epochs=2))
+    np.testing.assert_allclose(again.head.coef_, expected.coef_, atol=1e-6)
+
+
+def test_a_finetune_that_loses_is_not_retrained(tmp_path):
+    wrecked = train(
+        tiny_config(learning_rate=0.5, early_stopping_patience=0, retrain_on_all=True),
+        tiny_dataset(),
+        tmp_path,
+    )
+    assert not wrecked.finetune_kept
+    assert _max_weight_change(wrecked.model) == 0.0

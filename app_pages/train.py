@@ -13,6 +13,7 @@ from core.runs.matching import runs_of
 from core.runs.sharing import DemoSettings, check_submission
 from core.runs.status import about, rough
 from core.runs.store import RunRecord, compute_run_id
+from core.train.label_names import finetune_rows
 from core.train.metrics import HEADLINE, METRIC_TITLES
 from core.train.multilabel import METRIC_TITLES as MULTILABEL_TITLES
 from ui import loaders, state
@@ -167,7 +168,10 @@ def estimate_caption(config: TrainConfig, dataset) -> str:
     except Exception:  # noqa: BLE001 - an estimate must never break the page
         kind = "cpu"
     run_id = compute_run_id(config, dataset)
-    guess = estimate(config, len(dataset.train), len(dataset.valid), state.store(), kind, run_id)
+    rows = finetune_rows(
+        len(dataset.train), dataset.classes, config.label_names, dataset.train.multi_label
+    )
+    guess = estimate(config, rows, len(dataset.valid), state.store(), kind, run_id)
     text = (
         f"Estimated time: {about(guess.seconds)} ({rough(guess.low)} to {rough(guess.high)}), "
         f"{guess.source}"

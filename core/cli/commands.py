@@ -220,10 +220,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     from core.model.catalogue import choose_device
     from core.runs.estimate import estimate
     from core.runs.status import about, rough
+    from core.train.label_names import finetune_rows
 
-    guess = estimate(
-        config, len(dataset.train), len(dataset.valid), store, choose_device(config.device).kind
+    rows = finetune_rows(
+        len(dataset.train), dataset.classes, config.label_names, dataset.train.multi_label
     )
+    guess = estimate(config, rows, len(dataset.valid), store, choose_device(config.device).kind)
     submission = submit(config, dataset, store, force=args.force, name=args.name)
     hint = " --force trains again." if submission.reused and not submission.record.active else ""
     print(submission.message + hint, file=sys.stderr)

@@ -134,10 +134,10 @@ def progress_printer(queue_line: Callable[[Any], str] | None = None) -> Callable
         if progress.phase != state["phase"]:
             close()
             state["phase"] = progress.phase
-            if progress.phase == "finetune":
+            if progress.phase in ("finetune", "retrain"):
                 state["bar"] = tqdm(
                     total=progress.total or None,
-                    desc="finetune",
+                    desc=progress.phase,
                     unit="step",
                     file=sys.stderr,
                     dynamic_ncols=True,
@@ -159,7 +159,7 @@ def progress_printer(queue_line: Callable[[Any], str] | None = None) -> Callable
                 bar.total = progress.total
             bar.n = progress.step
             shown: dict[str, str] = {}
-            if progress.total:
+            if progress.total and progress.phase == "finetune":
                 epochs = record.config.epochs
                 shown["epoch"] = f"{progress.step / progress.total * epochs:.1f}/{epochs}"
             if record.history:

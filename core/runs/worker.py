@@ -49,12 +49,18 @@ class RunReporter:
         record: RunRecord | None = None,
     ) -> None:
         from core.runs.estimate import prior, rates
+        from core.train.label_names import finetune_rows
         from core.train.schedule import schedule
 
         self.store, self.run_id = store, run_id
         record = record or store.get(run_id)
         self.config = record.config
-        self.n_train = int(record.data.get("train_rows") or 0)
+        self.n_train = finetune_rows(
+            int(record.data.get("train_rows") or 0),
+            record.data.get("classes") or [],
+            self.config.label_names,
+            bool(record.data.get("multi_label")),
+        )
         self.n_valid = int(record.data.get("valid_rows") or 0)
         device_kind = (record.device or {}).get("kind", "cpu")
         measured = rates(store, self.config.base_model, device_kind)
@@ -76,6 +82,7 @@ class RunReporter:
         self.started = time.monotonic()
         self.finetune_started: float | None = None
         self.after_finetune: float | None = None  # when the head phase began
+        self.retrain = (0, 0)  # (step, steps) of the finetune on all rows (retrain_on_all)
         self.time_limit_s = time_limit_s
         self.timed_out = False
 
@@ -108,6 +115,9 @@ class RunReporter:
             self.step_now = step
             self.clock.step(step, now)
             self.last_step_at = now
+        elif self.phase_name == "retrain":
+            self.retrain = (step, total)
+            self.clock.step(step, now)
         if step not in (0, total) and now - self.last_write < PROGRESS_EVERY_S:
             return
         self.last_write = now
@@ -146,6 +156,9 @@ class RunReporter:
             return baseline_left + self.clock.time_left(0, total, evaluations_left, now, stop)
         if self.phase_name == "finetune":
             return self.clock.time_left(self.step_now, total, evaluations_left, now, stop)
+        if self.phase_name == "retrain":  # the same steps again on all rows, no evaluations
+            step, steps = self.retrain
+            return self.clock.time_left(step, steps, 0, now, steps)
         # The head and saving: what follows the finetune, less the time since it ended.
         since = now - (self.after_finetune or self.phase_started)
         return max(0.0, self.clock.tail_s - since)

@@ -55,3 +55,14 @@ def with_label_names(
     named = [(i, text) for i, text in enumerate(label_name_texts(labels)) if text is not None]
     ids = np.array([i for i, _ in named], dtype=y.dtype)
     return [*texts, *(text for _, text in named)], np.concatenate([y, ids]), len(named)
+
+
+def finetune_rows(
+    n_train: int, labels: Sequence[str], enabled: bool, multi_label: bool = False
+) -> int:
+    """The rows a finetune trains on: the training rows and, when `enabled`, one per label whose
+    name says something (single-label runs; the multi-label recipe adds none). What the time
+    estimates count, so that they count what the recipe trains."""
+    if not enabled or multi_label:
+        return n_train
+    return n_train + sum(text is not None for text in label_name_texts(labels))

@@ -143,8 +143,9 @@ class HeadEvaluator(SentenceEvaluator):
         return {f"valid_{name}": value for name, value in m.scores().items()}
 
 
-def _progress_callback(reporter: Reporter, loss: Any = None) -> Any:
-    """A transformers TrainerCallback that reports steps and honours a cancel request. In a
+def _progress_callback(reporter: Reporter, loss: Any = None, stop_at: int | None = None) -> Any:
+    """A transformers TrainerCallback that reports steps and honours a cancel request; with
+    `stop_at` it ends training after that many steps (and reports them as the total). In a
     distributed launch it also averages the gradients of the loss's own head across processes:
     the trainer wraps only the model in DistributedDataParallel, not the loss module."""
     from transformers import TrainerCallback
@@ -157,7 +158,7 @@ def _progress_callback(reporter: Reporter, loss: Any = None) -> Any:
 
     class ProgressCallback(TrainerCallback):
         def on_train_begin(self, args, state, control, **kwargs):  # noqa: ANN001
-            reporter.step(0, state.max_steps)
+            reporter.step(0, stop_at or state.max_steps)
 
         def on_pre_optimizer_step(self, args, state, control, **kwargs):  # noqa: ANN001
             if head_params:
@@ -170,7 +171,9 @@ def _progress_callback(reporter: Reporter, loss: Any = None) -> Any:
                         p.grad /= size
 
         def on_step_end(self, args, state, control, **kwargs):  # noqa: ANN001
-            reporter.step(state.global_step, state.max_steps)
+            reporter.step(state.global_step, stop_at or state.max_steps)
+            if stop_at is not None and state.global_step >= stop_at:
+                control.should_training_stop = True
             if stop_everywhere(reporter):
                 control.should_training_stop = True
                 control.should_save = False
@@ -273,19 +276,6 @@ def _make_loss(
     )
 
 
-def _stop_at(step: int) -> Any:
-    """A TrainerCallback that ends training after `step` optimizer steps."""
-    from transformers import TrainerCallback
-
-    class StopAt(TrainerCallback):
-        def on_step_end(self, args, state, control, **kwargs):  # noqa: ANN001
-            if state.global_step >= step:
-                control.should_training_stop = True
-            return control
-
-    return StopAt()
-
-
 def _chosen_epochs(state: Any, config: TrainConfig, n_train: int) -> float:
     """The epochs the finetune ran to its best checkpoint (the one validation chose)."""
     steps = state.best_global_step or state.global_step
@@ -331,7 +321,7 @@ def _retrain_on_all(
         args=SentenceTransformerTrainingArguments(**settings),
         train_dataset=Dataset.from_dict({"text": texts, "label": y.tolist()}),
         loss=loss,
-        callbacks=[_progress_callback(reporter, loss), _stop_at(stop_at)],
+        callbacks=[_progress_callback(reporter, loss, stop_at)],
     )
     trainer.train()
     if reporter.should_stop():

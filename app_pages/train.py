@@ -157,6 +157,12 @@ def settings() -> dict:
                 key="cfg_balanced",
                 help=HELP.get("balanced_weights"),
             )
+            values["label_names"] = st.checkbox(
+                "Label names as examples",
+                DEFAULTS.label_names,
+                key="cfg_label_names",
+                help=HELP.get("label_names"),
+            )
     return values
 
 

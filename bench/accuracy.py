@@ -45,6 +45,13 @@ DATASETS = {
     "clinc150": "clinc150",
 }
 MAX_TEST = 2000
+RESULTS = Path(__file__).resolve().parent / "results"
+# The stored runs of the other methods (same samples: sampling is seeded), so that a recipe
+# change re-runs only Embedtune: --summary adds their rows of these methods.
+ANCHORS = {
+    "setfit": RESULTS / "accuracy-setfit.jsonl",
+    "fastfit": RESULTS / "fastfit-clinc150.jsonl",
+}
 
 
 def stratified_sample(data: LabeledTexts, size: int, seed: int) -> LabeledTexts:
@@ -201,9 +208,9 @@ def parse_overrides(items: list[str]) -> dict[str, object]:
     return overrides
 
 
-def summarise(paths: list[Path]) -> str:
+def summarise(paths: list[Path], anchors: dict[str, Path] | None = None) -> str:
     """A markdown table: mean ± spread (sample std) over seeds, per data set and method."""
-    rows = read_rows(paths)
+    rows = read_rows(paths, anchors)
     methods = list(dict.fromkeys(r["method"] for r in rows))
     datasets = list(dict.fromkeys(r["dataset"] for r in rows))
     head = ["data set"] + [f"{m} macro-F1" for m in methods] + [f"{m} s" for m in methods]
@@ -223,15 +230,31 @@ def summarise(paths: list[Path]) -> str:
             cells_f1.append(f"{statistics.mean(f1):.3f} ± {spread:.3f} (n={len(f1)})")
             cells_s.append(f"{statistics.mean(secs):.0f}")
         lines.append("| " + " | ".join([ds, *cells_f1, *cells_s]) + " |")
-    avg = [f"{statistics.mean(v):.3f}" if v else "-" for v in means.values()]
+    # A mean over fewer sets than the table's would not compare: say how many it covers.
+    avg = [
+        "-"
+        if not v
+        else f"{statistics.mean(v):.3f}"
+        if len(v) == len(datasets)
+        else f"{statistics.mean(v):.3f} ({len(v)} of {len(datasets)} sets)"
+        for v in means.values()
+    ]
     lines.append("| **mean** | " + " | ".join(avg + [""] * len(methods)) + " |")
     return "\n".join(lines)
 
 
-def read_rows(paths: list[Path]) -> list[dict]:
-    """The results in the files, without their "meta" lines."""
+def read_rows(paths: list[Path], anchors: dict[str, Path] | None = None) -> list[dict]:
+    """The results in the files, without their "meta" lines; with `anchors` (method -> file),
+    also that method's rows from its stored file, where the files hold none of it."""
     rows = [json.loads(line) for path in paths for line in path.read_text().splitlines() if line]
-    return [row for row in rows if not row.get("meta")]
+    rows = [row for row in rows if not row.get("meta")]
+    have = {row["method"] for row in rows}
+    for method, path in (anchors or {}).items():
+        if method in have or not path.exists():
+            continue
+        stored = read_rows([path])
+        rows += [row for row in stored if row["method"] == method]
+    return rows
 
 
 def paired(rows: list[dict], reference: str = "setfit", method: str = "embedtune") -> str:
@@ -307,13 +330,19 @@ def main() -> None:
     parser.add_argument(
         "--also", type=Path, action="append", default=[], help="with --summary: more results"
     )
+    parser.add_argument(
+        "--no-anchors",
+        action="store_true",
+        help="with --summary: leave out the stored SetFit and FastFit runs (bench/results)",
+    )
     args = parser.parse_args()
     if args.summary:
         paths = [args.out, *args.also]
-        print(summarise(paths))
+        anchors = {} if args.no_anchors else ANCHORS
+        print(summarise(paths, anchors))
         if args.against:
             print()
-            print(paired(read_rows(paths), args.against))
+            print(paired(read_rows(paths, anchors), args.against))
         return
     overrides = parse_overrides(args.set)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -179,12 +179,14 @@ class TrainConfig(Record):
         },
     )
     label_names: bool = field(
-        default=False,
+        default=True,
         metadata={
             "help": (
                 "When the labels are words (card_arrival, joy, spam), add each label's name as "
                 "one more training row of that label, for the finetune and the head; labels that "
-                "are numbers or codes are left as they are."
+                "are numbers or codes are left as they are. clinc150 (150 intents, 3-4 rows "
+                "each): test macro-F1 0.840 -> 0.871, validation 0.824 -> 0.903; emotion and "
+                "sms-spam within their seed-to-seed spread (docs/BENCHMARKS.md)."
             )
         },
     )

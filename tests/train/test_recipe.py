@@ -39,14 +39,16 @@ def test_training_changes_the_weights_and_records_every_evaluation(result):
     assert result.device.kind == "cpu"
 
 
-def test_the_served_head_learns_from_training_and_validation_rows(result):
+def test_the_served_head_learns_from_training_and_validation_rows_and_the_label_names(result):
     from core.model.heads import encode, fit_head
 
     data = tiny_dataset()
     index = {label: i for i, label in enumerate(result.labels)}
-    texts = list(data.train.texts + data.valid.texts)
-    y = np.array([index[label] for label in data.train.labels + data.valid.labels])
-    expected = fit_head(encode(result.model, texts), y, tiny_config(epochs=2))
+    # The labels are words, so each name is one more training row (label_names, the default).
+    texts = [*data.train.texts, "food", "sport", "tech", *data.valid.texts]
+    y = [index[label] for label in data.train.labels] + [0, 1, 2]
+    y += [index[label] for label in data.valid.labels]
+    expected = fit_head(encode(result.model, texts), np.array(y), tiny_config(epochs=2))
     np.testing.assert_allclose(result.head.coef_, expected.coef_, atol=1e-6)
 
 
@@ -74,18 +76,17 @@ def test_the_triplet_loss_is_a_config_choice(tmp_path):
     assert [p["step"] for p in result.history][0] == 0 and len(result.history) == 2
 
 
-def test_label_names_that_are_words_join_the_head_rows(tmp_path):
+def test_without_label_names_the_head_learns_from_the_rows_alone(tmp_path):
     from core.model.heads import encode, fit_head
 
-    config = tiny_config(epochs=1, label_names=True)
-    named = train(config, tiny_dataset(), tmp_path)
+    config = tiny_config(epochs=1, label_names=False)
+    plain = train(config, tiny_dataset(), tmp_path)
     data = tiny_dataset()
-    index = {label: i for i, label in enumerate(named.labels)}
-    texts = [*data.train.texts, "food", "sport", "tech", *data.valid.texts]
-    y = [index[label] for label in data.train.labels] + [0, 1, 2]
-    y += [index[label] for label in data.valid.labels]
-    expected = fit_head(encode(named.model, texts), np.array(y), config)
-    np.testing.assert_allclose(named.head.coef_, expected.coef_, atol=1e-6)
+    index = {label: i for i, label in enumerate(plain.labels)}
+    texts = list(data.train.texts + data.valid.texts)
+    y = np.array([index[label] for label in data.train.labels + data.valid.labels])
+    expected = fit_head(encode(plain.model, texts), y, config)
+    np.testing.assert_allclose(plain.head.coef_, expected.coef_, atol=1e-6)
 
 
 def test_retraining_on_all_rows_serves_a_new_body_and_keeps_the_validated_figures(result, tmp_path):
@@ -99,9 +100,10 @@ def test_retraining_on_all_rows_serves_a_new_body_and_keeps_the_validated_figure
     assert _max_weight_change(again.model) > 1e-6
     data = tiny_dataset()
     index = {label: i for i, label in enumerate(again.labels)}
-    rows = list(data.train.texts + data.valid.texts)
-    y = np.array([index[label] for label in data.train.labels + data.valid.labels])
-    expected = fit_head(encode(again.model, rows), y, tiny_config(epochs=2))
+    rows = [*data.train.texts, "food", "sport", "tech", *data.valid.texts]
+    y = [index[label] for label in data.train.labels] + [0, 1, 2]
+    y += [index[label] for label in data.valid.labels]
+    expected = fit_head(encode(again.model, rows), np.array(y), tiny_config(epochs=2))
     np.testing.assert_allclose(again.head.coef_, expected.coef_, atol=1e-6)
 
 

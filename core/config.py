@@ -196,7 +196,8 @@ class TrainConfig(Record):
             "help": (
                 "Once validation has chosen how many epochs to finetune, finetune the base model "
                 "again for as long on training + validation rows together (the reported "
-                "validation scores stay those of the first finetune; about 1.5-2x the time)."
+                "validation scores stay those of the first finetune; about 1.5-2x the time, "
+                "which the estimate shown before the start does not count)."
             )
         },
     )

@@ -63,6 +63,9 @@ class SoftmaxClassificationLoss(nn.Module):
         contrastive_weight: weight of a supervised contrastive term added to the cross-entropy
             (0: none).
         temperature: the contrastive term's temperature.
+        dropout_twins: encode the batch twice (two dropout masks), as FastFit duplicates its
+            batches: the cross-entropy reads both views and, in the contrastive term, each
+            text's twin is a positive, so every text has one even in a batch of many labels.
 
     References:
         Kumar et al., "Fine-Tuning can Distort Pretrained Features and Underperform
@@ -95,6 +98,7 @@ class SoftmaxClassificationLoss(nn.Module):
         class_weights: Tensor | None = None,
         contrastive_weight: float = 0.0,
         temperature: float = 0.1,
+        dropout_twins: bool = False,
     ) -> None:
         super().__init__()
         self.model = model
@@ -103,14 +107,19 @@ class SoftmaxClassificationLoss(nn.Module):
         self.loss_fct = nn.CrossEntropyLoss(weight=class_weights)
         self.contrastive_weight = contrastive_weight
         self.temperature = temperature
+        self.dropout_twins = dropout_twins
 
     def forward(self, sentence_features: Iterable[dict[str, Tensor]], labels: Tensor) -> Tensor:
         features = next(iter(sentence_features))
+        labels = labels.view(-1)
         embeddings = self.model(features)["sentence_embedding"]
+        if self.dropout_twins:  # the same texts again, through other dropout masks
+            twins = self.model(dict(features))["sentence_embedding"]
+            embeddings, labels = torch.cat([embeddings, twins]), torch.cat([labels, labels])
         logits = self.classifier(embeddings.to(self.classifier.weight.dtype))
-        loss = self.loss_fct(logits, labels.view(-1))
+        loss = self.loss_fct(logits, labels)
         if self.contrastive_weight > 0:
-            contrastive = supervised_contrastive(embeddings, labels.view(-1), self.temperature)
+            contrastive = supervised_contrastive(embeddings, labels, self.temperature)
             loss = loss + self.contrastive_weight * contrastive
         return loss
 
@@ -121,6 +130,8 @@ class SoftmaxClassificationLoss(nn.Module):
                 "contrastive_weight": self.contrastive_weight,
                 "temperature": self.temperature,
             }
+        if self.dropout_twins:
+            config["dropout_twins"] = True
         return config
 
     @property

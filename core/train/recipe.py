@@ -273,6 +273,7 @@ def _make_loss(
         bias=torch.tensor(bias),
         class_weights=class_weights,
         contrastive_weight=config.contrastive_weight,
+        dropout_twins=config.dropout_twins,
     )
 
 

@@ -98,3 +98,38 @@ def test_contrastive_weight_is_checked_and_leaves_run_ids_unchanged_when_off():
         TrainConfig(loss="batch_all_triplet", contrastive_weight=0.5)
     assert "contrastive_weight" not in TrainConfig().identity()
     assert TrainConfig(contrastive_weight=0.5).identity()["contrastive_weight"] == 0.5
+
+
+def test_dropout_twins_read_the_batch_twice_and_pair_each_text_with_its_twin(small_model):
+    import torch
+
+    from core.train.losses import SoftmaxClassificationLoss, supervised_contrastive
+
+    features = small_model.tokenize(TEXTS)
+    labels = torch.tensor([0, 0, 1, 1, 0, 1])
+    plain = SoftmaxClassificationLoss(small_model, 2)
+    twins = SoftmaxClassificationLoss(small_model, 2, contrastive_weight=0.5, dropout_twins=True)
+    twins.classifier.load_state_dict(plain.classifier.state_dict())
+    small_model.eval()  # no dropout: the twins are equal, so the figures can be checked exactly
+    with torch.no_grad():
+        ce = plain([features], labels)
+        total = twins([features], labels)
+        embeddings = small_model(features)["sentence_embedding"]
+    doubled = supervised_contrastive(
+        torch.cat([embeddings, embeddings]), torch.cat([labels, labels]), 0.1
+    )
+    assert float(total) == pytest.approx(float(ce + 0.5 * doubled), rel=1e-5)
+    assert twins.get_config_dict()["dropout_twins"] is True
+    # A label with one text in the batch still has a positive: its twin.
+    alone = torch.tensor([0, 1, 2, 3, 4, 5])
+    assert float(supervised_contrastive(embeddings, alone, 0.1)) == 0.0
+    assert float(supervised_contrastive(torch.cat([embeddings] * 2), alone.repeat(2), 0.1)) > 0
+
+
+def test_dropout_twins_go_with_the_softmax_loss_and_leave_run_ids_unchanged_when_off():
+    from core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="dropout_twins goes with the softmax loss"):
+        TrainConfig(loss="batch_all_triplet", dropout_twins=True)
+    assert "dropout_twins" not in TrainConfig().identity()
+    assert TrainConfig(dropout_twins=True).identity()["dropout_twins"] is True

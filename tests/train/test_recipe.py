@@ -39,17 +39,24 @@ def test_training_changes_the_weights_and_records_every_evaluation(result):
     assert result.device.kind == "cpu"
 
 
-def test_the_served_head_learns_from_training_and_validation_rows_and_the_label_names(result):
+def _assert_head_fitted_on_all_rows(result, config, label_names: bool) -> None:
+    """The served head is the one fitted on the training rows, the label names' rows when
+    `label_names` (tiny_dataset's labels are words), and the validation rows."""
     from core.model.heads import encode, fit_head
 
     data = tiny_dataset()
     index = {label: i for i, label in enumerate(result.labels)}
-    # The labels are words, so each name is one more training row (label_names, the default).
-    texts = [*data.train.texts, "food", "sport", "tech", *data.valid.texts]
-    y = [index[label] for label in data.train.labels] + [0, 1, 2]
+    names = ["food", "sport", "tech"] if label_names else []
+    texts = [*data.train.texts, *names, *data.valid.texts]
+    y = [index[label] for label in data.train.labels] + [index[name] for name in names]
     y += [index[label] for label in data.valid.labels]
-    expected = fit_head(encode(result.model, texts), np.array(y), tiny_config(epochs=2))
+    expected = fit_head(encode(result.model, texts), np.array(y), config)
     np.testing.assert_allclose(result.head.coef_, expected.coef_, atol=1e-6)
+
+
+def test_the_served_head_learns_from_training_and_validation_rows_and_the_label_names(result):
+    # The labels are words, so each name is one more training row (label_names, the default).
+    _assert_head_fitted_on_all_rows(result, tiny_config(epochs=2), label_names=True)
 
 
 def test_same_seed_data_and_settings_give_the_same_metrics(result, tmp_path):
@@ -77,34 +84,18 @@ def test_the_triplet_loss_is_a_config_choice(tmp_path):
 
 
 def test_without_label_names_the_head_learns_from_the_rows_alone(tmp_path):
-    from core.model.heads import encode, fit_head
-
     config = tiny_config(epochs=1, label_names=False)
-    plain = train(config, tiny_dataset(), tmp_path)
-    data = tiny_dataset()
-    index = {label: i for i, label in enumerate(plain.labels)}
-    texts = list(data.train.texts + data.valid.texts)
-    y = np.array([index[label] for label in data.train.labels + data.valid.labels])
-    expected = fit_head(encode(plain.model, texts), y, config)
-    np.testing.assert_allclose(plain.head.coef_, expected.coef_, atol=1e-6)
+    _assert_head_fitted_on_all_rows(train(config, tiny_dataset(), tmp_path), config, False)
 
 
 def test_retraining_on_all_rows_serves_a_new_body_and_keeps_the_validated_figures(result, tmp_path):
-    from core.model.heads import encode, fit_head
-
     again = train(tiny_config(epochs=2, retrain_on_all=True), tiny_dataset(), tmp_path)
     # The first finetune is the same one: the same curve and validation figures.
     assert again.history == result.history and again.final == result.final
     texts = ["a spicy soup", "the phone crashed"]
     assert np.abs(again.model.encode(texts) - result.model.encode(texts)).max() > 1e-4
     assert _max_weight_change(again.model) > 1e-6
-    data = tiny_dataset()
-    index = {label: i for i, label in enumerate(again.labels)}
-    rows = [*data.train.texts, "food", "sport", "tech", *data.valid.texts]
-    y = [index[label] for label in data.train.labels] + [0, 1, 2]
-    y += [index[label] for label in data.valid.labels]
-    expected = fit_head(encode(again.model, rows), np.array(y), tiny_config(epochs=2))
-    np.testing.assert_allclose(again.head.coef_, expected.coef_, atol=1e-6)
+    _assert_head_fitted_on_all_rows(again, tiny_config(epochs=2), label_names=True)
 
 
 def test_a_finetune_that_loses_is_not_retrained(tmp_path):

@@ -174,9 +174,7 @@ def estimate_caption(config: TrainConfig, dataset) -> str:
     except Exception:  # noqa: BLE001 - an estimate must never break the page
         kind = "cpu"
     run_id = compute_run_id(config, dataset)
-    rows = finetune_rows(
-        len(dataset.train), dataset.classes, config.label_names, dataset.train.multi_label
-    )
+    rows = finetune_rows(len(dataset.train), dataset.classes, config.label_names)
     guess = estimate(config, rows, len(dataset.valid), state.store(), kind, run_id)
     text = (
         f"Estimated time: {about(guess.seconds)} ({rough(guess.low)} to {rough(guess.high)}), "

@@ -312,6 +312,26 @@ class TrainConfig(Record):
             values["cleaning"] = CleaningConfig.from_dict(values["cleaning"])
         return cls(**values)
 
+    def check_multi_label(self) -> None:
+        """Raise ConfigError when a setting needs one label per text, which multi-label data
+        does not have: its recipe trains a sigmoid head with binary cross-entropy, one process,
+        validation choosing the checkpoint and the thresholds."""
+        if self.loss != "softmax":
+            raise ConfigError(
+                f"the {self.loss} loss needs one label per text: multi-label data trains with "
+                "the default loss (a sigmoid head, binary cross-entropy)"
+            )
+        for name, why in (
+            ("contrastive_weight", "its positives are the texts of the same label"),
+            ("dropout_twins", "it belongs to the softmax loss"),
+            ("retrain_on_all", "the per-label thresholds are chosen on the validation rows"),
+        ):
+            if getattr(self, name):
+                off = "0" if name == "contrastive_weight" else "false"
+                raise ConfigError(
+                    f"{name} is for single-label data ({why}): set it to {off} for multi-label data"
+                )
+
     def replace(self, **changes: Any) -> TrainConfig:
         """A copy with some settings changed (validated again)."""
         return dataclasses.replace(self, **changes)

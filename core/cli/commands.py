@@ -222,9 +222,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from core.runs.status import about, rough
     from core.train.label_names import finetune_rows
 
-    rows = finetune_rows(
-        len(dataset.train), dataset.classes, config.label_names, dataset.train.multi_label
-    )
+    rows = finetune_rows(len(dataset.train), dataset.classes, config.label_names)
     guess = estimate(config, rows, len(dataset.valid), store, choose_device(config.device).kind)
     submission = submit(config, dataset, store, force=args.force, name=args.name)
     hint = " --force trains again." if submission.reused and not submission.record.active else ""

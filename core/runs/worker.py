@@ -59,7 +59,6 @@ class RunReporter:
             int(record.data.get("train_rows") or 0),
             record.data.get("classes") or [],
             self.config.label_names,
-            bool(record.data.get("multi_label")),
         )
         self.n_valid = int(record.data.get("valid_rows") or 0)
         device_kind = (record.device or {}).get("kind", "cpu")

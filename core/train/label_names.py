@@ -48,21 +48,22 @@ def label_name_texts(labels: Sequence[str]) -> list[str | None]:
 def with_label_names(
     texts: Sequence[str], y: np.ndarray, labels: Sequence[str], enabled: bool
 ) -> tuple[list[str], np.ndarray, int]:
-    """The training texts and label ids with each label's name added as one more row when
-    `enabled` and the name says something (label_name_texts); also how many rows were added."""
+    """The training texts and their labels with each label's name added as one more row when
+    `enabled` and the name says something (label_name_texts); also how many rows were added.
+    `y` holds label ids (one label per text) or an indicator matrix (multi-label: a name row
+    carries its own label alone)."""
     if not enabled:
         return list(texts), y, 0
     named = [(i, text) for i, text in enumerate(label_name_texts(labels)) if text is not None]
-    ids = np.array([i for i, _ in named], dtype=y.dtype)
-    return [*texts, *(text for _, text in named)], np.concatenate([y, ids]), len(named)
+    ids = np.array([i for i, _ in named], dtype=np.int64)
+    added = np.eye(len(labels), dtype=y.dtype)[ids] if y.ndim == 2 else ids.astype(y.dtype)
+    return [*texts, *(text for _, text in named)], np.concatenate([y, added]), len(named)
 
 
-def finetune_rows(
-    n_train: int, labels: Sequence[str], enabled: bool, multi_label: bool = False
-) -> int:
+def finetune_rows(n_train: int, labels: Sequence[str], enabled: bool) -> int:
     """The rows a finetune trains on: the training rows and, when `enabled`, one per label whose
-    name says something (single-label runs; the multi-label recipe adds none). What the time
-    estimates count, so that they count what the recipe trains."""
-    if not enabled or multi_label:
+    name says something. What the time estimates count, so that they count what the recipe
+    trains."""
+    if not enabled:
         return n_train
     return n_train + sum(text is not None for text in label_name_texts(labels))

@@ -17,6 +17,7 @@ from core.data.labeled import DataSet
 from core.errors import ConfigError
 from core.model.catalogue import choose_device, load_model
 from core.model.heads import encode, fit_multilabel_head
+from core.train.label_names import with_label_names
 from core.train.multilabel import fit_thresholded_head, indicator, label_sets_of
 
 if TYPE_CHECKING:
@@ -102,16 +103,7 @@ def train_multilabel(
         training_arguments,
     )
 
-    if config.contrastive_weight > 0:
-        raise ConfigError(
-            "contrastive_weight needs one label per text (its positives are the texts of the "
-            "same label): set it to 0 for multi-label data"
-        )
-    if config.loss != "softmax":
-        raise ConfigError(
-            f"the {config.loss} loss needs one label per text: multi-label data trains with the "
-            "default loss (a sigmoid head, binary cross-entropy)"
-        )
+    config.check_multi_label()
     if world()[1] > 1:
         raise ConfigError("a multi-label finetune runs on one device: launch it without torchrun")
     reporter = reporter or SilentReporter()
@@ -124,6 +116,8 @@ def train_multilabel(
     valid_texts = [config.cleaning.apply(t) for t in dataset.valid.texts]
     y_train = indicator(label_sets_of(dataset.train), labels)
     y_valid = indicator(label_sets_of(dataset.valid), labels)
+    # Label names that are words join the training rows, each carrying its own label alone.
+    train_texts, y_train, _ = with_label_names(train_texts, y_train, labels, config.label_names)
 
     reporter.phase("baseline")
     model = _load_body(config, device.torch_device)

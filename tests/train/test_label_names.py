@@ -5,7 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.train.label_names import label_name_texts, name_as_text, with_label_names
+from core.train.label_names import (
+    finetune_rows,
+    label_name_texts,
+    name_as_text,
+    with_label_names,
+)
 
 
 @pytest.mark.parametrize(
@@ -69,3 +74,17 @@ def test_only_the_labels_with_a_name_get_a_row():
 def test_nothing_is_added_when_off_or_when_labels_are_not_words(labels, enabled):
     texts, y, added = with_label_names(["x", "y"], np.array([0, 1]), labels, enabled)
     assert texts == ["x", "y"] and y.tolist() == [0, 1] and added == 0
+
+
+def test_in_multi_label_data_a_name_row_carries_its_own_label_alone():
+    y = np.array([[1, 1, 0], [0, 0, 1]], dtype=np.float32)
+    texts, got, added = with_label_names(["x", "y"], y, ["joy", "love", "w2"], enabled=True)
+    assert texts == ["x", "y", "joy", "love"] and added == 2
+    assert got.tolist() == [[1, 1, 0], [0, 0, 1], [1, 0, 0], [0, 1, 0]]
+    assert got.dtype == np.float32
+
+
+def test_the_estimates_count_the_name_rows_of_any_data():
+    assert finetune_rows(100, ["joy", "love", "w2"], enabled=True) == 102
+    assert finetune_rows(100, ["joy", "love"], enabled=False) == 100
+    assert finetune_rows(100, ["0", "1"], enabled=True) == 100

@@ -99,3 +99,30 @@ def test_a_multi_label_evaluation_keeps_its_rows_as_label_cells():
     assert set(evaluation.intervals) >= {"accuracy", "f1", "macro_f1", "subset_accuracy"}
     gains = evaluation.gain_intervals(evaluation)
     assert gains["f1"] == (0.0, 0.0)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("label_names", [True, False])
+def test_the_multi_label_finetune_trains_on_the_label_names_as_rows(tmp_path, label_names):
+    from core.data.labeled import split
+    from core.data.multilabel import from_label_sets
+    from core.model.heads import encode, fit_multilabel_head
+    from core.train.recipe import train
+    from tests.helpers import tiny_config, tiny_multilabel_rows
+
+    rows = tiny_multilabel_rows()
+    data = split(from_label_sets([t for t, _ in rows], [s for _, s in rows]), seed=0)
+    config = tiny_config(label_names=label_names, early_stopping_patience=0)
+    result = train(config, data, tmp_path)
+    names = ["food", "sport", "tech"] if label_names else []  # the labels are words
+    texts = [*data.train.texts, *names, *data.valid.texts]
+    y = np.vstack(
+        [
+            indicator(data.train.label_sets, result.labels),
+            indicator([(name,) for name in names], result.labels),
+            indicator(data.valid.label_sets, result.labels),
+        ]
+    )
+    # The served heads learned from the training rows, the names' rows and the validation rows.
+    expected = fit_multilabel_head(encode(result.model, texts), y, config)
+    np.testing.assert_allclose(result.head.coef_, expected.coef_, atol=1e-6)

@@ -14,6 +14,7 @@ from core.downloads import embeddings_csv, json_bytes, npy_bytes, predictions_cs
 from core.errors import EmbedtuneError
 from core.io import encoding_warning
 from core.model.catalogue import CATALOGUE
+from core.model.maps import first_of_cells
 from core.model.onnx import BACKENDS, DEFAULT_BACKEND, INSTALL, onnx_available
 from core.runs.maps import build_quietly, load_run_map, map_in_progress
 from core.runs.store import RunRecord
@@ -380,21 +381,29 @@ def map_tab(record: RunRecord | None) -> None:
     )
     store = state.store()
     if source == "Upload texts":
+        labels_are = (
+            'labels optional, a JSON list or joined by "|"'
+            if record.data.get("multi_label")
+            else "label optional"
+        )
         upload = st.file_uploader(
-            f"A file of text, label per row (label optional; CSV, .xlsx, JSON Lines / JSON or "
+            f"A file of text, label per row ({labels_are}; CSV, .xlsx, JSON Lines / JSON or "
             f"Parquet); at most {MAX_TEXTS} rows",
             type=list(EXTENSIONS),
             key="map_upload",
         )
         if upload is None:
             return
+        multi = bool(record.data.get("multi_label"))
         try:
-            given = read_texts(upload.getvalue(), name=upload.name)
+            given = read_texts(upload.getvalue(), name=upload.name, multi_label=multi)
         except EmbedtuneError as exc:
             show_error(exc)
             return
         warn_encoding(upload.getvalue(), upload.name, given.notes)
         texts, labels = given.texts, given.labels
+        if multi and labels is not None:  # coloured by the first label, as the run's own map
+            labels = first_of_cells(labels, record.data.get("classes", []))
     else:
         validation_map(record)
         return

@@ -45,12 +45,19 @@ def read_texts(
     text_column: str | None = None,
     limit: int = MAX_TEXTS,
     max_bytes: int = MAX_FILE_BYTES,
+    multi_label: bool = False,
 ) -> TextsInput:
     """Texts from a file of any format `core.data.files.read_table` reads: the text column
     (chosen, or named "text"), else the first; with the labels when the file has a label column
-    filled on every row (a CSV: exactly two columns on every row). Blank rows are skipped."""
+    filled on every row (a CSV: exactly two columns on every row). Blank rows are skipped.
+    `multi_label`: the labels may be JSON lists or cells joined by "|", and a row may have none;
+    each row's labels come back joined by "|"."""
     table = read_table(raw, name=name, header=header, sheet=sheet, max_bytes=max_bytes)
     texts, labels = table.texts(text_column)
+    if multi_label:
+        from core.data.multilabel import label_cells
+
+        labels = label_cells(table, text_column)
     if not any(texts):
         raise DataError("the file has no texts: expected one text per row, in the first column")
     _check_count(len(texts), limit)

@@ -107,6 +107,28 @@ def _cell_labels(
     return list(split_cell(cell, separator, where))
 
 
+def label_cells(
+    table: Table, text: str | None = None, separator: str = SEPARATOR
+) -> tuple[str, ...] | None:
+    """Texts to predict or map with a multi-label model: each row's labels joined by
+    `separator` (a JSON list or a joined cell, "" for a row without one), in the rows of
+    `Table.texts`; None when the file has no label column beside the text column."""
+    pair = table.default_columns()
+    ti = table.column(text) if text is not None else pair[0] if pair else 0
+    if pair is None or pair[0] != ti:
+        return None
+    li = pair[1]
+    return tuple(
+        join_labels(
+            _cell_labels(
+                table, row, cells[li] if li < len(cells) else None, table.columns[li], separator
+            ),
+            separator,
+        )
+        for row, cells in zip(table.rows, table.cells, strict=True)
+    )
+
+
 def labeled_multi(
     table: Table,
     text: str | None = None,

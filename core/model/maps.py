@@ -141,6 +141,18 @@ def first_labels(data: LabeledTexts) -> tuple[str, ...]:
     return tuple(labels[0] if labels else "" for labels in data.label_sets)
 
 
+def first_of_cells(cells: Sequence[str], classes: Sequence[str]) -> tuple[str, ...]:
+    """`first_labels` of label cells joined by "|" ("joy|love"): each row's first label in the
+    order of `classes` (a label the run does not know comes after them), "" for an empty cell."""
+    from core.data.multilabel import split_cell
+
+    order = {label: i for i, label in enumerate(classes)}
+    return tuple(
+        min(labels, key=lambda label: order.get(label, len(order))) if labels else ""
+        for labels in (split_cell(cell) for cell in cells)
+    )
+
+
 def compare_maps(
     base: Embedder,
     tuned: Classifier,

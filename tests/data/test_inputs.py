@@ -50,3 +50,30 @@ def test_cosine_similarity():
     sim = cosine_similarity(np.array([[1.0, 0.0], [2.0, 0.0], [0.0, 3.0], [0.0, 0.0]]))
     assert np.allclose(sim[:3, :3], [[1, 1, 0], [1, 1, 0], [0, 0, 1]])
     assert sim[3, 3] == 0.0
+
+
+@pytest.mark.parametrize(
+    ("raw", "name"),
+    [
+        (
+            b'{"text": "thanks!", "labels": ["gratitude"]}\n'
+            b'{"text": "wow, so happy", "labels": ["joy", "surprise"]}\n'
+            b'{"text": "ok", "labels": []}\n',
+            "mapped.jsonl",
+        ),
+        (b'thanks!,gratitude\n"wow, so happy",joy|surprise\nok,\n', "mapped.csv"),
+    ],
+)
+def test_a_multi_label_models_texts_keep_every_rows_labels(raw, name):
+    given = read_texts(raw, name=name, multi_label=True)
+    assert given.texts == ("thanks!", "wow, so happy", "ok")
+    assert given.labels == ("gratitude", "joy|surprise", "")
+    # Read for a single-label model, a list or an empty label cell means no labels at all.
+    assert read_texts(raw, name=name).labels is None
+
+
+def test_a_multi_label_cell_keeps_a_quoted_label_that_contains_the_separator():
+    raw = b'text,label\n"a song","""R|B""|jazz"\n'
+    assert read_texts(raw, name="songs.csv", header=True, multi_label=True).labels == (
+        '"R|B"|jazz',
+    )

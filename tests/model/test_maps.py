@@ -86,3 +86,11 @@ def test_compare_maps_without_labels_colours_by_prediction():
     assert [r["label"] for r in rows] == ["pos", "neg"]
     assert all(r["correct"] is None for r in rows)
     assert maps.base_predicted is None
+
+
+def test_a_multi_label_text_is_coloured_by_its_first_label_in_the_runs_order():
+    from core.model.maps import first_of_cells
+
+    classes = ["admiration", "joy", "surprise"]
+    cells = ["surprise|joy", "", "gratitude|surprise", '"R|B"|joy']
+    assert first_of_cells(cells, classes) == ("joy", "", "surprise", "joy")

@@ -44,10 +44,12 @@ INSTALL = "pip install -r requirements-onnx.txt"
 MIN_COSINE = {"onnx": 0.99, "onnx-int8": 0.95}
 MIN_AGREEMENT = {"onnx": 0.98, "onnx-int8": 0.98}
 # How each backend's body is made now, tried in order until one passes the check; a kept body
-# made another way is exported again. int8 keeps the feed-forward down-projections in fp32, or,
-# when that still answers too differently (MPNet: min cosine 0.947), both feed-forward products.
+# made another way is exported again. fp32: the graph ONNX Runtime's transformer optimizer fuses
+# (`_export_fused`), else PyTorch's dynamo export as it is. int8 (quantised from the fp32 body
+# kept) keeps the feed-forward down-projections in fp32, or, when that still answers too
+# differently (MPNet: min cosine 0.947), both feed-forward products.
 RECIPES = {
-    "onnx": ("torch.onnx",),
+    "onnx": ("fused", "torch.onnx"),
     "onnx-int8": ("int8-fp32-down-projections", "int8-fp32-feed-forward"),
 }
 CHECK_TEXTS = 512  # validation texts checked at most (a few seconds on 2 CPU cores)
@@ -213,9 +215,9 @@ def load_onnx(folder: Path, file: Path, threads: int | None = None) -> SentenceT
 # -- exporting a body ------------------------------------------------------------------------
 
 
-def _export_fp32(model: SentenceTransformer, dest: Path) -> None:
+def _export_fp32(model: SentenceTransformer, dest: Path, recipe: str = "torch.onnx") -> None:
     """The transformer of `model` as ONNX (inputs as its tokenizer names them, dynamic batch
-    and sequence axes, output `last_hidden_state`)."""
+    and sequence axes, output `last_hidden_state`), made the way `recipe` says (RECIPES)."""
     import torch
 
     first: Any = model[0]
@@ -241,11 +243,15 @@ def _export_fp32(model: SentenceTransformer, dest: Path) -> None:
                 given["token_type_ids"] = token_type_ids
             return self.transformer(**given, return_dict=True).last_hidden_state
 
+    inputs = tuple(sample[n] for n in names)
+    if recipe == "fused":
+        _export_fused(Body().eval(), transformer, inputs, names, dest)
+        return
     batch, seq = torch.export.Dim("batch"), torch.export.Dim("sequence")
     with torch.no_grad():
         torch.onnx.export(
             Body().eval(),
-            tuple(sample[n] for n in names),
+            inputs,
             str(dest),
             input_names=names,
             output_names=["last_hidden_state"],
@@ -255,6 +261,45 @@ def _export_fp32(model: SentenceTransformer, dest: Path) -> None:
             external_data=False,
             verbose=False,
         )
+
+
+def _export_fused(body: Any, transformer: Any, inputs: tuple, names: list[str], dest: Path) -> None:
+    """The body traced with eager attention (TorchScript exporter), then fused by ONNX
+    Runtime's transformer optimizer as optimum's ORTOptimizer does it: each layer's attention
+    becomes one `Attention` node, the GELUs `BiasGelu`, the residual layer norms
+    `SkipLayerNormalization` (MiniLM: 46 nodes instead of about 330). What it cannot match
+    stays as traced. Measured (docs/BENCHMARKS.md, "Backends"): the same vectors as the
+    PyTorch model, and faster int8 bodies, since the fused `Attention` is quantised too."""
+    import torch
+    from onnxruntime.transformers import optimizer
+
+    before = transformer.config._attn_implementation
+    traced = dest.with_name(dest.name + ".traced")
+    try:
+        transformer.set_attn_implementation("eager")  # the pattern the optimizer fuses
+        axes = {n: {0: "batch", 1: "sequence"} for n in [*names, "last_hidden_state"]}
+        with torch.no_grad():
+            torch.onnx.export(
+                body,
+                inputs,
+                str(traced),
+                input_names=names,
+                output_names=["last_hidden_state"],
+                dynamic_axes=axes,
+                opset_version=17,  # the TorchScript exporter's newest
+                dynamo=False,
+            )
+        config = transformer.config
+        fused = optimizer.optimize_model(
+            str(traced),
+            model_type="bert",
+            num_heads=config.num_attention_heads,
+            hidden_size=config.hidden_size,
+        )
+        fused.save_model_to_file(str(dest))
+    finally:
+        transformer.set_attn_implementation(before)
+        traced.unlink(missing_ok=True)
 
 
 def _quantize_int8(source: Path, dest: Path, recipe: str = RECIPES["onnx-int8"][0]) -> None:
@@ -273,7 +318,7 @@ def _quantize_int8(source: Path, dest: Path, recipe: str = RECIPES["onnx-int8"][
         str(dest),
         weight_type=QuantType.QInt8,
         per_channel=True,
-        op_types_to_quantize=["MatMul"],
+        op_types_to_quantize=["MatMul", "Attention"],  # a fused graph's attention too
         nodes_to_exclude=keep,
         extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
     )
@@ -379,9 +424,14 @@ def ensure_body(
             reference = load_model(str(folder), device="cpu")
         reference_vectors = encode(reference, texts)
         for recipe in RECIPES[backend]:
-            check = _export_checked(
-                folder, backend, recipe, reference, reference_vectors, texts, head, onnx_dir
-            )
+            try:
+                check = _export_checked(
+                    folder, backend, recipe, reference, reference_vectors, texts, head, onnx_dir
+                )
+            except ModelError:
+                if recipe == RECIPES[backend][-1]:
+                    raise
+                continue  # this exporter cannot make this model: the next way may
             if check.passed:
                 break
         else:
@@ -419,7 +469,7 @@ def _export_checked(
     try:
         try:
             if backend == "onnx":
-                _quiet_export(_export_fp32, reference, staged)
+                _quiet_export(_export_fp32, reference, staged, recipe)
             else:
                 _quiet_export(_quantize_int8, onnx_dir / FILES["onnx"], staged, recipe)
         except ModelError:

@@ -177,7 +177,10 @@ def _usage(record: RunRecord, checks: Mapping[str, BodyCheck]) -> list[str]:
             "sentence-transformers loads the same folder with "
             f'`SentenceTransformer("model", backend="onnx", model_kwargs={{"file_name": '
             f'"{check.file}"}})` once its ONNX extra (`pip install sentence-transformers[onnx]`, '
-            "optimum-onnx) is installed; optimum-onnx 0.1.0 needs transformers < 4.58.",
+            "optimum-onnx) is installed; optimum-onnx 0.1.0 needs transformers < 4.58. The "
+            "graph may use ONNX Runtime's fused operators (the `com.microsoft` domain: "
+            "`Attention`, `SkipLayerNormalization`, ...), as optimum's optimised exports do: run "
+            "it with ONNX Runtime.",
             "",
         ]
     lines += [

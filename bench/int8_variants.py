@@ -5,11 +5,12 @@ batch throughput and test macro-F1 within 0.5 points on every shared set).
         [--out bench/results/int8-variants.jsonl]
 
 Bodies, all from the same base model:
-- `dynamo fp32` / `dynamo int8`: what `core export` makes today (`torch.onnx` dynamo graph;
+- `dynamo fp32` / `dynamo int8`: what `core export` made until 2026-12-01 (`torch.onnx` dynamo graph;
   int8 = dynamic per-channel int8 MatMuls, the feed-forward down-projections kept in fp32).
 - `fused fp32`: the TorchScript exporter with eager attention, then ONNX Runtime's transformer
   optimizer (`onnxruntime.transformers.optimizer`, model_type bert), which fuses each layer's
-  attention into one `Attention` node, the GELUs and the layer norms.
+  attention into one `Attention` node, the GELUs and the layer norms (`core export` makes this
+  one since 2026-12-01: `core.model.onnx._export_fused`).
 - `fused int8 ...`: dynamic int8 (`quantize_dynamic`, per channel) of the fused graph's MatMul
   and Attention nodes: all of them, with the down-projections in fp32, or with both
   feed-forward products in fp32.
@@ -45,56 +46,6 @@ from core.env import set_offline_env  # noqa: E402
 set_offline_env()
 
 from bench.backends import DATA, SETS, read_rows  # noqa: E402
-
-
-def export_fused(model: Any, dest: Path) -> None:
-    """The transformer of `model` through the TorchScript exporter with eager attention, then
-    ONNX Runtime's transformer optimizer."""
-    import torch
-    from onnxruntime.transformers import optimizer
-
-    transformer = model[0].auto_model.eval()
-    transformer.set_attn_implementation("eager")  # the pattern the optimizer fuses
-    sample = model.tokenizer(
-        ["an example text to trace", "and a second, longer one to trace the model with"],
-        padding=True,
-        return_tensors="pt",
-    )
-    names = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in sample]
-
-    class Body(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.transformer = transformer
-
-        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any = None) -> Any:
-            given = {"input_ids": input_ids, "attention_mask": attention_mask}
-            if token_type_ids is not None:
-                given["token_type_ids"] = token_type_ids
-            return self.transformer(**given, return_dict=True).last_hidden_state
-
-    raw = dest.with_suffix(".raw.onnx")
-    axes = {n: {0: "batch", 1: "sequence"} for n in [*names, "last_hidden_state"]}
-    with torch.no_grad():
-        torch.onnx.export(
-            Body().eval(),
-            tuple(sample[n] for n in names),
-            str(raw),
-            input_names=names,
-            output_names=["last_hidden_state"],
-            dynamic_axes=axes,
-            opset_version=17,
-            dynamo=False,
-        )
-    transformer.set_attn_implementation("sdpa")
-    config = transformer.config
-    fused = optimizer.optimize_model(
-        str(raw),
-        model_type="bert",
-        num_heads=config.num_attention_heads,
-        hidden_size=config.hidden_size,
-    )
-    fused.save_model_to_file(str(dest))
 
 
 def quantize_int8(source: Path, dest: Path, keep: str) -> None:
@@ -142,8 +93,8 @@ def bodies(model: Any, work: Path) -> dict[str, Path]:
 
     files = {name: work / f"{i}.onnx" for i, name in enumerate(VARIANTS)}
     _export_fp32(model, files["dynamo fp32"])
-    _quantize_int8(files["dynamo fp32"], files["dynamo int8 (today)"])
-    export_fused(model, files["fused fp32"])
+    _quantize_int8(files["dynamo fp32"], files["dynamo int8 (earlier default)"])
+    _export_fp32(model, files["fused fp32"], "fused")
     for name, keep in (
         ("fused int8, all", "none"),
         ("fused int8, down-proj. fp32", "down"),
@@ -157,7 +108,7 @@ def bodies(model: Any, work: Path) -> dict[str, Path]:
 
 VARIANTS = (
     "dynamo fp32",
-    "dynamo int8 (today)",
+    "dynamo int8 (earlier default)",
     "fused fp32",
     "fused int8, all",
     "fused int8, down-proj. fp32",

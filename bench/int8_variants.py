@@ -5,8 +5,8 @@ batch throughput and test macro-F1 within 0.5 points on every shared set).
         [--out bench/results/int8-variants.jsonl]
 
 Bodies, all from the same base model:
-- `dynamo fp32` / `dynamo int8`: what `core export` made until 2026-12-01 (`torch.onnx` dynamo graph;
-  int8 = dynamic per-channel int8 MatMuls, the feed-forward down-projections kept in fp32).
+- `dynamo fp32` / `dynamo int8`: what `core export` made until 2026-12-01 (`torch.onnx`
+  dynamo graph; int8 = dynamic per-channel int8 MatMuls, the down-projections kept in fp32).
 - `fused fp32`: the TorchScript exporter with eager attention, then ONNX Runtime's transformer
   optimizer (`onnxruntime.transformers.optimizer`, model_type bert), which fuses each layer's
   attention into one `Attention` node, the GELUs and the layer norms (`core export` makes this

@@ -381,11 +381,8 @@ def map_tab(record: RunRecord | None) -> None:
     )
     store = state.store()
     if source == "Upload texts":
-        labels_are = (
-            'labels optional, a JSON list or joined by "|"'
-            if record.data.get("multi_label")
-            else "label optional"
-        )
+        multi = bool(record.data.get("multi_label"))
+        labels_are = 'labels optional, a JSON list or joined by "|"' if multi else "label optional"
         upload = st.file_uploader(
             f"A file of text, label per row ({labels_are}; CSV, .xlsx, JSON Lines / JSON or "
             f"Parquet); at most {MAX_TEXTS} rows",
@@ -394,7 +391,6 @@ def map_tab(record: RunRecord | None) -> None:
         )
         if upload is None:
             return
-        multi = bool(record.data.get("multi_label"))
         try:
             given = read_texts(upload.getvalue(), name=upload.name, multi_label=multi)
         except EmbedtuneError as exc:

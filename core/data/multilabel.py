@@ -113,11 +113,9 @@ def label_cells(
     """Texts to predict or map with a multi-label model: each row's labels joined by
     `separator` (a JSON list or a joined cell, "" for a row without one), in the rows of
     `Table.texts`; None when the file has no label column beside the text column."""
-    pair = table.default_columns()
-    ti = table.column(text) if text is not None else pair[0] if pair else 0
-    if pair is None or pair[0] != ti:
+    _, li = table.text_and_label_columns(text)
+    if li is None:
         return None
-    li = pair[1]
     return tuple(
         join_labels(
             _cell_labels(

@@ -207,20 +207,25 @@ class Table:
             return f"{self.name} (sheet {self.sheet!r})" if self.name else f"sheet {self.sheet!r}"
         return self.name
 
+    def text_and_label_columns(self, text: str | None = None) -> tuple[int, int | None]:
+        """The column of texts to predict (the chosen one, else the text column the names say,
+        else the first) and the label column beside it, when the file says which (else None)."""
+        pair = self.default_columns()
+        ti = self.column(text) if text is not None else pair[0] if pair else 0
+        return ti, pair[1] if pair is not None and pair[0] == ti else None
+
     def texts(self, text: str | None = None) -> tuple[tuple[str, ...], tuple[str, ...] | None]:
         """Texts to predict: the chosen column, else the text column the names say, else the
         first; with the labels when the label column is found and every row has one (a CSV
         only when every row has exactly two fields)."""
-        pair = self.default_columns()
-        ti = self.column(text) if text is not None else pair[0] if pair else 0
+        ti, li = self.text_and_label_columns(text)
         texts = tuple(self._cell(row, cells, ti) for row, cells in zip(self.rows, self.cells))
-        if pair is None or pair[0] != ti:
+        if li is None:
             return texts, None
-        if self.named and self.columns[pair[1]].casefold() not in _HEADER_LABEL_WORDS:
+        if self.named and self.columns[li].casefold() not in _HEADER_LABEL_WORDS:
             return texts, None  # ("id", "text"): an id is no label
         if self.format in TEXT_FORMATS and any(len(cells) != 2 for cells in self.cells):
             return texts, None
-        li = pair[1]
         found = [cells[li] if li < len(cells) else None for cells in self.cells]
         if not all(v is not None and not isinstance(v, Nested) and v.strip() for v in found):
             return texts, None

@@ -302,6 +302,8 @@ REAL_COUNTS = {
     "sms-spam/test.csv": (1032, {"ham": 904, "spam": 128}),
     "clinc150/train.csv": (17999, None),
     "clinc150/test.csv": (4500, None),
+    "hwu64/train.csv": (9960, None),
+    "hwu64/test.csv": (1076, None),
     # Multi-label: the label cell joins 1-4 emotions with "|"; read here as single-label cells.
     "goemotions/train.csv": (5424, None),
     "goemotions/test.csv": (5422, None),
@@ -327,6 +329,12 @@ def test_real_data_sets_read_with_the_documented_counts(relpath):
         assert len(per_class) == 150
         expected = 30 if relpath.endswith("test.csv") else 120
         assert {n for label, n in per_class.items() if label != "greeting"} == {expected}
+    elif relpath.startswith("hwu64/"):
+        per_class = data.class_counts()
+        assert len(per_class) == 64
+        small, large = (3, 19) if relpath.endswith("test.csv") else (35, 175)
+        assert (min(per_class.values()), max(per_class.values())) == (small, large)
+        assert per_class["iot_hue_lighton"] == small
 
 
 # ----------------------------------------------------------------------------- LabeledTexts

@@ -141,6 +141,16 @@ def mistakes(evaluation: Evaluation, texts: Sequence[str], rows: Sequence[int]) 
     return sorted(found, key=lambda m: -(m.confidence or 0.0))
 
 
+def present_labels(
+    y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str]
+) -> list[str]:
+    """The labels that occur in these rows, as truth or prediction, in `labels`' order: what a
+    macro average runs over. A label absent from both has no score; counting it as 0 would pull
+    the average down on a test file (or a bootstrap draw) that lacks a few labels."""
+    seen = set(y_true) | set(y_pred)
+    return [label for label in labels if label in seen] or list(labels)
+
+
 def compute_metrics(
     y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str], positive: str | None = None
 ) -> Metrics:
@@ -149,7 +159,11 @@ def compute_metrics(
 
     labels = list(labels)
     macro = precision_recall_fscore_support(
-        y_true, y_pred, labels=labels, average="macro", zero_division=0
+        y_true,
+        y_pred,
+        labels=present_labels(y_true, y_pred, labels),
+        average="macro",
+        zero_division=0,
     )
     pos = positive if positive is not None else positive_label(labels)
     if len(labels) == 2 and pos is not None:

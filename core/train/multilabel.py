@@ -61,7 +61,16 @@ def compute_multilabel_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> Metric
     from sklearn.metrics import accuracy_score, hamming_loss, precision_recall_fscore_support
 
     micro = precision_recall_fscore_support(y_true, y_pred, average="micro", zero_division=0)
-    macro = precision_recall_fscore_support(y_true, y_pred, average="macro", zero_division=0)
+    # Macro over the labels present in these rows (true or predicted), as single-label runs
+    # average: a label absent from a test file and never predicted has no score to count.
+    present = np.flatnonzero((np.asarray(y_true) + np.asarray(y_pred)).sum(axis=0) > 0)
+    macro = precision_recall_fscore_support(
+        y_true,
+        y_pred,
+        labels=present if len(present) else None,
+        average="macro",
+        zero_division=0,
+    )
     empty = len(y_true) == 0
     return Metrics(
         accuracy=0.0 if empty else 1.0 - float(hamming_loss(y_true, y_pred)),
@@ -129,7 +138,9 @@ def _drawn_scores(weights: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray) -
         "f1": ratio(2 * micro_tp, 2 * micro_tp + micro_fp + micro_fn),
         "precision": ratio(micro_tp, micro_tp + micro_fp),
         "recall": ratio(micro_tp, micro_tp + micro_fn),
-        "macro_f1": ratio(2 * tp, 2 * tp + fp + fn).mean(axis=1),
+        # Over the labels present in the draw (true or predicted), as the point estimate.
+        "macro_f1": ratio(2 * tp, 2 * tp + fp + fn).sum(axis=1)
+        / np.maximum((tp + fp + fn > 0).sum(axis=1), 1),
         "subset_accuracy": (w @ (truth == pred).all(axis=1)) / n,
     }
 
@@ -137,24 +148,27 @@ def _drawn_scores(weights: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray) -
 def multilabel_intervals(
     y_true: np.ndarray, y_pred: np.ndarray, y_base: np.ndarray | None = None
 ) -> dict[str, tuple[float, float]]:
-    """95 % percentile-bootstrap intervals of each score over the rows (0/1 matrices), as
+    """95 % bootstrap intervals of each score over the rows (0/1 matrices), as
     core.train.intervals draws them for single-label runs; with `y_base`, of the paired gain
     over it (the same rows drawn for both)."""
-    from core.train.intervals import LEVEL, N_RESAMPLES, SEED, _draws, _interval
+    from core.train.intervals import LEVEL, N_RESAMPLES, SEED, _draws, centred_intervals
 
     n = len(y_true)
     if not n:
         return {}
+
+    def scores(weights: np.ndarray) -> dict[str, np.ndarray]:
+        after = _drawn_scores(weights, y_true, y_pred)
+        if y_base is None:
+            return after
+        before = _drawn_scores(weights, y_true, y_base)
+        return {name: value - before[name] for name, value in after.items()}
+
     parts: dict[str, list[np.ndarray]] = {}
     for rows in _draws(n, N_RESAMPLES, SEED):
-        weights = _row_counts(rows, n)
-        scores = _drawn_scores(weights, y_true, y_pred)
-        if y_base is not None:
-            before = _drawn_scores(weights, y_true, y_base)
-            scores = {name: value - before[name] for name, value in scores.items()}
-        for name, value in scores.items():
+        for name, value in scores(_row_counts(rows, n)).items():
             parts.setdefault(name, []).append(value)
-    return {name: _interval(np.concatenate(values), LEVEL) for name, values in parts.items()}
+    return centred_intervals(parts, scores(np.ones((1, n), dtype=np.int64)), LEVEL)
 
 
 def cell_gain_intervals(

@@ -5,6 +5,8 @@ import dataclasses
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from core.train.intervals import gain_intervals, score_intervals, scores_from_confusions
 from core.train.metrics import compute_metrics, evaluate_predictions
@@ -91,3 +93,67 @@ def test_an_evaluation_keeps_its_rows_and_names_labels_with_few_examples():
     assert evaluation.gain_intervals(baseline)["macro_f1"][0] > 0
     # A run stored before the rows were kept has no gain interval rather than a wrong one.
     assert evaluation.gain_intervals(dataclasses.replace(baseline, y_true=(), y_pred=())) == {}
+
+
+# ----------------------------------------------------------------------------- many labels
+
+
+def few_rows_per_label(k: int, rows: int, accuracy: float, seed: int, spread: int | None = None):
+    """`rows` true rows of each of k labels; a wrong prediction goes to one of `spread` other
+    labels (None: any label), as a confusable neighbour would."""
+    rng = np.random.default_rng(seed)
+    labels = [f"intent_{i:03d}" for i in range(k)]
+    truth, pred = [], []
+    for i, label in enumerate(labels):
+        for _ in range(rows):
+            truth.append(label)
+            if rng.random() < accuracy:
+                pred.append(label)
+            else:
+                width = k if spread is None else spread
+                pred.append(labels[(i + 1 + int(rng.integers(width))) % k])
+    return labels, truth, pred
+
+
+def test_the_interval_of_77_labels_with_2_rows_each_holds_scikit_learns_score():
+    """The issue's case: macro-F1 0.806 had the interval (0.613, 0.759), every label absent
+    from a draw having been counted as 0."""
+    from sklearn.metrics import f1_score
+
+    labels, truth, pred = few_rows_per_label(77, 2, 0.82, seed=0, spread=3)
+    point = f1_score(truth, pred, average="macro")
+    low, high = score_intervals(truth, pred, labels)["f1"]
+    assert low <= point <= high
+    assert compute_metrics(truth, pred, labels).f1 == pytest.approx(point)
+
+
+def test_macro_scores_average_over_the_labels_present():
+    """A label neither in the truth nor predicted (a test file without it) has no score."""
+    from sklearn.metrics import f1_score
+
+    truth, pred = ["a", "a", "b", "b"], ["a", "b", "b", "b"]
+    metrics = compute_metrics(truth, pred, ["a", "b", "c", "d"])
+    assert metrics.macro_f1 == pytest.approx(f1_score(truth, pred, average="macro"))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    k=st.integers(2, 200),
+    rows=st.integers(1, 50),
+    accuracy=st.floats(0.0, 1.0),
+    spread=st.sampled_from([1, 3, None]),
+    seed=st.integers(0, 2**16),
+)
+def test_every_interval_holds_its_point_estimate(k, rows, accuracy, spread, seed):
+    rows = min(rows, 4000 // k)  # 200 labels x 20 rows at most: a second per example
+    labels, truth, pred = few_rows_per_label(k, max(rows, 1), accuracy, seed, spread)
+    point = compute_metrics(truth, pred, labels)
+    for name, (low, high) in score_intervals(truth, pred, labels, n_resamples=300).items():
+        assert low - 1e-9 <= getattr(point, name) <= high + 1e-9, name
+    # The paired gain over another model holds the measured gain.
+    _, _, other = few_rows_per_label(k, max(rows, 1), accuracy / 2, seed + 1, spread)
+    gain = compute_metrics(truth, pred, labels).gain_over(compute_metrics(truth, other, labels))
+    intervals = gain_intervals(truth, pred, other, labels, n_resamples=300)
+    for name, value in gain.items():
+        low, high = intervals[name]
+        assert low - 1e-9 <= value <= high + 1e-9, name

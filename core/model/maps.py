@@ -81,6 +81,11 @@ class ComparisonMaps:  # noqa: PLW1641 - arrays inside: compared by identity
     tuned: np.ndarray  # (n, 2)
     base_predicted: tuple[str, ...] | None
     tuned_predicted: tuple[str, ...]
+    # Which heads marked the errors, in a sentence the page shows ("" for uploaded texts).
+    scored_by: str = ""
+    # Multi-label: each text's true labels as a cell ("a|b"), compared with the predicted cell;
+    # `labels` then holds the first label of each, which colours the point.
+    truth: tuple[str, ...] | None = None
 
     def to_dict(self) -> dict[str, object]:
         """JSON values (coordinates rounded to what a picture needs)."""
@@ -91,6 +96,8 @@ class ComparisonMaps:  # noqa: PLW1641 - arrays inside: compared by identity
             "tuned": np.round(self.tuned, 4).tolist(),
             "base_predicted": None if self.base_predicted is None else list(self.base_predicted),
             "tuned_predicted": list(self.tuned_predicted),
+            "scored_by": self.scored_by,
+            "truth": None if self.truth is None else list(self.truth),
         }
 
     @classmethod
@@ -108,6 +115,8 @@ class ComparisonMaps:  # noqa: PLW1641 - arrays inside: compared by identity
             tuned=tuned,
             base_predicted=strings(data["base_predicted"]),
             tuned_predicted=strings(data["tuned_predicted"]) or (),
+            scored_by=str(data.get("scored_by", "")),
+            truth=strings(data.get("truth")),
         )
 
     def rows(self, which: str) -> list[dict[str, object]]:
@@ -120,6 +129,7 @@ class ComparisonMaps:  # noqa: PLW1641 - arrays inside: compared by identity
         for i, text in enumerate(self.texts):
             label = self.labels[i] if self.labels is not None else None
             guess = predicted[i] if predicted is not None else None
+            truth = self.truth[i] if self.truth is not None else label
             out.append(
                 {
                     "x": float(coords[i, 0]),
@@ -127,7 +137,7 @@ class ComparisonMaps:  # noqa: PLW1641 - arrays inside: compared by identity
                     "text": text,
                     "label": label if label is not None else guess,
                     "predicted": guess,
-                    "correct": None if label is None or guess is None else label == guess,
+                    "correct": None if truth is None or guess is None else truth == guess,
                 }
             )
         return out
@@ -162,8 +172,16 @@ def compare_maps(
     train: LabeledTexts | None = None,
     config: TrainConfig | None = None,
     seed: int = 0,
+    predicted: tuple[Sequence[str], Sequence[str]] | None = None,
+    scored_by: str = "",
+    truth: Sequence[str] | None = None,
 ) -> ComparisonMaps:
-    """Embed the texts with both models and map each; mark what each classifier gets wrong."""
+    """Embed the texts with both models and map each; mark what each classifier gets wrong.
+
+    `predicted` gives both models' predictions (base, finetuned) when they were made by heads
+    that never saw these texts (a run's validation scores); otherwise the finetuned
+    classifier predicts and the base model gets a head fitted on `train`. `scored_by` says
+    which, for the page; `truth` holds multi-label rows' label cells."""
     from core.model.heads import fit_head
 
     texts = tuple(texts)
@@ -172,6 +190,17 @@ def compare_maps(
         raise ValueError(f"expected {len(texts)} labels, got {len(labels)}")
     base_vectors = base.embed(texts)
     tuned_vectors = tuned.embed(texts)
+    if predicted is not None:
+        return ComparisonMaps(
+            texts=texts,
+            labels=labels,
+            base=project(base_vectors, seed=seed),
+            tuned=project(tuned_vectors, seed=seed),
+            base_predicted=tuple(predicted[0]),
+            tuned_predicted=tuple(predicted[1]),
+            scored_by=scored_by,
+            truth=None if truth is None else tuple(truth),
+        )
     tuned_predicted = tuple(tuned.predict(texts)) if texts else ()
     base_predicted = None
     classes = [str(c) for c in tuned.classes_]
@@ -193,4 +222,5 @@ def compare_maps(
         tuned=project(tuned_vectors, seed=seed),
         base_predicted=base_predicted,
         tuned_predicted=tuned_predicted,
+        scored_by=scored_by,
     )

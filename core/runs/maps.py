@@ -12,7 +12,7 @@ from core.data.inputs import MAX_TEXTS
 from core.errors import EmbedtuneError
 from core.io import atomic_write_text
 from core.model.maps import ComparisonMaps, first_labels
-from core.runs.store import RunStore
+from core.runs.store import RunRecord, RunStore
 
 log = logging.getLogger("embedtune.maps")
 MAP_FILE = "map.json"
@@ -26,9 +26,12 @@ def map_path(store: RunStore, run_id: str) -> Path:
 def load_run_map(store: RunStore, run_id: str) -> ComparisonMaps | None:
     """The run's kept map, or None when it has not been computed (or cannot be read)."""
     try:
-        return ComparisonMaps.from_dict(json.loads(map_path(store, run_id).read_text("utf-8")))
+        maps = ComparisonMaps.from_dict(json.loads(map_path(store, run_id).read_text("utf-8")))
     except (OSError, ValueError, KeyError, TypeError):
         return None
+    # A map kept before it said which heads marked its errors was marked by the served head,
+    # which had learnt from these very texts: computed again.
+    return maps if maps.scored_by else None
 
 
 def map_in_progress(store: RunStore, run_id: str) -> bool:
@@ -66,18 +69,42 @@ def build_run_map(store: RunStore, run_id: str) -> ComparisonMaps | None:
         record = store.get(run_id)
         dataset = store.load_dataset(run_id)
         valid = dataset.valid
+        texts = valid.texts[:MAX_TEXTS]
+        kept_rows = _validation_predictions(record, len(valid))
         maps = compare_maps(
             load_embedder(record.config.base_model),
             load_run(run_id, store),
-            valid.texts[:MAX_TEXTS],
+            texts,
             first_labels(valid)[:MAX_TEXTS],  # multi-label: coloured by the first label
             train=dataset.train,
             config=record.config,
+            predicted=kept_rows and (kept_rows[0][:MAX_TEXTS], kept_rows[1][:MAX_TEXTS]),
+            scored_by=SCORED_ON_VALIDATION if kept_rows else SCORED_BY_SERVED_HEAD,
+            truth=record.final.y_true[:MAX_TEXTS] if kept_rows and valid.multi_label else None,
         )
         atomic_write_text(map_path(store, run_id), json.dumps(maps.to_dict()))
         return maps
     finally:
         lock.release()
+
+
+SCORED_ON_VALIDATION = (
+    "Errors as on the Metrics page: each model's head learnt from the training rows only, "
+    "never from these validation texts."
+)
+SCORED_BY_SERVED_HEAD = (
+    "Errors marked by the served head, which also learnt from these validation texts (this run "
+    "kept no per-text validation predictions): they are fewer than the Metrics page counts."
+)
+
+
+def _validation_predictions(record: RunRecord, n: int) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+    """The base model's and the finetune's predictions of each validation text, as their
+    train-only heads made them when the run was scored; None for a run that kept none."""
+    base, final = record.baseline, record.final
+    if base is None or final is None or not (len(base.y_pred) == len(final.y_pred) == n):
+        return None
+    return base.y_pred, final.y_pred
 
 
 def build_quietly(store: RunStore, run_id: str) -> None:

@@ -98,7 +98,9 @@ SCORED_BY_SERVED_HEAD = (
 )
 
 
-def _validation_predictions(record: RunRecord, n: int) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+def _validation_predictions(
+    record: RunRecord, n: int
+) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
     """The base model's and the finetune's predictions of each validation text, as their
     train-only heads made them when the run was scored; None for a run that kept none."""
     base, final = record.baseline, record.final

@@ -43,6 +43,7 @@ DATASETS = {
     "emotion": "emotion",
     "sms-spam": "sms-spam",
     "clinc150": "clinc150",
+    "hwu64": "hwu64",
 }
 MAX_TEST = 2000
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -171,25 +172,35 @@ def run_fastfit(
     }
 
 
+# Rules that judge a finetune against its base model on validation (`--keep`): "always" keeps
+# every finetune, so one run gives the test score of the finetune whatever a rule would choose.
+KEEP_RULES = {"always": lambda final, baseline: True}
+
+
 def run_embedtune(
     train: LabeledTexts,
     test: LabeledTexts,
     seed: int,
     overrides: dict[str, object],
     device: str = "cpu",
+    keep: str | None = None,
 ) -> dict[str, float]:
     from core.model.classifier import Classifier
     from core.train.recipe import train as train_model
 
     started = time.perf_counter()
     config = TrainConfig.from_dict({**TrainConfig().to_dict(), "device": device, **overrides})
+    rule = {} if keep is None else {"keep": KEEP_RULES[keep]}
     with tempfile.TemporaryDirectory() as workdir:
-        result = train_model(config, split(train, seed=seed), Path(workdir))
+        result = train_model(config, split(train, seed=seed), Path(workdir), **rule)
     seconds = time.perf_counter() - started
     classifier = Classifier(result.model, result.head, result.labels, result.cleaning)
     predicted = classifier.predict(list(test.texts))
     best_epoch = max(result.history, key=lambda p: p["metrics"]["macro_f1"])["epoch"]
+    gain = result.final.gain_intervals(result.baseline).get("macro_f1")
     return {
+        "valid_rows": result.final.n,
+        "valid_gain_interval": gain and [round(gain[0], 4), round(gain[1], 4)],
         **score(list(test.labels), predicted, train.classes),
         "train_s": seconds,
         "valid_macro_f1": result.final.metrics.macro_f1,
@@ -313,6 +324,11 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", help="cpu, cuda or mps (the same for all)")
     parser.add_argument("--set", action="append", default=[], help="TrainConfig override k=v")
     parser.add_argument("--tag", default="", help="label for this Embedtune variant")
+    parser.add_argument(
+        "--keep",
+        choices=sorted(KEEP_RULES),
+        help="judge the finetune against its base model by this rule instead of the recipe's",
+    )
     parser.add_argument("--out", type=Path, default=Path("bench/out/accuracy.jsonl"))
     parser.add_argument("--summary", action="store_true", help="only print the table of --out")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
@@ -371,7 +387,7 @@ def main() -> None:
                 elif method == "fastfit":
                     result = run_fastfit(train, test, seed, args.fastfit_epochs)
                 elif method == "embedtune":
-                    result = run_embedtune(train, test, seed, overrides, args.device)
+                    result = run_embedtune(train, test, seed, overrides, args.device, args.keep)
                 else:
                     raise SystemExit(f"unknown method {method!r}")
                 record = {

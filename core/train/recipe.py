@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -330,13 +330,21 @@ def _retrain_on_all(
     return trainer.model
 
 
+def finetune_beats_base(final: Evaluation, baseline: Evaluation) -> bool:
+    """Whether a finetune's validation scores earn it its place over the frozen base model
+    (its macro-F1 at least the base model's): the never-worse guard."""
+    return final.metrics.macro_f1 >= baseline.metrics.macro_f1
+
+
 def train(
     config: TrainConfig,
     dataset: DataSet,
     workdir: Path,
     reporter: Reporter | None = None,
+    keep: Callable[[Evaluation, Evaluation], bool] = finetune_beats_base,
 ) -> TrainResult | None:
-    """Run the whole recipe on a prepared data set. Checkpoints go under `workdir`.
+    """Run the whole recipe on a prepared data set. Checkpoints go under `workdir`; `keep`
+    judges the finetune against the base model on validation (a benchmark measures rules).
 
     Launched by torchrun / accelerate (a torch.distributed process group is set up, see
     core.runs.launched) every process runs this: the finetune is data-parallel, rank 0 alone
@@ -427,7 +435,7 @@ def train(
         head = fit_head(train_embeddings, y_train, config)
         final = evaluate_head(head, valid_embeddings, y_valid, labels, positive)
         finetune_kept, note = True, ""
-        if final.metrics.macro_f1 < baseline.metrics.macro_f1:
+        if not keep(final, baseline):
             # The frozen base model is a checkpoint too: never hand over something worse.
             model = load_model(config.base_model, device=device.torch_device)
             if config.max_seq_length:

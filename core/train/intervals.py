@@ -162,3 +162,42 @@ def gain_intervals(
         for name, value in scores(rows).items():
             parts.setdefault(name, []).append(value)
     return centred_intervals(parts, scores(np.arange(len(codes))[None, :]), level)
+
+
+def _label_f1(cm: np.ndarray) -> np.ndarray:
+    """(draws, k) F1 of each label in each confusion (0 where the label is absent)."""
+    cm = np.asarray(cm, dtype=np.float64)
+    tp = np.diagonal(cm, axis1=-2, axis2=-1)
+    den = cm.sum(axis=-1) + cm.sum(axis=-2)
+    return np.divide(2 * tp, den, out=np.zeros_like(tp), where=den > 0)
+
+
+def label_gain_intervals(
+    y_true: Sequence[str],
+    y_pred: Sequence[str],
+    y_base: Sequence[str],
+    labels: Sequence[str],
+    *,
+    n_resamples: int = N_RESAMPLES,
+    level: float = LEVEL,
+    seed: int = SEED,
+) -> dict[str, Interval]:
+    """Each label's paired-bootstrap interval of its F1 gain over `y_base` on the same rows
+    (the labels with true rows only): which labels got clearly better or worse."""
+    labels = list(labels)
+    if not len(y_true):
+        return {}
+    k = len(labels)
+    codes, base = _codes(y_true, y_pred, labels), _codes(y_true, y_base, labels)
+    truth = set(y_true)
+
+    def gains(rows: np.ndarray) -> np.ndarray:
+        return _label_f1(_confusions(codes, rows, k)) - _label_f1(_confusions(base, rows, k))
+
+    parts = [gains(rows) for rows in _draws(len(codes), n_resamples, seed)]
+    values, point = np.concatenate(parts), gains(np.arange(len(codes))[None, :])[0]
+    return {
+        label: _interval(values[:, i], level, float(point[i]))
+        for i, label in enumerate(labels)
+        if label in truth
+    }

@@ -113,6 +113,32 @@ class Evaluation(Record):
         positive = self.metrics.positive_label if self.metrics.average == "binary" else None
         return gain_intervals(self.y_true, self.y_pred, baseline.y_pred, self.labels, positive)
 
+    def label_gain_intervals(self, baseline: Evaluation) -> dict[str, tuple[float, float]]:
+        """Each label's paired-bootstrap 95 % interval of its F1 gain over `baseline` on the
+        same rows; empty when the rows differ or were not kept."""
+        if not self.y_pred or self.y_true != baseline.y_true or not baseline.y_pred:
+            return {}
+        if self.metrics.average == "micro":  # multi-label: rows kept as label cells
+            from core.train.multilabel import cell_label_gain_intervals
+
+            return cell_label_gain_intervals(self.y_true, self.y_pred, baseline.y_pred, self.labels)
+        from core.train.intervals import label_gain_intervals
+
+        return label_gain_intervals(self.y_true, self.y_pred, baseline.y_pred, self.labels)
+
+    def labels_clearly_worse(self, baseline: Evaluation) -> list[tuple[str, float, float]]:
+        """The labels whose F1 fell below the baseline's by more than the noise of these rows
+        (their gain's interval below zero), as (label, F1 before, F1 after), largest fall
+        first."""
+        before = {c.label: c.f1 for c in baseline.per_class}
+        after = {c.label: c.f1 for c in self.per_class}
+        fell = [
+            (label, before.get(label, 0.0), after.get(label, 0.0))
+            for label, (_, high) in self.label_gain_intervals(baseline).items()
+            if high < 0
+        ]
+        return sorted(fell, key=lambda item: item[2] - item[1])
+
 
 @dataclass(frozen=True)
 class Mistake(Record):

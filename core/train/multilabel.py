@@ -229,3 +229,45 @@ def evaluate_multilabel_classifier(classifier: Classifier, test: LabeledTexts) -
             )
     predicted = indicator(classifier.predict_labels(test.texts), labels)
     return evaluate_multilabel(indicator(label_sets_of(test), labels), predicted, labels)
+
+
+def label_gain_intervals(
+    y_true: np.ndarray, y_pred: np.ndarray, y_base: np.ndarray, labels: Sequence[str]
+) -> dict[str, tuple[float, float]]:
+    """Each label's paired-bootstrap interval of its F1 gain over `y_base` (0/1 matrices; the
+    labels with true rows only)."""
+    from core.train.intervals import LEVEL, N_RESAMPLES, SEED, _draws, _interval
+
+    n = len(y_true)
+    if not n:
+        return {}
+    truth = y_true.astype(bool)
+
+    def label_f1(weights: np.ndarray, y: np.ndarray) -> np.ndarray:
+        w, pred = weights.astype(np.float64), y.astype(bool)
+        tp, fp, fn = w @ (truth & pred), w @ (~truth & pred), w @ (truth & ~pred)
+        den = 2 * tp + fp + fn
+        return np.divide(2 * tp, den, out=np.zeros_like(tp), where=den > 0)
+
+    def gains(weights: np.ndarray) -> np.ndarray:
+        return label_f1(weights, y_pred) - label_f1(weights, y_base)
+
+    parts = [gains(_row_counts(rows, n)) for rows in _draws(n, N_RESAMPLES, SEED)]
+    values, point = np.concatenate(parts), gains(np.ones((1, n), dtype=np.int64))[0]
+    return {
+        label: _interval(values[:, i], LEVEL, float(point[i]))
+        for i, label in enumerate(labels)
+        if truth[:, i].any()
+    }
+
+
+def cell_label_gain_intervals(
+    y_true: Sequence[str], y_pred: Sequence[str], y_base: Sequence[str], labels: Sequence[str]
+) -> dict[str, tuple[float, float]]:
+    """label_gain_intervals of two multi-label evaluations kept as label cells ("a|b")."""
+    from core.data.multilabel import split_cell
+
+    def matrix(cells: Sequence[str]) -> np.ndarray:
+        return indicator([split_cell(cell) for cell in cells], labels)
+
+    return label_gain_intervals(matrix(y_true), matrix(y_pred), matrix(y_base), labels)

@@ -69,10 +69,21 @@ def judge(
             None,
         )
     span = f"95 % interval {fmt_interval(interval, signed=True)} on the same {rows}"
-    if interval[0] > 0:
+    also = _macro_sentence(final, baseline)
+    fell = final.labels_clearly_worse(baseline)
+    macro_fell = bool(also) and final.gain_intervals(baseline).get("macro_f1", (0, 0))[1] < 0
+    if interval[0] > 0 and not fell and not macro_fell:
         return Outcome(
             GAIN,
-            f"{name} rose from {before:.3f} to {after:.3f} ({gain:+.3f}; {span}).",
+            f"{name} rose from {before:.3f} to {after:.3f} ({gain:+.3f}; {span}).{also}",
+            gain,
+            interval,
+        )
+    if interval[0] > 0:
+        return Outcome(
+            UNCLEAR,
+            f"{name} rose from {before:.3f} to {after:.3f} ({gain:+.3f}; {span}), but not "
+            f"for every label.{also}{_fell_sentence(fell)}",
             gain,
             interval,
         )
@@ -81,7 +92,31 @@ def judge(
         f"{name} went from {before:.3f} to {after:.3f} ({gain:+.3f}), but the {span} includes "
         "zero: on this many texts the finetuned model is not clearly better than the base "
         "model. More labelled examples (above all of the labels with few), a test file with "
-        "more rows, or more epochs would tell.",
+        f"more rows, or more epochs would tell.{also}{_fell_sentence(fell)}",
         gain,
         interval,
     )
+
+
+SHOWN_FELL = 5  # labels named in a sentence; the rest are counted
+
+
+def _fell_sentence(fell: list[tuple[str, float, float]]) -> str:
+    """' Clearly worse: a (F1 0.274 -> 0.080), ...' naming the labels that fell, or ''."""
+    if not fell:
+        return ""
+    named = ", ".join(f"{label} (F1 {b:.3f} -> {a:.3f})" for label, b, a in fell[:SHOWN_FELL])
+    more = f" and {len(fell) - SHOWN_FELL} more" if len(fell) > SHOWN_FELL else ""
+    word = "label" if len(fell) == 1 else "labels"
+    return f" {len(fell)} {word} got clearly worse: {named}{more}."
+
+
+def _macro_sentence(final: Evaluation, baseline: Evaluation) -> str:
+    """For a multi-label run, whose headline is micro-F1: macro-F1 (every label counted
+    alike) beside it, with its interval, or ''."""
+    if final.metrics.average != "micro":
+        return ""
+    before, after = baseline.metrics.macro_f1, final.metrics.macro_f1
+    interval = final.gain_intervals(baseline).get("macro_f1")
+    span = f"; 95 % interval {fmt_interval(interval, signed=True)}" if interval else ""
+    return f" Macro-F1 went from {before:.3f} to {after:.3f} ({after - before:+.3f}{span})."

@@ -46,3 +46,37 @@ def test_the_headline_f1_is_named_for_two_labels():
     evaluation = evaluate_predictions(truth, truth, ["ham", "spam"])
     assert f1_name(evaluation) == "F1 of the label 'spam'"
     assert f1_name(evaluate_predictions(TRUTH, TRUTH, LABELS)) == "macro-F1"
+
+
+def test_a_headline_gain_with_a_label_that_fell_clearly_is_not_celebrated_and_names_it():
+    """Many labels got better, one clearly worse: the message names it with its F1s."""
+    labels = [f"intent_{i}" for i in range(10)]
+    truth = [labels[i % 10] for i in range(600)]
+    # The base model gets labels 1-9 wrong on half their rows; the finetune gets them right
+    # but loses intent_0 entirely.
+    base = [labels[1] if (i % 10 and i % 20 < 10) else t for i, t in enumerate(truth)]
+    tuned = [labels[1] if t == labels[0] else t for t in truth]
+    before = evaluate_predictions(truth, base, labels)
+    after = evaluate_predictions(truth, tuned, labels)
+    assert after.labels_clearly_worse(before) == [("intent_0", 1.0, 0.0)]
+    outcome = judge(after, before)
+    assert outcome.interval[0] > 0 and outcome.kind == UNCLEAR and not outcome.clear_gain
+    assert "1 label got clearly worse: intent_0 (F1 1.000 -> 0.000)." in outcome.message
+
+
+def test_a_multi_label_outcome_shows_macro_f1_beside_the_headline():
+    import numpy as np
+
+    from core.train.multilabel import evaluate_multilabel
+
+    rng = np.random.default_rng(0)
+    y_true = (rng.random((400, 4)) < 0.3).astype(int)
+    base = np.where(rng.random((400, 4)) < 0.7, y_true, 1 - y_true)
+    tuned = y_true.copy()
+    tuned[:, 3] = 0  # the rare fourth label is never predicted any more
+    before = evaluate_multilabel(y_true, base, ["a", "b", "c", "d"])
+    after = evaluate_multilabel(y_true, tuned, ["a", "b", "c", "d"])
+    outcome = judge(after, before)
+    assert outcome.message.startswith("micro-F1 rose from ")
+    assert " Macro-F1 went from " in outcome.message
+    assert "got clearly worse: d (F1 " in outcome.message and not outcome.clear_gain

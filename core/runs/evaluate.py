@@ -54,9 +54,11 @@ class TestResult(Record):
         )
 
 
-def test_key(test: LabeledTexts) -> str:
-    """16 hex digits naming a test file's rows (the same rows are stored once per run)."""
-    return hashlib.sha256(test.fingerprint().encode()).hexdigest()[:16]
+def test_key(test: LabeledTexts, unseen: str = "count") -> str:
+    """16 hex digits naming a test file's rows (the same rows are stored once per run) and, when
+    the rows of labels the run never learnt were left out, that choice."""
+    payload = test.fingerprint() + ("" if unseen == "count" else f":{unseen}")
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
 def base_classifier(record: RunRecord, store: RunStore) -> Classifier:
@@ -114,10 +116,18 @@ def _multilabel_base(record: RunRecord, dataset: DataSet) -> Classifier:
 
 
 def evaluate_run(
-    store: RunStore, run_id: str, test: LabeledTexts, *, save: bool = True
+    store: RunStore,
+    run_id: str,
+    test: LabeledTexts,
+    *,
+    save: bool = True,
+    unseen: str = "count",
+    reuse: bool = True,
 ) -> TestResult:
     """Score a completed run and its base model on labelled texts; kept with the run when
-    `save`. A label the run never saw is a DataError naming its row."""
+    `save`. Rows of a label the run never learnt count as errors (`unseen="count"`) or are left
+    out ("skip"). A completed run never changes: with `reuse`, rows it was scored on before
+    give back that stored result."""
     from core.runs.resolve import load_run
 
     record = store.get(run_id)
@@ -125,10 +135,16 @@ def evaluate_run(
         raise RunError(f"run {run_id} is {record.status}: only a completed run can be evaluated")
     if not len(test):
         raise RunError("the test file has no rows to evaluate")
-    final = evaluate_classifier(load_run(run_id, store), test)  # checks the labels first
-    baseline = evaluate_classifier(base_classifier(record, store), test)
+    key = test_key(test, unseen)
+    if reuse and key in {t.key for t in record.tests}:
+        try:
+            return load_test(store, run_id, key)
+        except RunError:
+            pass  # unreadable: scored again below, and kept anew
+    final = evaluate_classifier(load_run(run_id, store), test, unseen)
+    baseline = evaluate_classifier(base_classifier(record, store), test, unseen)
     result = TestResult(
-        key=test_key(test),
+        key=key,
         name=test.name or "test file",
         final=final,
         baseline=baseline,

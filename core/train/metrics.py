@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from core.errors import DataError
@@ -93,6 +93,10 @@ class Evaluation(Record):
     y_true: tuple[str, ...] = ()
     y_pred: tuple[str, ...] = ()
     confidence: tuple[float, ...] = ()
+    # Labels of the evaluated file the model never learnt: their rows count as errors, or were
+    # left out (`skipped` of them) when the user chose so.
+    unseen_labels: tuple[str, ...] = ()
+    skipped: int = 0
 
     def few_examples(self, below: int = FEW_EXAMPLES) -> list[str]:
         """Labels with fewer than `below` evaluation examples (their scores rest on a handful)."""
@@ -248,23 +252,62 @@ def evaluate_predictions(
     )
 
 
-def evaluate_classifier(classifier: Classifier, test: LabeledTexts) -> Evaluation:
-    """A classifier scored on labelled texts it was not trained on; a label it never saw is a
-    DataError naming its first row."""
+UNSEEN_CHOICES = ("count", "skip")
+"""What scoring does with the rows of a label the model never learnt: count them as errors (the
+model cannot get them right: an honest score of the file), or leave them out."""
+
+
+def unseen_labels(test: LabeledTexts, known: Sequence[str]) -> dict[str, list[int]]:
+    """The labels of a file that the model does not know, each with its rows in the file."""
+    sets = test.label_sets if test.label_sets is not None else tuple((x,) for x in test.labels)
+    known_set = set(known)
+    found: dict[str, list[int]] = {}
+    for row, names in zip(test.rows, sets, strict=True):
+        for name in names:
+            if name not in known_set:
+                found.setdefault(name, []).append(row)
+    return dict(sorted(found.items()))
+
+
+def describe_unseen(unseen: dict[str, list[int]], limit: int = 5) -> str:
+    """'2 labels the run never learnt: a (3 rows), b (1 row)' for a message."""
+    named = [
+        f"{label!r} ({len(rows)} row{'s' if len(rows) != 1 else ''})"
+        for label, rows in list(unseen.items())[:limit]
+    ]
+    more = f" and {len(unseen) - limit} more" if len(unseen) > limit else ""
+    word = "label" if len(unseen) == 1 else "labels"
+    return f"{len(unseen)} {word} the run never learnt: {', '.join(named)}{more}"
+
+
+def evaluate_classifier(
+    classifier: Classifier, test: LabeledTexts, unseen: str = "count"
+) -> Evaluation:
+    """A classifier scored on labelled texts it was not trained on. Rows of a label it never
+    learnt count as errors (`unseen="count"`) or are left out (`"skip"`)."""
+    if unseen not in UNSEEN_CHOICES:
+        raise ValueError(f"unseen must be one of {UNSEEN_CHOICES}, got {unseen!r}")
+    labels = [str(c) for c in classifier.classes_]
+    new = unseen_labels(test, labels)
+    skipped = 0
+    if new and unseen == "skip":
+        drop = {row for rows in new.values() for row in rows}
+        keep = [i for i, row in enumerate(test.rows) if row not in drop]
+        if not keep:
+            raise DataError(
+                "every row of the test file has a label the run never learnt "
+                f"({describe_unseen(new)})"
+            )
+        skipped, test = len(test) - len(keep), test.subset(keep)
+    extra = tuple(new) if unseen == "count" else ()
     if classifier.multi_label:  # every label above its threshold (core.train.multilabel)
         from core.train.multilabel import evaluate_multilabel_classifier
 
-        return evaluate_multilabel_classifier(classifier, test)
-    labels = [str(c) for c in classifier.classes_]
-    unknown = sorted(set(test.labels) - set(labels))
-    if unknown:
-        rows = [r for r, lab in zip(test.rows, test.labels, strict=True) if lab in unknown]
-        raise DataError(
-            f"row {rows[0]}: label {unknown[0]!r} was not in the training data "
-            f"(the model knows {', '.join(labels)})"
+        evaluation = evaluate_multilabel_classifier(classifier, test, extra)
+    else:
+        probabilities = classifier.predict_proba(test.texts)
+        predicted = [labels[i] for i in probabilities.argmax(axis=1)]
+        evaluation = evaluate_predictions(
+            list(test.labels), predicted, [*labels, *extra], confidence=probabilities.max(axis=1)
         )
-    probabilities = classifier.predict_proba(test.texts)
-    predicted = [labels[i] for i in probabilities.argmax(axis=1)]
-    return evaluate_predictions(
-        list(test.labels), predicted, labels, confidence=probabilities.max(axis=1)
-    )
+    return replace(evaluation, unseen_labels=tuple(new), skipped=skipped)

@@ -184,6 +184,7 @@ def run_embedtune(
     overrides: dict[str, object],
     device: str = "cpu",
     keep: str | None = None,
+    checkpoint: str | None = None,
 ) -> dict[str, float]:
     from core.model.classifier import Classifier
     from core.train.recipe import train as train_model
@@ -191,6 +192,8 @@ def run_embedtune(
     started = time.perf_counter()
     config = TrainConfig.from_dict({**TrainConfig().to_dict(), "device": device, **overrides})
     rule = {} if keep is None else {"keep": KEEP_RULES[keep]}
+    if checkpoint is not None:
+        rule["checkpoint_metric"] = checkpoint
     with tempfile.TemporaryDirectory() as workdir:
         result = train_model(config, split(train, seed=seed), Path(workdir), **rule)
     seconds = time.perf_counter() - started
@@ -200,6 +203,8 @@ def run_embedtune(
     gain = result.final.gain_intervals(result.baseline).get("macro_f1")
     return {
         "valid_rows": result.final.n,
+        "valid_log_loss": result.valid_log_loss and result.valid_log_loss[0],
+        "baseline_valid_log_loss": result.valid_log_loss and result.valid_log_loss[1],
         "valid_gain_interval": gain and [round(gain[0], 4), round(gain[1], 4)],
         **score(list(test.labels), predicted, train.classes),
         "train_s": seconds,
@@ -329,6 +334,11 @@ def main() -> None:
         choices=sorted(KEEP_RULES),
         help="judge the finetune against its base model by this rule instead of the recipe's",
     )
+    parser.add_argument(
+        "--checkpoint",
+        choices=["macro_f1", "log_loss"],
+        help="what chooses the finetune's best checkpoint on validation (default: the recipe's)",
+    )
     parser.add_argument("--out", type=Path, default=Path("bench/out/accuracy.jsonl"))
     parser.add_argument("--summary", action="store_true", help="only print the table of --out")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
@@ -387,7 +397,9 @@ def main() -> None:
                 elif method == "fastfit":
                     result = run_fastfit(train, test, seed, args.fastfit_epochs)
                 elif method == "embedtune":
-                    result = run_embedtune(train, test, seed, overrides, args.device, args.keep)
+                    result = run_embedtune(
+                        train, test, seed, overrides, args.device, args.keep, args.checkpoint
+                    )
                 else:
                     raise SystemExit(f"unknown method {method!r}")
                 record = {

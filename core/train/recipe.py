@@ -79,6 +79,8 @@ class TrainResult:
     finetune_kept: bool = True
     note: str = ""
     train_seconds: float = 0.0
+    # Validation log-loss of the finetune's head and of the base model's (None: not measured).
+    valid_log_loss: tuple[float, float] | None = None
 
 
 def evaluate_head(
@@ -129,18 +131,35 @@ class HeadEvaluator(SentenceEvaluator):
         self, model: Any, output_path: str | None = None, epoch: float = -1, steps: int = -1
     ) -> dict[str, float]:
         head = fit_head(encode(model, self.train_texts), self.y_train, self.config)
-        evaluation = evaluate_head(
-            head, encode(model, self.valid_texts), self.y_valid, self.labels, self.positive
-        )
+        valid_embeddings = encode(model, self.valid_texts)
+        evaluation = evaluate_head(head, valid_embeddings, self.y_valid, self.labels, self.positive)
+        loss = head_log_loss(head, valid_embeddings, self.y_valid, len(self.labels))
         point = {
             "step": int(steps),
             "epoch": round(float(epoch), 4),
             "metrics": evaluation.metrics.to_dict(),
+            "log_loss": loss,
         }
         self.history.append(point)
         self.reporter.evaluation(point)
         m = evaluation.metrics
-        return {f"valid_{name}": value for name, value in m.scores().items()}
+        return {f"valid_{name}": value for name, value in m.scores().items()} | {
+            "valid_log_loss": loss
+        }
+
+
+def head_log_loss(
+    head: LogisticRegression, embeddings: np.ndarray, y_true: np.ndarray, num_labels: int
+) -> float:
+    """The head's mean log-loss on labelled rows: unlike F1 it reads every row's probability,
+    so one or two rows per label still move it smoothly."""
+    from sklearn.metrics import log_loss
+
+    if not len(embeddings):
+        return 0.0
+    probabilities = np.full((len(embeddings), num_labels), 1e-12)
+    probabilities[:, head.classes_] = head.predict_proba(embeddings)
+    return float(log_loss(y_true, probabilities, labels=list(range(num_labels))))
 
 
 def _progress_callback(reporter: Reporter, loss: Any = None, stop_at: int | None = None) -> Any:
@@ -195,8 +214,20 @@ def check_batch_split(config: TrainConfig, world_size: int) -> None:
         )
 
 
+CHECKPOINT_METRICS = {
+    "macro_f1": ("eval_valid_macro_f1", True),
+    "log_loss": ("eval_valid_log_loss", False),
+}
+"""What chooses the best checkpoint on validation, and whether greater is better."""
+
+
 def training_arguments(
-    config: TrainConfig, device: DeviceInfo, output_dir: Path, n_train: int, world_size: int = 1
+    config: TrainConfig,
+    device: DeviceInfo,
+    output_dir: Path,
+    n_train: int,
+    world_size: int = 1,
+    checkpoint_metric: str = "macro_f1",
 ) -> dict[str, Any]:
     """The trainer's settings for a config on a device: evaluation and checkpoint interval,
     best-checkpoint selection on validation macro-F1, mixed precision on CUDA. Under a
@@ -227,8 +258,8 @@ def training_arguments(
         save_total_limit=1,
         save_only_model=True,
         load_best_model_at_end=True,
-        metric_for_best_model="eval_valid_macro_f1",
-        greater_is_better=True,
+        metric_for_best_model=CHECKPOINT_METRICS[checkpoint_metric][0],
+        greater_is_better=CHECKPOINT_METRICS[checkpoint_metric][1],
         logging_steps=eval_steps,
         report_to="none",
         disable_tqdm=True,
@@ -342,6 +373,7 @@ def train(
     workdir: Path,
     reporter: Reporter | None = None,
     keep: Callable[[Evaluation, Evaluation], bool] = finetune_beats_base,
+    checkpoint_metric: str = "macro_f1",
 ) -> TrainResult | None:
     """Run the whole recipe on a prepared data set. Checkpoints go under `workdir`; `keep`
     judges the finetune against the base model on validation (a benchmark measures rules).
@@ -410,7 +442,12 @@ def train(
         model=model,
         args=SentenceTransformerTrainingArguments(
             **training_arguments(
-                config, device, workdir / "checkpoints", len(train_texts), world_size
+                config,
+                device,
+                workdir / "checkpoints",
+                len(train_texts),
+                world_size,
+                checkpoint_metric,
             )
         ),
         train_dataset=Dataset.from_dict({"text": train_texts, "label": y_train.tolist()}),
@@ -434,6 +471,10 @@ def train(
         train_embeddings, valid_embeddings = encode(model, train_texts), encode(model, valid_texts)
         head = fit_head(train_embeddings, y_train, config)
         final = evaluate_head(head, valid_embeddings, y_valid, labels, positive)
+        log_losses = (
+            head_log_loss(head, valid_embeddings, y_valid, len(labels)),
+            head_log_loss(baseline_head, base_valid, y_valid, len(labels)),
+        )
         finetune_kept, note = True, ""
         if not keep(final, baseline):
             # The frozen base model is a checkpoint too: never hand over something worse.
@@ -489,4 +530,5 @@ def train(
             finetune_kept=finetune_kept,
             note=note,
             train_seconds=time.monotonic() - started,
+            valid_log_loss=log_losses,
         )

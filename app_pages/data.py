@@ -291,7 +291,9 @@ def review_options(has_valid: bool) -> tuple[str, CleaningConfig, float]:
                 0.2,
                 0.05,
                 key="data_fraction",
-                help="Share of each label held out to measure the model; the split is seeded.",
+                help="Share of the rows held out to measure the model, stratified by label: each "
+                "label with 2 rows or more keeps at least 1 for validation; the run's seed chooses "
+                "which rows.",
             )
     with st.expander("Cleaning (optional)"):
         st.caption(
@@ -308,7 +310,12 @@ def draw_review(
     review: Review, train: LabeledTexts, valid: LabeledTexts | None, cleaning: CleaningConfig
 ) -> None:
     c1, c2, c3, c4 = st.columns(4)
-    how = "validation file" if review.valid_source == "file" else "held out"
+    total = review.train_rows + review.valid_rows
+    how = (
+        "validation file"
+        if review.valid_source == "file"
+        else f"held out, {review.valid_rows / max(total, 1):.0%}"
+    )
     c1.metric("Training examples", review.train_rows)
     c2.metric(f"Validation examples ({how})", review.valid_rows)
     c3.metric("Labels", review.num_classes)
@@ -334,6 +341,11 @@ def draw_review(
             columns=["label", "training", "validation"],
         )
         st.dataframe(table, hide_index=True)
+        if review.multilabel is not None and review.valid_source == "split":
+            st.caption(
+                f"The validation rows of the split a run with seed {review.seed} holds out (the "
+                "Train page's seed; another seed holds out other rows)."
+            )
         for name, stats in (("training", review.train_tokens), ("validation", review.valid_tokens)):
             if stats is not None:
                 st.caption(
@@ -346,7 +358,9 @@ def draw_review(
         if not review.findings:
             st.success("No problems found.", icon=":material/check_circle:")
         for i, finding in enumerate(review.findings):
-            where = " (validation file)" if finding.split == "valid" else ""
+            where = ""
+            if finding.split == "valid":
+                where = " (validation file)" if review.valid_source == "file" else " (validation)"
             box = SEVERITY_BOX[finding.severity]
             box(
                 f"**{finding.severity.capitalize()}{where}:** {md(finding.message)}",

@@ -96,19 +96,42 @@ def _read_labeled(path: str, args: argparse.Namespace, multi: bool = False) -> A
     from core.data.multilabel import labeled_multi, looks_multi_label
 
     table = read_table(path, header=args.header, sheet=args.sheet)
+    text, label, chosen = _columns(table, args.text_column, args.label_column)
     multi = multi or args.multi_label
-    hint = None if multi else looks_multi_label(table, args.text_column, args.label_column)
+    hint = None if multi else looks_multi_label(table, text, label)
     if hint is not None and "list" in hint:
         multi, hint = True, f"read as multi-label: {hint}"
     elif hint is not None:
         hint += " (--multi-label)"
     if multi:
-        data = labeled_multi(table, args.text_column, args.label_column, args.separator)
+        data = labeled_multi(table, text, label, args.separator)
     else:
-        data = table.labeled(args.text_column, args.label_column)
+        data = table.labeled(text, label)
     _warn_encoding(path)
-    _warn(*table.notes, hint)
+    _warn(*table.notes, chosen, hint)
     return data
+
+
+def _columns(table: Any, text: str | None, label: str | None) -> tuple[Any, Any, str | None]:
+    """The text and label columns to read: those given; else, where the file has columns to
+    choose and its names do not say which, the app's first offer (`Table.suggested_columns`),
+    with a warning that names them."""
+    if text is not None or label is not None or not table.choose_columns:
+        return text, label, None
+    if table.default_columns() is not None or len(table.columns) < 2:
+        return text, label, None
+    ti, li = table.suggested_columns()
+    names = [
+        name if table.columns.count(name) == 1 else str(i + 1)
+        for i, name in ((ti, table.columns[ti]), (li, table.columns[li]))
+    ]
+    what = "field" if table.format in ("jsonl", "json") else "column"
+    note = (
+        f"the file has {len(table.columns)} {what}s: texts read from {table.columns[ti]!r} (the "
+        f"longest texts), labels from {table.columns[li]!r} (few distinct values); choose others "
+        "with --text-column and --label-column"
+    )
+    return names[0], names[1], note
 
 
 # -- commands --------------------------------------------------------------------------------
@@ -121,7 +144,14 @@ def cmd_review(args: argparse.Namespace) -> int:
     train = _read_labeled(args.train, args)
     valid = _read_labeled(args.valid, args, train.multi_label) if args.valid else None
     cleaning = CleaningConfig.ALL if args.clean else None
-    report = review_for_model(train, valid, model=args.model, cleaning=cleaning)
+    report = review_for_model(
+        train,
+        valid,
+        model=args.model,
+        cleaning=cleaning,
+        valid_fraction=args.valid_fraction,
+        seed=args.seed,
+    )
     checked = None
     if args.label_issues and report.ok:
         checked = _label_issues(train, args.model, cleaning)
@@ -193,6 +223,7 @@ def _training_set(args: argparse.Namespace, config: Any) -> Any:
             model=config.base_model,
             cleaning=config.cleaning,
             valid_fraction=args.valid_fraction,
+            seed=config.seed,
         )
     return prepare_dataset(
         train,
@@ -218,6 +249,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         record = train_distributed(config, dataset, store)
         return EXIT_OK if record is None else _report_run(record, args.json)
     from core.model.catalogue import choose_device
+    from core.quality.validation import thin_dataset_message
     from core.runs.estimate import estimate
     from core.runs.status import about, rough
     from core.train.label_names import finetune_rows
@@ -228,6 +260,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     hint = " --force trains again." if submission.reused and not submission.record.active else ""
     print(submission.message + hint, file=sys.stderr)
     if not submission.reused:
+        _warn(thin_dataset_message(dataset))  # what the validation figures to come rest on
         queue = f", {about(guess.queue_s)} of it in the queue" if guess.ahead else ""
         print(
             f"estimated time: {about(guess.seconds)} ({rough(guess.low)} to {rough(guess.high)}"

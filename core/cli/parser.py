@@ -23,6 +23,7 @@ from core.cli.commands import (
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from core.config import TrainConfig
     from core.quality.review import DROP_KINDS
 
     parser = argparse.ArgumentParser(
@@ -97,8 +98,27 @@ def build_parser() -> argparse.ArgumentParser:
         )
         p.add_argument("--clean", action="store_true", help="strip URLs, HTML, stray symbols")
 
+    def valid_fraction_arg(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--valid-fraction",
+            type=float,
+            default=0.2,
+            metavar="F",
+            help="share of the rows held out for validation, stratified by label, when there is "
+            "no --valid file; --seed chooses which rows (default: 0.2)",
+        )
+
     p = add("review", cmd_review, "review a data set before finetuning")
     data_args(p)
+    valid_fraction_arg(p)
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=TrainConfig.seed,
+        metavar="N",
+        help="the seed of the run you will train: with a multi-label file it chooses which rows "
+        f"the split holds out, so the review shows that run's split (default: {TrainConfig.seed})",
+    )
     p.add_argument(
         "--label-issues",
         action="store_true",
@@ -131,14 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=sorted(DROP_KINDS),
         help="drop the rows the review flags of this kind (repeatable)",
     )
-    p.add_argument(
-        "--valid-fraction",
-        type=float,
-        default=0.2,
-        metavar="F",
-        help="share of each label held out for validation when there is no --valid file; "
-        "--seed chooses which rows (default: 0.2)",
-    )
+    valid_fraction_arg(p)
 
     add("runs", cmd_runs, "list runs")
     p = add("status", cmd_status, "show a run")

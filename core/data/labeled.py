@@ -11,6 +11,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 
 from core.errors import DataError
 from core.records import Record
@@ -213,36 +214,69 @@ def _check_fraction(valid_fraction: float) -> None:
         )
 
 
+def requested_valid_rows(n: int, valid_fraction: float) -> int:
+    """The validation rows asked for: `valid_fraction` of all n rows, rounded (halves up)."""
+    _check_fraction(valid_fraction)
+    return int(_exact(valid_fraction) * n + Fraction(1, 2))
+
+
 def split_sizes(class_counts: dict[str, int], valid_fraction: float = 0.2) -> dict[str, int]:
     """How many examples of each label `split` puts in the validation set.
 
-    The fraction of each label, rounded, but at least 1 and leaving at least 1 for training;
-    a label with a single example stays in training. Depends only on the counts, not the seed.
+    Largest-remainder quotas: the sizes add up to `requested_valid_rows` of all the rows, each
+    label's close to its own share (remainders break the rounding, then the label order), with
+    two bounds that come first: a label with 2 examples or more gives at least 1 to validation
+    and keeps at least 1 for training; a label with a single example stays in training. Where
+    the bounds cannot meet the total (150 labels of 3 rows at 0.2: 150, not 90), the sizes are
+    what the bounds need. Depends only on the counts and their order, not the seed.
     """
-    _check_fraction(valid_fraction)
-    sizes = {}
-    for label, n in class_counts.items():
-        # int(x + 0.5) rounds halves up, unlike round()'s banker's rounding: easier to predict.
-        sizes[label] = 0 if n < 2 else min(max(int(n * valid_fraction + 0.5), 1), n - 1)
+    total = requested_valid_rows(sum(class_counts.values()), valid_fraction)
+    fraction = _exact(valid_fraction)
+    quota = {label: n * fraction for label, n in class_counts.items()}
+    low = {label: 1 if n >= 2 else 0 for label, n in class_counts.items()}
+    high = {label: n - 1 if n >= 2 else 0 for label, n in class_counts.items()}
+    sizes = {label: min(max(int(quota[label]), low[label]), high[label]) for label in class_counts}
+    order = {label: i for i, label in enumerate(class_counts)}
+    # Each pass moves every label at most one step, those furthest from their quota first;
+    # the differences left after flooring and the bounds are under one per label, so one or
+    # two passes finish.
+    while (gap := total - sum(sizes.values())) != 0:
+        step = 1 if gap > 0 else -1
+        room = [
+            label
+            for label in class_counts
+            if (sizes[label] < high[label] if step > 0 else sizes[label] > low[label])
+        ]
+        if not room:
+            break  # the bounds decide (the review says so: core.quality.validation)
+        room.sort(key=lambda label: (-step * (quota[label] - sizes[label]), order[label]))
+        for label in room[: abs(gap)]:
+            sizes[label] += step
     return sizes
+
+
+def _exact(valid_fraction: float) -> Fraction:
+    """The fraction as typed (0.2 is 1/5, not 0.2000000000000000111): quotas and the total
+    round as a person would."""
+    return Fraction(str(valid_fraction))
 
 
 def split(data: LabeledTexts, *, valid_fraction: float = 0.2, seed: int = 0) -> DataSet:
     """Stratified, seeded split of one file into training and validation sets.
 
-    Each label gets its share (see split_sizes); both parts keep the file order and row numbers.
+    Each label gets its share (see split_sizes); the seed chooses which of its rows. Both parts
+    keep the file order and row numbers.
     """
     import numpy as np
 
     by_label: dict[str, list[int]] = {}
     for index, label in enumerate(_strata(data)):
         by_label.setdefault(label, []).append(index)
-    # Empty labels are grouped like a label so the split never fails; check_trainable rejects them.
-    order = ([""] if "" in by_label else []) + list(sort_labels(by_label))
-    sizes = split_sizes({label: len(by_label[label]) for label in order}, valid_fraction)
+    counts = strata_counts(data)
+    sizes = split_sizes(counts, valid_fraction)
     rng = np.random.default_rng(seed)
     valid_idx: set[int] = set()
-    for label in order:
+    for label in counts:
         members = by_label[label]
         picked = rng.permutation(len(members))[: sizes[label]]
         valid_idx.update(members[i] for i in picked)
@@ -254,6 +288,16 @@ def split(data: LabeledTexts, *, valid_fraction: float = 0.2, seed: int = 0) -> 
         valid_fraction=valid_fraction,
         seed=seed,
     )
+
+
+def strata_counts(data: LabeledTexts) -> dict[str, int]:
+    """The groups `split` shares out and their rows, in the order it shares them: each label
+    (with several labels per row, each row's rarest), rows with no label grouped as ""."""
+    counts = Counter(_strata(data))
+    # Rows without a label are grouped like a label so the split never fails (check_trainable
+    # rejects them in single-label data; in multi-label data they are examples of no label).
+    order = ([""] if "" in counts else []) + list(sort_labels(counts))
+    return {label: counts[label] for label in order}
 
 
 def _strata(data: LabeledTexts) -> tuple[str, ...]:
@@ -307,11 +351,8 @@ class TrainingData(Record):
         """(training, validation) examples after the split, whatever the seed."""
         if self.valid is not None:
             return len(self.train), len(self.valid)
-        if self.train.multi_label:  # split by each row's rarest label: a row counts once
-            counts = dict(Counter(_strata(self.train)))
-            held_out = sum(split_sizes(counts, self.valid_fraction).values())
-            return len(self.train) - held_out, held_out
-        held_out = sum(split_sizes(self.train.class_counts(), self.valid_fraction).values())
+        sizes = split_sizes(strata_counts(self.train), self.valid_fraction)
+        held_out = sum(sizes.values())
         return len(self.train) - held_out, held_out
 
     def fingerprint(self) -> str:

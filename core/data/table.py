@@ -3,6 +3,7 @@ column choice, the header-row rule and the row-precise errors every format share
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -29,6 +30,13 @@ _HEADER_TEXT_WORDS = frozenset(
 
 _HEADER_WORDS = _HEADER_LABEL_WORDS | _HEADER_TEXT_WORDS
 _NUMBER = re.compile(r"[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?%?")
+# Never a label column by default: dates and times, as the readers write them or as typed.
+_DATE = re.compile(
+    r"\d{4}-\d{1,2}-\d{1,2}([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?|\d{1,2}[./-]\d{1,2}[./-]\d{2,4}"
+    r"|\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?"
+)
+SCAN_ROWS = 1000
+"""Rows the column choice reads: a million-row file is chosen for as fast as a small one."""
 
 
 class Nested(str):
@@ -138,18 +146,18 @@ class Table:
 
     def suggested_columns(self) -> tuple[int, int]:
         """The text and label columns to offer first: `default_columns`, else a column with a
-        usual name for either role, else the first column left for the text and the column after
-        the text for the label (id, text, label, ...)."""
+        usual name for either role, else the column with the longest texts for the text and,
+        of the others, the one with the fewest distinct values for the label (ticket_id,
+        subject, intent, created: subject and intent)."""
         pair = self.default_columns()
         if pair is not None or len(self.columns) < 2:
             return pair or (0, 0)
         ti = self._other(None, None, _HEADER_TEXT_WORDS)
         li = self._other(ti, None, _HEADER_LABEL_WORDS)
         if ti is None:
-            ti = next(i for i in range(len(self.columns)) if i != li)
+            ti = self._longest_texts(exclude=li)
         if li is None:
-            others = [i for i in range(len(self.columns)) if i != ti]
-            li = ti + 1 if ti + 1 < len(self.columns) else others[0]
+            li = self._fewest_values(exclude=ti)
         return ti, li
 
     def labeled(self, text: str | None = None, label: str | None = None) -> LabeledTexts:
@@ -209,10 +217,20 @@ class Table:
 
     def text_and_label_columns(self, text: str | None = None) -> tuple[int, int | None]:
         """The column of texts to predict (the chosen one, else the text column the names say,
-        else the first) and the label column beside it, when the file says which (else None)."""
+        else where the columns are to choose `suggested_columns`' text, else the first) and the
+        label column beside it when the file says which (by the names), else None."""
         pair = self.default_columns()
-        ti = self.column(text) if text is not None else pair[0] if pair else 0
-        return ti, pair[1] if pair is not None and pair[0] == ti else None
+        suggested = self.suggested_columns() if pair is None and self.choose_columns else None
+        if text is not None:
+            ti = self.column(text)
+        else:
+            ti = pair[0] if pair else suggested[0] if suggested else 0
+        if pair is not None:
+            return ti, pair[1] if pair[0] == ti else None
+        if suggested is not None and suggested[0] == ti:
+            named = self.columns[suggested[1]].casefold() in _HEADER_LABEL_WORDS
+            return ti, suggested[1] if named else None
+        return ti, None
 
     def texts(self, text: str | None = None) -> tuple[tuple[str, ...], tuple[str, ...] | None]:
         """Texts to predict: the chosen column, else the text column the names say, else the
@@ -262,6 +280,7 @@ class Table:
         pair = self.default_columns()
         if text is None and label is None:
             if pair is None:
+                self._reject_header_row()
                 if self.format in TEXT_FORMATS and not self.named:
                     self._check_widths(explicit=False)  # says which row has too many columns
                 owner = f"sheet {self.sheet!r}" if self.format == "xlsx" else "the file"
@@ -285,6 +304,16 @@ class Table:
                 f"{self.columns[ti]!r}"
             )
         return ti, li
+
+    def _reject_header_row(self) -> None:
+        """Raise HeaderRowError when a wide file read without a header starts with a row of
+        column names (before any other complaint about its columns: --header is the fix)."""
+        if self.named or self.format not in (*TEXT_FORMATS, "xlsx") or len(self.columns) <= 2:
+            return
+        if self._names_in_first_row():
+            first = [(cell or "").strip() for cell in self.cells[0]]
+            ti, li = (min(i, len(first) - 1) for i in self.suggested_columns())
+            raise HeaderRowError(self.where(self.rows[0]), first[ti], first[li])
 
     def _names_in_first_row(self) -> bool:
         """Whether the first row of a wide table reads as column names: no number in it, one of
@@ -310,6 +339,51 @@ class Table:
             return rest[0]
         usual = [i for i in rest if self.columns[i].casefold() in words]
         return usual[0] if len(usual) == 1 else None
+
+    def _scanned(self, column: int) -> list[str]:
+        """The plain cells of a column in the first SCAN_ROWS rows, stripped, empty ones left
+        out (what the column choice looks at: enough to tell texts, labels and ids apart)."""
+        values = (cells[column] if column < len(cells) else None for cells in self.cells)
+        return [
+            value.strip()
+            for value in itertools.islice(values, SCAN_ROWS)
+            if value is not None and not isinstance(value, Nested) and value.strip()
+        ]
+
+    def _longest_texts(self, exclude: int | None) -> int:
+        """The column whose cells are longest on average (numbers count as empty: an id or an
+        amount is never the text); the leftmost of equals."""
+
+        def length(column: int) -> float:
+            values = [v for v in self._scanned(column) if not _NUMBER.fullmatch(v)]
+            return sum(map(len, values)) / len(values) if values else 0.0
+
+        others = [i for i in range(len(self.columns)) if i != exclude]
+        return max(others, key=lambda i: (length(i), -i))
+
+    def _fewest_values(self, exclude: int) -> int:
+        """The column most like labels: values that repeat (not all distinct, as ids and texts
+        are), at least 2 of them, no dates; of those the one with the fewest distinct values,
+        the leftmost of equals. Without one: the column after the text."""
+        others = [i for i in range(len(self.columns)) if i != exclude]
+        candidates = []
+        for column in others:
+            values = self._scanned(column) + self._listed(column)
+            distinct = set(values)
+            if 2 <= len(distinct) < len(values) and not any(_DATE.fullmatch(v) for v in distinct):
+                candidates.append((len(distinct), column))
+        if candidates:
+            return min(candidates)[1]
+        return exclude + 1 if exclude + 1 < len(self.columns) else others[0]
+
+    def _listed(self, column: int) -> list[str]:
+        """A column of label lists (JSON, Parquet), each list as one value."""
+        values = (cells[column] if column < len(cells) else None for cells in self.cells)
+        return [
+            "|".join(value.items)
+            for value in itertools.islice(values, SCAN_ROWS)
+            if isinstance(value, Nested) and value.items is not None
+        ]
 
     def _check_widths(self, explicit: bool) -> None:
         """CSV rows must all have the table's width (2, text and label, unless columns were

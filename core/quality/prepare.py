@@ -20,8 +20,10 @@ def review_for_model(
     model: str = "small",
     cleaning: CleaningConfig | None = None,
     valid_fraction: float = 0.2,
+    seed: int = DEFAULT_SEED,
 ) -> Review:
-    """The data review with token counts from the chosen base model's own tokenizer."""
+    """The data review with token counts from the chosen base model's own tokenizer, previewing
+    the split a run with this share and seed makes."""
     return review(
         train,
         valid,
@@ -29,6 +31,7 @@ def review_for_model(
         max_tokens=get_model_info(model).max_seq_length,
         cleaning=cleaning,
         valid_fraction=valid_fraction,
+        seed=seed,
     )
 
 

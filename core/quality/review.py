@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.data.cleaning import CleaningConfig, TextChange, clean
-from core.data.labeled import LabeledTexts, describe_rows, sort_labels, split, split_sizes
+from core.data.labeled import LabeledTexts, describe_rows, sort_labels, split
 from core.data.multilabel import SEPARATOR
 from core.quality.multilabel import (
     MultiLabelStats,
@@ -15,6 +15,7 @@ from core.quality.multilabel import (
     no_label_message,
     rows_with,
 )
+from core.quality.validation import RUN_SEED, share_message, thin_message
 from core.records import Record
 
 MIN_EXAMPLES = 250
@@ -25,6 +26,8 @@ RARE_LABEL_EXAMPLES = 5
 """A label with fewer examples than this cannot be learned or measured reliably."""
 IMBALANCE_RATIO = 3.0
 """Largest/smallest class above this: plain cross-entropy starts to favour the large classes."""
+LABELS_SHOWN = 10
+"""Labels a finding lists by name before "and N more": a message stays readable at 150 labels."""
 TOKEN_BATCH = 1000
 """Texts tokenized per call: bounds memory on large files while keeping the fast path fast."""
 
@@ -111,8 +114,8 @@ class Leak(Record):
 class Review(Record):
     """Everything the user should know about the data before training, JSON-serialisable.
 
-    With an automatic split, the training and validation counts are those `split` will produce
-    (they depend only on the counts and the fraction); every other figure is about the file.
+    With an automatic split, the training and validation counts are those of the run's own
+    split (`split` with the run's share and seed); every other figure is about the file.
     """
 
     train_rows: int
@@ -133,6 +136,7 @@ class Review(Record):
     valid_changes: tuple[TextChange, ...]  # validation-file texts the cleaning changed
     findings: tuple[Finding, ...]
     multilabel: MultiLabelStats | None = None  # the training file's, for multi-label data
+    seed: int | None = None  # the seed of the automatic split previewed (None: a file)
 
     @property
     def num_classes(self) -> int:
@@ -159,7 +163,7 @@ class Review(Record):
         if self.valid_source == "file":
             how = "from the validation file"
         else:
-            how = f"automatic split, {self.valid_fraction:.0%} of each label"
+            how = f"automatic split by label, {self.valid_fraction:.0%} asked, seed {self.seed}"
         lines = [
             f"training examples:   {self.train_rows}",
             f"validation examples: {self.valid_rows} ({how})",
@@ -210,11 +214,14 @@ def review(
     max_tokens: int | None = None,
     cleaning: CleaningConfig | None = None,
     valid_fraction: float = 0.2,
+    seed: int = RUN_SEED,
 ) -> Review:
     """Review the training data (and the validation file, if any) before training.
 
-    With cleaning, the figures are about the cleaned texts (what the model will see) and the
-    changes are listed. Token figures need the base model's tokenizer; without it they are None.
+    Without a validation file the counts are those of the run's split: give the share and the
+    seed the run will use (`seed` defaults to the run's). With cleaning, the figures are about
+    the cleaned texts (what the model will see) and the changes are listed. Token figures need
+    the base model's tokenizer; without it they are None.
     """
     changed: dict[str, list[TextChange]] = {"train": [], "valid": []}
     if cleaning is not None and cleaning.enabled:
@@ -226,25 +233,19 @@ def review(
 
     classes = train.classes
     file_counts = train.class_counts()
-    if valid is None and train.multi_label:
-        # Which rows go where depends on the rows' label combinations, not on counts alone:
-        # the split itself (seed 0, prepare_dataset's default) gives the figures.
-        planned = split(train, valid_fraction=valid_fraction, seed=0)
-        train_counts = planned.train.class_counts()
-        planned_valid = planned.valid.class_counts()
-        valid_counts = {label: planned_valid.get(label, 0) for label in classes}
+    split_findings: list[Finding] = []  # said after the labels' own findings
+    if valid is None:
+        # The run's own split: the same function, share and seed (which rows of a multi-label
+        # file are held out depends on the seed; how many of each label, on the counts only).
+        planned = split(train, valid_fraction=valid_fraction, seed=seed)
+        held_train, held_valid = planned.train.class_counts(), planned.valid.class_counts()
+        train_counts = {label: held_train.get(label, 0) for label in classes}
+        valid_counts = {label: held_valid.get(label, 0) for label in classes}
         train_rows, valid_rows = len(planned.train), len(planned.valid)
-        source, fraction = "split", valid_fraction
-    elif valid is None:
-        sizes = split_sizes(file_counts, valid_fraction)
-        train_counts = {label: n - sizes[label] for label, n in file_counts.items()}
-        valid_counts = dict(sizes)
-        # Rows with an empty label are split too (see data.split); count them in the totals.
-        empty_label = len(train) - sum(file_counts.values())
-        valid_empty = split_sizes({"": empty_label}, valid_fraction)[""]
-        train_rows = len(train) - sum(sizes.values()) - valid_empty
-        valid_rows = sum(sizes.values()) + valid_empty
-        source, fraction = "split", valid_fraction
+        source, fraction, split_seed = "split", valid_fraction, seed
+        share = share_message(train, valid_rows, valid_fraction)
+        if share is not None:
+            split_findings.append(Finding("split_share", "info", share, (), "valid"))
     else:
         train_counts = file_counts
         valid_all = valid.class_counts()
@@ -252,10 +253,13 @@ def review(
         valid_counts = {label: valid_all.get(label, 0) for label in classes}
         valid_counts.update({k: n for k, n in valid_all.items() if k not in valid_counts})
         train_rows, valid_rows = len(train), len(valid)
-        source, fraction = "file", None
+        source, fraction, split_seed = "file", None, None
+    thin = thin_message({label: valid_counts[label] for label in classes}, valid_rows, source)
+    if thin is not None:
+        split_findings.append(Finding("thin_validation", "warning", thin, (), "valid"))
 
-    findings: list[Finding] = []
-    findings += _label_findings(train, file_counts)
+    held_out = valid_counts if source == "split" else None
+    findings = _label_findings(train, file_counts, held_out)
     ratio = None
     if len(file_counts) >= 2:
         ratio = max(file_counts.values()) / min(file_counts.values())
@@ -273,6 +277,7 @@ def review(
                     "large ones, and watch macro-F1",
                 )
             )
+    findings += split_findings
 
     parts = [("train", train)] + ([("valid", valid)] if valid is not None else [])
     duplicates: list[DuplicateGroup] = []
@@ -365,6 +370,7 @@ def review(
         valid_changes=tuple(changed["valid"]),
         findings=tuple(findings),
         multilabel=multilabel_stats(train) if train.multi_label else None,
+        seed=split_seed,
     )
 
 
@@ -403,8 +409,11 @@ def token_stats(
     )
 
 
-def _label_findings(train: LabeledTexts, counts: dict[str, int]) -> list[Finding]:
-    """Too few labels, too few examples, rare labels."""
+def _label_findings(
+    train: LabeledTexts, counts: dict[str, int], held_out: dict[str, int] | None = None
+) -> list[Finding]:
+    """Too few labels, too few examples, rare labels (with how the automatic split shares each
+    rare label's rows out, when `held_out` gives its validation rows)."""
     findings = []
     if len(counts) < 2:
         found = f"only one label ({next(iter(counts))!r})" if counts else "no labels"
@@ -439,15 +448,24 @@ def _label_findings(train: LabeledTexts, counts: dict[str, int]) -> list[Finding
     rare = {label: k for label, k in counts.items() if k < RARE_LABEL_EXAMPLES}
     if rare:
         rows = rows_with(train, set(rare))
-        listed = ", ".join(f"{label!r} ({k})" for label, k in rare.items())
+        shown = list(rare.items())[:LABELS_SHOWN]
+        listed = ", ".join(
+            f"{label!r} ({k})"
+            if held_out is None
+            else f"{label!r} ({k}: {k - held_out[label]} training, {held_out[label]} validation)"
+            for label, k in shown
+        )
+        if len(rare) > len(shown):
+            listed += f" and {len(rare) - len(shown)} more"
+        # Dropping every label would leave nothing to train on: then only adding helps.
+        remedy = "add examples" if len(rare) == len(counts) else "add examples or drop these labels"
         findings.append(
             Finding(
                 "rare_labels",
                 "warning",
                 f"{_count(len(rare), 'label has', 'labels have')}"
                 f" fewer than {RARE_LABEL_EXAMPLES} examples: {listed}; "
-                "the model can hardly learn them and their scores mean little: add examples or "
-                "drop these labels",
+                f"the model can hardly learn them and their scores mean little: {remedy}",
                 rows,
             )
         )

@@ -92,6 +92,30 @@ def test_a_workbook_with_a_title_and_four_columns(tmp_path, monkeypatch):
     assert list(preview["label"][:2]) == [PAIRS[0][1], PAIRS[1][1]]
 
 
+def test_a_ticket_export_offers_its_text_and_intent_columns_after_the_header_click(
+    tmp_path, monkeypatch
+):
+    # Issue 26: after "Use the first row as the header" the text column was `ticket_id`.
+    rows = [["ticket_id", "subject", "intent", "created"]]
+    rows += [[1000 + i, t, lab, f"2024-03-0{i % 2 + 1}"] for i, (t, lab) in enumerate(PAIRS)]
+    book = xlsx_workbook({"T": rows})
+    at = upload(open_app(tmp_path / "runs", monkeypatch), "tickets.xlsx", book)
+    assert not at.exception and not at.error
+    [warning] = [unescape(w.value) for w in at.warning]
+    assert warning == (
+        "**Training file:** Sheet 'T', row 1 of tickets.xlsx looks like a header ('subject', "
+        "'intent'), not an example."
+    )
+    at.button(key="train_use_header").click().run()
+    assert not at.exception and not at.error and not at.warning
+    # The longest texts and the column of few values; not the id, not the date.
+    assert (at.selectbox(key="train_text").value, at.selectbox(key="train_label").value) == (
+        "subject",
+        "intent",
+    )
+    assert "tickets.xlsx · 12 rows · 2 labels" in shown(at)
+
+
 def test_parquet_columns_are_chosen_and_json_renamed_csv_is_noted(tmp_path, monkeypatch):
     buffer = io.BytesIO()
     pq.write_table(

@@ -71,10 +71,11 @@ def test_the_data_set_survives_a_refresh_a_new_tab_and_a_restart(tmp_path, monke
     # A refresh or a new tab of the same link (a new session, the URL's key), also after the
     # app restarted (nothing but the workspace on disk).
     again = open_app(runs, monkeypatch, data=key)
-    assert "20 training, 4 validation examples · 2 labels" in shown(again)
+    # 24 rows at 20 %: 5 held out (4.8 rounded), split by label.
+    assert "19 training, 5 validation examples · 2 labels" in shown(again)
     assert "Data set in use:" in shown(again)
     go(again, "app_pages/train.py")
-    assert "20 training and 4 validation examples" in shown(again)
+    assert "19 training and 5 validation examples" in shown(again)
     assert again.button(key="start_training")  # ready to train without uploading again
 
     # A key that names nothing (or is not a key) is dropped: no data set, no error.

@@ -88,6 +88,15 @@ def test_data_page_with_a_good_file_reviews_and_registers_it(tmp_path, monkeypat
     assert not at.exception and not at.error
     text = shown(at)
     assert f"'{HOSTILE}' is 'negative' and 'positive' (rows 25, 26)" in text
+    # 26 rows at 20 %: 5 held out; 2 or 3 validation rows per label, and the review says so.
+    assert at.metric[1].label == "Validation examples (held out, 19%)"
+    assert at.metric[1].value == "5"
+    thin = next(w.value for w in at.warning if "validation rows" in w.value)
+    assert unescape(thin).startswith(
+        "**Warning (validation):** all 2 labels have fewer than 5 validation rows (median 2.5 "
+        "per label, minimum 2): the choice of checkpoint and every validation figure rest on 5 "
+        "texts"
+    )
     # User text reaches Markdown only escaped: no tag, link or directive can form.
     conflict = next(w.value for w in at.warning if "more than one label" in w.value)
     assert "\\<img src\\=x onerror\\=alert\\(1\\)\\>" in conflict
@@ -97,8 +106,8 @@ def test_data_page_with_a_good_file_reviews_and_registers_it(tmp_path, monkeypat
     assert not at.exception and not at.error
     data = at.session_state["dataset"].data
     assert data.valid is None and HOSTILE not in data.train.texts
-    assert len(data.train) == 24 and data.sizes() == (20, 4)
-    assert "Data set ready: 20 training and 4 validation examples, 2 labels." in shown(at)
+    assert len(data.train) == 24 and data.sizes() == (19, 5)  # 4.8 rounded: 5
+    assert "Data set ready: 19 training and 5 validation examples, 2 labels." in shown(at)
 
 
 def test_data_page_shows_a_bad_file_error_without_a_traceback(tmp_path, monkeypatch):

@@ -165,6 +165,8 @@ def test_train_prints_progress_and_one_json_object(trained):
         assert set(result[key]) >= {"accuracy", "f1", "precision", "recall", "macro_f1"}
     assert result["run_id"].startswith("ft-")
     assert "Started run" in stderr and "finetune" in stderr
+    # 24 rows, 3 labels: 5 validation rows in all, and the command line says what follows.
+    assert "warning: all 3 labels have fewer than 5 validation rows (median 2 per label" in stderr
     # The estimate: no finished run in this runs folder yet, so the catalogue's figures.
     assert "estimated time: about " in stderr and "from the catalogue's CPU figures" in stderr
 

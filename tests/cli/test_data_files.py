@@ -4,17 +4,16 @@ embed --file their text column; the reader's errors are one `error:` line, its n
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-import pytest
 
 from core.cli import main
 from core.cli.parser import build_parser
 from core.data.files import read_table
-from core.errors import DataError
 from tests.helpers import tiny_pairs, xlsx_workbook
 
 PAIRS = tiny_pairs(6)  # 12 rows, two labels
@@ -78,10 +77,16 @@ def test_review_reads_parquet_columns_and_json_renamed_csv(tmp_path, capsys):
         "--json",
     )  # fmt: skip
     assert code == 0 and reviewed_rows(out) == len(PAIRS)
-    code, _, err = run_cli(capsys, "review", str(parquet))
-    with pytest.raises(DataError) as info:
-        read_table(parquet).labeled()
-    assert (code, err) == (2, f"error: {info.value}\n")
+    # Without a choice: the app's first offer (the longest texts; few distinct values, and the
+    # score column has one), said in a warning.
+    code, out, err = run_cli(capsys, "review", str(parquet), "--json")
+    assert code == 0 and reviewed_rows(out) == len(PAIRS)
+    assert json.loads(out)["classes"] == ["negative", "positive"]
+    assert err == (
+        "warning: the file has 4 columns: texts read from 'comment' (the longest texts), labels "
+        "from 'rating' (few distinct values); choose others with --text-column and "
+        "--label-column\n"
+    )
 
     renamed = tmp_path / "export.csv"
     renamed.write_text(json.dumps([{"text": t, "label": lab} for t, lab in PAIRS]), "utf-8")
@@ -104,3 +109,52 @@ def test_evaluate_takes_the_same_file_options():
         ["evaluate", "ft-x", "test.xlsx", "--sheet", "Test", "--text-column", "review"]
     )
     assert (args.sheet, args.text_column, args.label_column) == ("Test", "review", None)
+
+
+TICKETS = [["ticket_id", "subject", "intent", "created"]] + [
+    [1000 + i, f"order {i}: {text}", label, f"2024-03-0{i % 2 + 1}"]
+    for i, (text, label) in enumerate(PAIRS)
+]
+
+
+def test_a_workbook_with_a_header_row_asks_for_header_then_reads_the_likely_columns(
+    tmp_path, capsys
+):
+    book = tmp_path / "tickets.xlsx"
+    book.write_bytes(xlsx_workbook({"Tickets": TICKETS}))
+    code, out, err = run_cli(capsys, "review", str(book))
+    assert (code, out) == (2, "")
+    assert err == (
+        "error: sheet 'Tickets', row 1 looks like a header ('subject', 'intent'): use the header "
+        "option (--header) or remove it\n"
+    )
+    # With --header: the subject is the text, the intent the label (not the id, not the date).
+    code, out, err = run_cli(capsys, "review", str(book), "--header", "--json")
+    assert code == 0 and reviewed_rows(out) == len(PAIRS)
+    assert json.loads(out)["classes"] == ["negative", "positive"]
+    assert err.startswith(
+        "warning: the file has 4 columns: texts read from 'subject' (the longest texts), labels "
+        "from 'intent' (few distinct values)"
+    )
+    # The same rows as a CSV: the header row is the first complaint there too.
+    csv_file = tmp_path / "tickets.csv"
+    with csv_file.open("w", newline="", encoding="utf-8") as out_file:
+        csv.writer(out_file).writerows(TICKETS)
+    code, _, err = run_cli(capsys, "review", str(csv_file))
+    assert code == 2 and err.startswith("error: row 1 looks like a header ('subject', 'intent')")
+
+
+def test_review_previews_the_split_of_the_share_and_seed_given(tmp_path, capsys):
+    rows = [(f"text {label} {i}", f"intent {label:03}") for i in range(3) for label in range(150)]
+    data = tmp_path / "intents.csv"
+    data.write_text("\n".join(f"{text},{label}" for text, label in rows), "utf-8")
+    code, out, _ = run_cli(capsys, "review", str(data))
+    assert code == 0
+    assert "validation examples: 150 (automatic split by label, 20% asked, seed 42)" in out
+    assert "info (validation): the automatic split holds out 150 of 450 rows (33%)" in out
+    assert "warning (validation): all 150 labels have fewer than 5 validation rows" in out
+    code, out, _ = run_cli(
+        capsys, "review", str(data), "--valid-fraction", "0.5", "--seed", "3", "--json"
+    )
+    report = json.loads(out)
+    assert code == 0 and (report["valid_rows"], report["seed"]) == (225, 3)

@@ -15,10 +15,12 @@ from core.data.labeled import (
     MAX_FILE_BYTES,
     DataSet,
     LabeledTexts,
+    TrainingData,
     check_trainable,
     describe_rows,
     make_dataset,
     read_labeled_csv,
+    requested_valid_rows,
     sort_labels,
     split,
     split_sizes,
@@ -407,9 +409,50 @@ def test_split_is_seeded_and_reproducible():
 def test_split_gives_each_label_one_example_on_each_side_where_possible():
     data = _data({"big": 100, "two": 2, "three": 3, "one": 1})
     ds = split(data, valid_fraction=0.1, seed=0)
-    assert ds.valid.class_counts() == {"big": 10, "three": 1, "two": 1}
-    assert ds.train.class_counts() == {"big": 90, "one": 1, "three": 2, "two": 1}
+    # 11 of 106 rows asked for (10.6, rounded); "two" and "three" must give one each, so "big"
+    # gives 9 of its 10.
+    assert ds.valid.class_counts() == {"big": 9, "three": 1, "two": 1}
+    assert ds.train.class_counts() == {"big": 91, "one": 1, "three": 2, "two": 1}
     assert split_sizes({"a": 5, "b": 1, "c": 2}, 0.9) == {"a": 4, "b": 0, "c": 1}
+
+
+def test_split_takes_the_fraction_asked_for_with_many_small_labels():
+    # The support inbox of issue 26: 77 intents of 8 rows. Rounding each label's 1.6 up gave
+    # 2 each, 154 rows (25 %); largest remainders give 123 = round(616 * 0.2).
+    labels = [f"intent {i:02}" for i in range(77)]
+    data = _data(dict.fromkeys(labels, 8))
+    ds = split(data, valid_fraction=0.2, seed=0)
+    assert (len(ds.train), len(ds.valid)) == (493, 123)
+    held = ds.valid.class_counts()
+    # Equal remainders (0.6 each): the first 46 labels in label order get the second row.
+    assert [held[label] for label in labels] == [2] * 46 + [1] * 31
+    assert TrainingData(data).sizes() == (493, 123)
+    # 150 labels of 3 rows: 90 asked for, but each label gives one, so 150 it is.
+    many = _data({f"l{i:03}": 3 for i in range(150)})
+    assert len(split(many, valid_fraction=0.2).valid) == 150
+    assert requested_valid_rows(450, 0.2) == 90
+    # Halves round up; the fraction is taken as typed (0.7 * 5 is 3.5, not 3.4999...).
+    assert requested_valid_rows(2, 0.25) == 1 and requested_valid_rows(5, 0.7) == 4
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    counts=st.lists(st.integers(1, 40), min_size=1, max_size=60),
+    fraction=st.sampled_from([0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.5, 0.8]),
+)
+def test_split_sizes_meet_the_total_within_their_bounds(counts, fraction):
+    named = {f"label {i:02}": n for i, n in enumerate(counts)}
+    sizes = split_sizes(named, fraction)
+    low = sum(1 for n in counts if n >= 2)
+    high = sum(n - 1 for n in counts if n >= 2)
+    asked = requested_valid_rows(sum(counts), fraction)
+    assert sum(sizes.values()) == min(max(asked, low), high)
+    for label, n in named.items():
+        assert (1 if n >= 2 else 0) <= sizes[label] <= max(n - 1, 0)
+    if all(1 <= n * fraction <= n - 1 for n in counts):
+        # No bound binds: plain largest remainders, each label within a row of its share.
+        assert all(abs(sizes[label] - n * fraction) < 1 for label, n in named.items())
+    assert split_sizes(named, fraction) == sizes  # counts alone decide
 
 
 def test_split_rejects_a_bad_fraction():

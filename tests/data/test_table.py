@@ -73,3 +73,52 @@ def test_csv_columns_chosen_by_name_or_number():
         "row 3: expected 3 columns (as in row 1), found 4 "
         "(put texts that contain a comma in double quotes)"
     )
+
+
+# A support-ticket export (issue 26): an id, the text, the intent and a date, with no usual name
+# for the text column. Two dates: fewer distinct values than the three intents.
+INTENTS = ["refund", "card_lost", "delivery"]
+SUBJECTS = ["I was charged twice", "my card is lost, please block it", "where is my parcel"]
+TICKETS = [["ticket_id", "subject", "intent", "created"]] + [
+    [1000 + i, f"order {i}: {SUBJECTS[i % 3]}", INTENTS[i % 3], f"2024-03-0{i % 2 + 1}"]
+    for i in range(12)
+]
+
+
+def test_the_columns_offered_first_are_the_longest_texts_and_a_few_valued_label():
+    book = read_table(xlsx_workbook({"Tickets": TICKETS}), header=True)
+    assert book.columns == ("ticket_id", "subject", "intent", "created")
+    assert book.default_columns() is None  # the names do not settle it
+    # The app's selects, the command line and the Playground: the same offer.
+    assert book.suggested_columns() == (1, 2)
+    assert book.text_and_label_columns() == (1, 2)  # "intent" is a usual label name
+    # Named "label" and "date" (a CLI user's --header): the same.
+    relabelled = [["ticket_id", "subject", "label", "date"], *TICKETS[1:]]
+    table = read_table(xlsx_workbook({"S": relabelled}), header=True)
+    assert table.suggested_columns() == (1, 2) and table.text_and_label_columns() == (1, 2)
+    # No usual names at all: the texts are still the longest cells, the label the fewest
+    # values that repeat (the ids never repeat; the dates repeat more but are dates).
+    plain = [["id", "what", "kind", "when"]] + TICKETS[1:]
+    table = read_table(xlsx_workbook({"S": plain}), header=True)
+    assert table.suggested_columns() == (1, 2)
+    assert table.text_and_label_columns() == (1, None)  # "kind" is no usual label name
+    # Read without a header, a sheet's columns are its letters: the same choice.
+    assert read_table(xlsx_workbook({"S": TICKETS[1:]})).suggested_columns() == (1, 2)
+
+
+def test_a_wide_file_whose_first_row_names_its_columns_asks_for_the_header_option():
+    # Before the columns are chosen, the first complaint is the header row (--header is the fix),
+    # not "choose the columns" nor "expected 2 columns".
+    expected = "looks like a header ('subject', 'intent'): use the header option (--header) or "
+    for raw, where in (
+        (xlsx_workbook({"Tickets": TICKETS}), "sheet 'Tickets', row 1 "),
+        ("\n".join(",".join(map(str, row)) for row in TICKETS).encode(), "row 1 "),
+    ):
+        with pytest.raises(HeaderRowError) as info:
+            read_labeled(raw)
+        assert str(info.value) == where + expected + "remove it"
+    # A first row of data is not mistaken for one: the usual error stays.
+    assert read_error(xlsx_workbook({"S": TICKETS[1:]})) == (
+        "sheet 'S' has 4 columns ('A', 'B', 'C', 'D'): choose the text and label columns "
+        "(--text-column, --label-column)"
+    )

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
+from core.config import TrainConfig
 from core.data.labeled import LabeledTexts
 from core.data.multilabel import from_label_sets
 from core.quality.multilabel import LabelPair, multilabel_stats
+from core.quality.prepare import prepare_data, prepare_dataset
 from core.quality.review import review
 
 
@@ -53,7 +57,7 @@ def test_rare_labels_and_imbalance_in_multi_label_form():
     sets = [["a"]] * 40 + [["a", "b"]] * 3 + [["b"]] * 1
     report = review(from_label_sets([f"t{i}" for i in range(44)], sets))
     rare = report.finding("rare_labels")
-    assert rare is not None and "'b' (4)" in rare.message
+    assert rare is not None and "'b' (4: 3 training, 1 validation)" in rare.message
     assert rare.rows == tuple(range(41, 45))
     assert report.imbalance_ratio == pytest.approx(43 / 4)
 
@@ -88,3 +92,29 @@ def test_the_label_check_flags_a_row_with_a_missing_label(small_model):
     assert fixed.multi_label and fixed.label_sets is not None
     assert flagged[wrong + 1].suggested_label == "food|sport"
     assert fixed.label_sets[wrong] == ("food", "sport")
+
+
+def test_the_multi_label_review_previews_the_runs_own_split():
+    # Which rows a multi-label split holds out depends on the seed, and so do the per-label
+    # counts: the review shows the split of the run's seed (issue 26: seed 0 in the review,
+    # the run's seed in the run gave anger 43 against 56).
+    rng = random.Random(3)
+    labels = ["anger", "joy", "love", "grief", "fear", "optimism"]
+    sets = [rng.sample(labels, rng.choice([0, 1, 1, 2, 3])) for _ in range(400)]
+    data = from_label_sets([f"text {i}" for i in range(400)], sets)
+
+    def counts(dataset) -> dict[str, int]:
+        found = dataset.valid.class_counts()
+        return {label: found.get(label, 0) for label in dataset.classes}
+
+    assert review(data).seed == TrainConfig.seed  # by default, the run's default seed
+    previews = {}
+    for seed in (TrainConfig.seed, 7):
+        report = review(data, valid_fraction=0.25, seed=seed)
+        run = prepare_dataset(data, valid_fraction=0.25, seed=seed)  # the command line's way
+        app = prepare_data(data, valid_fraction=0.25).split(seed)  # the Train page's way
+        assert report.valid_counts == counts(run) == counts(app)
+        assert (report.train_rows, report.valid_rows) == (len(run.train), len(run.valid))
+        assert report.seed == seed
+        previews[seed] = report.valid_counts
+    assert previews[TrainConfig.seed] != previews[7]  # another seed's preview would be wrong

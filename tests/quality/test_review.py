@@ -18,6 +18,7 @@ from core.quality.review import (
     review,
     token_stats,
 )
+from core.quality.validation import thin_dataset_message
 
 MAX_TOKENS = 256
 
@@ -105,9 +106,11 @@ def test_enough_examples():
 def test_rare_labels():
     data = labelled({"a": 20, "b": 4, "c": 1})
     finding = review(data).finding("rare_labels")
+    # With an automatic split the message says what each side gets.
     assert finding.message == (
-        "2 labels have fewer than 5 examples: 'b' (4), 'c' (1); the model can hardly learn them "
-        "and their scores mean little: add examples or drop these labels"
+        "2 labels have fewer than 5 examples: 'b' (4: 3 training, 1 validation), "
+        "'c' (1: 1 training, 0 validation); the model can hardly learn them and their scores "
+        "mean little: add examples or drop these labels"
     )
     expected = tuple(r for r, lab in zip(data.rows, data.labels, strict=True) if lab in "bc")
     assert finding.rows == expected and len(expected) == 5
@@ -252,6 +255,78 @@ def test_validation_labels_unknown_or_missing():
     assert not result.ok
 
 
+# ----------------------------------------------------------------------------- the validation split
+
+
+def test_many_labels_of_few_rows_get_the_share_asked_for_and_a_thin_validation_warning():
+    # Issue 26's support inbox: 616 tickets, 77 intents of 8. The split holds out 123 (20 %),
+    # and the review no longer says "no problems found".
+    result = review(labelled({f"intent {i:02}": 8 for i in range(77)}), valid_fraction=0.2)
+    assert (result.train_rows, result.valid_rows) == (493, 123)
+    assert sorted(set(result.valid_counts.values())) == [1, 2]
+    assert "split_share" not in result.codes()  # 123 is what was asked for
+    assert result.finding("thin_validation", "valid") == Finding(
+        "thin_validation",
+        "warning",
+        "all 77 labels have fewer than 5 validation rows (median 2 per label, minimum 1): the "
+        "choice of checkpoint and every validation figure rest on 123 texts, those labels' "
+        "scores on fewer than 5 texts each; add rows, or give a validation file with 5+ rows "
+        "per label, and score a test file after training (on the Metrics page or with core "
+        "evaluate)",
+        (),
+        "valid",
+    )
+    assert "no problems found" not in result.to_text()
+    assert "warning (validation): all 77 labels have fewer than 5" in result.to_text()
+    assert result.ok  # a warning: training is allowed
+
+
+def test_the_split_says_why_it_takes_another_share():
+    # 150 labels of 3 rows: 90 rows asked for, 150 needed (one per label).
+    more = review(labelled({f"l{i:03}": 3 for i in range(150)}), valid_fraction=0.2)
+    assert (more.train_rows, more.valid_rows) == (300, 150)
+    assert more.finding("split_share", "valid") == Finding(
+        "split_share",
+        "info",
+        "the automatic split holds out 150 of 450 rows (33%), more than the 20% asked for (90 "
+        "rows): each label with 2 rows or more keeps at least 1 for validation, and 150 labels "
+        "have fewer than 5 rows, too few for 20% of them to make a row; to validate on the "
+        "share you chose, give a validation file",
+        (),
+        "valid",
+    )
+    thin = more.finding("thin_validation", "valid")
+    assert thin.message.startswith(
+        "all 150 labels have fewer than 5 validation rows (median 1 per label, minimum 1)"
+    )
+    # Fewer than asked: single rows stay in training, and every label keeps one there.
+    fewer = review(labelled({"a": 2, "b": 1, "c": 1, "d": 1, "e": 1}), valid_fraction=0.5)
+    assert fewer.valid_rows == 1
+    assert fewer.finding("split_share", "valid").message == (
+        "the automatic split holds out 1 of 6 rows (17%), fewer than the 50% asked for (3 "
+        "rows): each label keeps at least 1 row for training, and 4 labels have a single row, "
+        "which stays in training"
+    )
+
+
+def test_thin_validation_counts_a_validation_file_too_and_not_enough_rows_only():
+    train = labelled({"a": 30, "b": 30, "c": 30})
+    valid = labelled({"a": 6, "b": 3, "c": 5})
+    message = review(train, valid).finding("thin_validation", "valid").message
+    assert message.startswith(
+        "1 of 3 labels has fewer than 5 validation rows (median 5 per label, minimum 3): the "
+        "choice of checkpoint and every validation figure rest on 14 texts, that label's scores"
+    )
+    assert "add rows to the validation file with 5+ rows per label" in message
+    # 5 validation rows of every label: nothing to say.
+    assert "thin_validation" not in review(train, labelled({"a": 5, "b": 5, "c": 5})).codes()
+    assert "thin_validation" not in review(labelled({"a": 25, "b": 25})).codes()
+    # `core train` says the same of the data set it trains on.
+    data = labelled({f"intent {i:02}": 8 for i in range(77)})
+    made = split(data, valid_fraction=0.2, seed=42)
+    assert thin_dataset_message(made) == review(data).finding("thin_validation", "valid").message
+
+
 # ----------------------------------------------------------------------------- cleaning
 
 
@@ -324,7 +399,7 @@ def test_to_text_report():
     text = review(labelled({"pos": 6, "neg": 2})).to_text()
     assert text.splitlines()[:8] == [
         "training examples:   6",
-        "validation examples: 2 (automatic split, 20% of each label)",
+        "validation examples: 2 (automatic split by label, 20% asked, seed 42)",
         "labels:              2",
         "imbalance:           3.0 (largest / smallest)",
         "",
@@ -333,4 +408,5 @@ def test_to_text_report():
         "  pos          5        1",
     ]
     assert "warning: only 8 labelled training examples" in text
-    assert "warning: 1 label has fewer than 5 examples: 'neg' (2)" in text
+    assert "warning: 1 label has fewer than 5 examples: 'neg' (2: 1 training, 1 validation)" in text
+    assert "warning (validation): all 2 labels have fewer than 5 validation rows" in text

@@ -10,7 +10,7 @@ Bodies, all from the same base model:
 - `fused fp32`: the TorchScript exporter with eager attention, then ONNX Runtime's transformer
   optimizer (`onnxruntime.transformers.optimizer`, model_type bert), which fuses each layer's
   attention into one `Attention` node, the GELUs and the layer norms (`core export` makes this
-  one since 2026-12-01: `core.model.onnx._export_fused`).
+  one since 2026-12-01: `core.model.onnx.export.export_fused`).
 - `fused int8 ...`: dynamic int8 (`quantize_dynamic`, per channel) of the fused graph's MatMul
   and Attention nodes: all of them, with the down-projections in fp32, or with both
   feed-forward products in fp32.
@@ -89,12 +89,13 @@ def quantize_nbits(source: Path, dest: Path, block: int, attention: bool) -> Non
 
 
 def bodies(model: Any, work: Path) -> dict[str, Path]:
-    from core.model.onnx import _export_fp32, _quantize_int8
+    from core.model.onnx import export_fp32
+    from core.model.onnx import quantize_int8 as quantize_default
 
     files = {name: work / f"{i}.onnx" for i, name in enumerate(VARIANTS)}
-    _export_fp32(model, files["dynamo fp32"])
-    _quantize_int8(files["dynamo fp32"], files["dynamo int8 (earlier default)"])
-    _export_fp32(model, files["fused fp32"], "fused")
+    export_fp32(model, files["dynamo fp32"])
+    quantize_default(files["dynamo fp32"], files["dynamo int8 (earlier default)"])
+    export_fp32(model, files["fused fp32"], "fused")
     for name, keep in (
         ("fused int8, all", "none"),
         ("fused int8, down-proj. fp32", "down"),

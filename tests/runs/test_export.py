@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 import core.model.onnx as onnx_backend
+import core.model.onnx.check as onnx_check  # where ensure_body looks up its exporters
 from core.model.onnx import MIN_COSINE, ExportRefused
 from core.runs.export import ExportError, export_run
 from core.runs.resolve import load_run
@@ -117,7 +118,7 @@ def test_a_broken_export_is_refused_and_nothing_is_written(run_copy, tmp_path, m
     import onnx
     from onnx import numpy_helper
 
-    real_export = onnx_backend._export_fp32
+    real_export = onnx_backend.export_fp32
 
     def broken_export(model, dest, recipe):
         """The real export, then its word embeddings zeroed: a valid file that answers wrong."""
@@ -129,7 +130,7 @@ def test_a_broken_export_is_refused_and_nothing_is_written(run_copy, tmp_path, m
         )
         onnx.save(graph, str(dest))
 
-    monkeypatch.setattr(onnx_backend, "_export_fp32", broken_export)
+    monkeypatch.setattr(onnx_check, "export_fp32", broken_export)
     store, run_id = run_copy.store, run_copy.run_id
     dest = tmp_path / "exports" / "out"
     with pytest.raises(ExportRefused) as err:
@@ -196,7 +197,7 @@ def test_int8_tries_its_next_recipe_when_the_first_fails_the_check(run_copy, mon
 
     from core.runs.bodies import ensure_run_body
 
-    real_quantize = onnx_backend._quantize_int8
+    real_quantize = onnx_backend.quantize_int8
     first, second = onnx_backend.RECIPES["onnx-int8"]
 
     def quantize(source, dest, recipe):
@@ -209,7 +210,7 @@ def test_int8_tries_its_next_recipe_when_the_first_fails_the_check(run_copy, mon
             table.CopyFrom(numpy_helper.from_array(zeros, table.name))
             onnx.save(graph, str(dest))
 
-    monkeypatch.setattr(onnx_backend, "_quantize_int8", quantize)
+    monkeypatch.setattr(onnx_check, "quantize_int8", quantize)
     run_dir = run_copy.root / run_copy.run_id
     check = ensure_run_body(run_dir, "onnx-int8")
     assert check.passed and check.recipe == second
@@ -217,7 +218,7 @@ def test_int8_tries_its_next_recipe_when_the_first_fails_the_check(run_copy, mon
     def broken(source, dest, recipe):
         quantize(source, dest, first)
 
-    monkeypatch.setattr(onnx_backend, "_quantize_int8", broken)
+    monkeypatch.setattr(onnx_check, "quantize_int8", broken)
     (run_dir / "model" / "onnx" / onnx_backend.FILES["onnx-int8"]).unlink()
     with pytest.raises(ExportRefused, match=f"tried 2 ways: {first}, {second}"):
         ensure_run_body(run_dir, "onnx-int8")

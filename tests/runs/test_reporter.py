@@ -6,8 +6,8 @@ from __future__ import annotations
 import dataclasses
 
 from core.config import TrainConfig
+from core.runs.progress import RunReporter
 from core.runs.store import RunStore
-from core.runs.worker import RunReporter
 from tests.helpers import tiny_dataset
 
 

@@ -12,27 +12,28 @@ import pytest
 
 from core.errors import RunError
 from core.model.classifier import MODEL_DIR
+from core.runs import jobs
 from core.runs.jobs import submit, wait
 from core.runs.resolve import load_run
 from core.runs.store import RunStore
-from core.runs.worker import TEST_PAUSE_ENV
 from tests.app.helpers import go, open_app, shown
 from tests.helpers import ROOT, tiny_config, tiny_dataset, wait_for
+from tests.runs.paused_worker import marker, start_paused
 
 pytestmark = pytest.mark.slow
 
 
 def _paused_in(store: RunStore, run_id: str, phase: str):
     """The record once the worker has logged its pause at the start of `phase`."""
-    marker = f"pausing at the start of the {phase} phase"
-    return wait_for(store, run_id, lambda r: any(marker in line for line in store.log_tail(r.id)))
+    line = marker(phase)
+    return wait_for(store, run_id, lambda r: any(line in seen for seen in store.log_tail(r.id)))
 
 
 def test_a_worker_killed_in_each_phase_fails_cleanly_and_a_retry_succeeds(tmp_path, monkeypatch):
     store = RunStore(tmp_path / "runs")
     config, dataset = tiny_config(), tiny_dataset()
     run_id = None
-    # "saved": the model is on disk but the run not yet marked completed (see core.runs.worker).
+    # "saved": the model is on disk, the run not yet marked completed (tests/runs/paused_worker).
     for phase, shown_phase in [
         ("baseline", "baseline"),
         ("finetune", "finetune"),
@@ -40,8 +41,9 @@ def test_a_worker_killed_in_each_phase_fails_cleanly_and_a_retry_succeeds(tmp_pa
         ("saving", "saving"),
         ("saved", "saving"),
     ]:
-        monkeypatch.setenv(TEST_PAUSE_ENV, phase)  # the worker inherits the environment
-        submission = submit(config, dataset, store)  # after the first kill: a retry
+        with monkeypatch.context() as held:  # the real worker, held still at `phase`
+            held.setattr(jobs, "start_worker", start_paused(phase))
+            submission = submit(config, dataset, store)  # after the first kill: a retry
         assert not submission.reused, phase
         run_id = run_id or submission.record.id
         assert submission.record.id == run_id
@@ -58,7 +60,6 @@ def test_a_worker_killed_in_each_phase_fails_cleanly_and_a_retry_succeeds(tmp_pa
             load_run(run_id, store)
     assert [r.status for r in store.list()] == ["failed"]
 
-    monkeypatch.delenv(TEST_PAUSE_ENV)
     retry = submit(config, dataset, store)
     assert not retry.reused and retry.record.id == run_id
     record = wait(store, run_id, timeout_s=300)

@@ -23,7 +23,7 @@ from core.errors import RunError, StorageError
 from core.io import atomic_write_text
 from core.model.classifier import MODEL_DIR
 from core.records import Record
-from core.runs.matching import rows_fingerprint
+from core.runs.fingerprint import rows_fingerprint
 from core.runs.timing import Timing
 from core.train.metrics import Evaluation
 

@@ -10,7 +10,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from core.cli.render import (
     format_comparison,
@@ -87,15 +87,20 @@ def _warn_encoding(path: str | None) -> None:
     _warn(encoding_warning(path) if path else None)
 
 
-def _read_labeled(path: str, args: argparse.Namespace, multi: bool = False) -> Any:
+def _read_labeled(
+    path: str, args: argparse.Namespace, multi: bool = False, infer_header: bool = False
+) -> Any:
     """A labelled file of any format `core.data.files` reads, with the sheet and columns the
     command's options choose, and a warning for each thing the user should know (not UTF-8,
-    JSON although named .csv, labels that look multi-label). Multi-label with --multi-label,
-    `multi`, or when the label column holds lists."""
+    JSON although named .csv, labels that look multi-label, a first row read as the header).
+    Multi-label with --multi-label, `multi`, or when the label column holds lists.
+    `infer_header`: without --header, a first row that looks like column names is the header
+    (as the Metrics page reads a test file)."""
     from core.data.files import read_table
     from core.data.multilabel import labeled_multi, looks_multi_label
 
-    table = read_table(path, header=args.header, sheet=args.sheet)
+    header: bool | Literal["infer"] = True if args.header else "infer" if infer_header else False
+    table = read_table(path, header=header, sheet=args.sheet)
     text, label, chosen = _columns(table, args.text_column, args.label_column)
     multi = multi or args.multi_label
     hint = None if multi else looks_multi_label(table, text, label)
@@ -429,14 +434,27 @@ def _load_run_classifier(args: argparse.Namespace) -> Any:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from core.runs.evaluate import evaluate_run
-    from core.train.metrics import FEW_EXAMPLES
+    from core.train.metrics import FEW_EXAMPLES, describe_unseen, unseen_labels
     from core.train.outcome import judge
 
     store = _store(args)
+    record = store.get(args.run)
     # A multi-label run reads its test file as multi-label (label lists or joined cells).
-    test = _read_labeled(args.test, args, multi=bool(store.get(args.run).data.get("multi_label")))
-    result = evaluate_run(store, args.run, test)
+    multi = bool(record.data.get("multi_label"))
+    test = _read_labeled(args.test, args, multi=multi, infer_header=True)
+    kept = {t.key: t.evaluated_at for t in record.tests}
+    result = evaluate_run(store, args.run, test, unseen=args.unseen)
+    reused = kept.get(result.key) == result.evaluated_at
+    if reused:
+        when = result.evaluated_at[:16].replace("T", " ")
+        print(
+            f"Reused the evaluation of these rows kept on {when} UTC: a completed run scores the "
+            "same rows the same way.",
+            file=sys.stderr,
+        )
     final, baseline = result.final, result.baseline
+    known = [label for label in final.labels if label not in final.unseen_labels]
+    unseen = unseen_labels(test, known)
     gains = final.metrics.gain_over(baseline.metrics)
     gain_intervals = final.gain_intervals(baseline)
     outcome = judge(final, baseline, finetune_kept=result.finetune_kept, where="test")
@@ -456,14 +474,25 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                 "gain": gains,
                 "gain_intervals": {k: list(v) for k, v in gain_intervals.items() if k in gains},
                 "few_examples": final.few_examples(),
+                "unseen_labels": list(final.unseen_labels),
+                "skipped": final.skipped,
+                "reused": reused,
                 "outcome": outcome.kind,
             }
         )
         return EXIT_OK
+    if unseen:
+        if final.skipped:
+            rows = f"{final.skipped} row{'s' if final.skipped != 1 else ''}"
+            what = f"their {rows} are left out (--unseen count scores them as errors)"
+        else:
+            what = "their rows count as errors (--unseen skip leaves them out)"
+        print(f"{describe_unseen(unseen)}; {what}")
     print(format_comparison(result.name, final, baseline, gain_intervals))
     print(f"\n{'label':<20} precision  recall  f1     base f1  support")
     for c, b in zip(final.per_class, baseline.per_class, strict=True):
         few = "  (few examples)" if c.support < FEW_EXAMPLES else ""
+        few = "  (never learnt)" if c.label in final.unseen_labels else few
         print(
             f"{c.label:<20} {c.precision:9.3f}  {c.recall:6.3f}  {c.f1:.3f}  {b.f1:7.3f}  "
             f"{c.support:7d}{few}"

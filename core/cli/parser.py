@@ -25,6 +25,7 @@ from core.cli.commands import (
 def build_parser() -> argparse.ArgumentParser:
     from core.config import TrainConfig
     from core.quality.review import DROP_KINDS
+    from core.train.metrics import UNSEEN_CHOICES
 
     parser = argparse.ArgumentParser(
         prog="python -m core",
@@ -173,7 +174,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("run")
     p.add_argument("test")
-    p.add_argument("--header", action="store_true")
+    p.add_argument(
+        "--header",
+        action="store_true",
+        help="the first row names the columns (without it, a first row that looks like column "
+        "names is read as the header, and said so)",
+    )
+    p.add_argument(
+        "--unseen",
+        choices=UNSEEN_CHOICES,
+        default="count",
+        help="rows of labels the run never learnt: count them as errors (default) or skip them",
+    )
     file_args(p)
     backend_arg(p)
     for name, handler, help in (

@@ -13,13 +13,14 @@ import os
 import re
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from core.data.labeled import MAX_FILE_BYTES, LabeledTexts
 from core.data.table import (
     JSON_FORMATS,
     RECORD_EXAMPLE,
     TEXT_FORMATS,
+    HeaderRowError,
     Nested,
     Table,
     quoted,
@@ -79,7 +80,7 @@ def read_table(
     source: str | os.PathLike[str] | bytes,
     *,
     name: str | None = None,
-    header: bool = False,
+    header: bool | Literal["infer"] = False,
     sheet: str | None = None,
     max_bytes: int = MAX_FILE_BYTES,
     csv_only: bool = False,
@@ -89,8 +90,27 @@ def read_table(
     The format comes from the content first (an Excel workbook, Parquet, JSON) and the name
     second: an .xlsx renamed .csv is read as a workbook, a JSON file renamed .csv as JSON when it
     holds records (with a note saying so). `header`: the first row names the columns (CSV and
-    spreadsheets). `sheet`: the sheet to read (default: the first visible one). `csv_only`
-    reads the bytes as CSV/TSV text whatever they are (`read_labeled_csv`)."""
+    spreadsheets); "infer" reads it so when it looks like column names (the rule of
+    `HeaderRowError`), with a note saying so. `sheet`: the sheet to read (default: the first
+    visible one). `csv_only` reads the bytes as CSV/TSV text whatever they are
+    (`read_labeled_csv`)."""
+    if header == "infer":
+        if not isinstance(source, bytes):  # read once, parsed once or twice
+            path = os.fspath(source)
+            name = name if name is not None else os.path.basename(path)
+            source = _read_bytes(path, max_bytes, "a CSV file" if csv_only else "a data file")
+        table = read_table(source, name=name, sheet=sheet, max_bytes=max_bytes, csv_only=csv_only)
+        found = header_row(table)
+        if found is None:
+            return table
+        table = read_table(
+            source, name=name, header=True, sheet=sheet, max_bytes=max_bytes, csv_only=csv_only
+        )
+        return _with_note(
+            table,
+            f"{found.where} looks like column names ({found.text!r}, {found.label!r}), so it "
+            "was read as the header",
+        )
     if isinstance(source, bytes):
         raw = source
         name = name if name is not None else ""
@@ -125,6 +145,20 @@ def read_table(
             "its name says: it was read as what it is",
         )
     return table
+
+
+def header_row(table: Table) -> HeaderRowError | None:
+    """The complaint `Table.labeled` makes when the table's first row looks like column names
+    while it was read without a header (None when it does not, or the table has names)."""
+    if table.named or not table.cells:
+        return None
+    try:
+        table.labeled()
+    except HeaderRowError as exc:
+        return exc
+    except DataError:
+        pass  # columns to choose, or another fault: told when the columns are read
+    return None
 
 
 def file_format(path: str | os.PathLike[str]) -> str:

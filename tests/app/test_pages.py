@@ -287,17 +287,20 @@ def test_metrics_page_evaluates_a_test_file_and_lists_the_errors(run_copy, monke
     errors = [d.value for d in at.dataframe if "predicted label" in d.value.columns]
     # The planted error (ramen labelled sport) is among the test errors.
     assert "a bowl of ramen" in set(errors[-1]["text"])
-    # Labels the run never saw are a clear error, not a traceback.
+    # A label the run never learnt: the file is scored anyway (its rows count as errors).
     bad = "a yacht race,sailing\nfresh bread,food\n"
     at.file_uploader(key=f"test_file_{run_id}").set_value(
         ("bad.csv", bad.encode(), "text/csv")
     ).run()
     [evaluate] = [b for b in at.button if b.key.startswith(f"evaluate_{run_id}_")]
     evaluate.click().run(timeout=180)
-    assert not at.exception
-    assert [unescape(e.value) for e in at.error] == [
-        "row 1: label 'sailing' was not in the training data (the model knows food, sport, tech)"
-    ]
+    assert not at.exception and not at.error
+    kept = {t.name: t for t in run_copy.store.get(run_id).tests}
+    assert kept["bad.csv"].n == 2
+    text = shown(at)
+    assert "bad.csv" in text and "test file of 2 examples" in text
+    outcomes = [unescape(e.value) for e in (*at.success, *at.info)]
+    assert any("F1" in o and "2 test texts" in o for o in outcomes), outcomes
 
 
 # ----------------------------------------------------------------------------- playground

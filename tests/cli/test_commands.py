@@ -258,8 +258,8 @@ def test_evaluate_scores_the_base_model_beside_the_run_and_keeps_the_result(
     assert summary.name == "test.csv" and summary.n == len(data.train)
     assert summary.f1 == evaluation["f1"] and summary.base_f1 == base["f1"]
 
-    code, out, _ = run_cli(capsys, "evaluate", run_id, str(test_csv), "--runs-dir", str(runs))
-    assert code == 0
+    code, out, err = run_cli(capsys, "evaluate", run_id, str(test_csv), "--runs-dir", str(runs))
+    assert code == 0 and err.startswith("Reused the evaluation of these rows kept on ")
     lines = out.splitlines()
     assert lines[0].startswith(f"test file test.csv: {len(data.train)} rows, 3 labels")
     assert lines[1].split() == ["finetuned", "base", "model", "gain"]
@@ -268,17 +268,71 @@ def test_evaluate_scores_the_base_model_beside_the_run_and_keeps_the_result(
     assert len(run_copy.store.get(run_id).tests) == 1  # the same file is kept once
 
 
-def test_evaluate_refuses_labels_the_model_never_saw(completed_run, capsys, tmp_path):
-    runs, run_id = completed_run.root, completed_run.run_id
-    test_csv = _write(
-        tmp_path / "test.csv", [("a spicy curry", "food"), ("a yacht race", "sailing")]
+def test_evaluate_scores_labels_the_run_never_learnt_as_errors_or_skips_them(
+    run_copy, capsys, tmp_path
+):
+    runs, run_id = run_copy.root, run_copy.run_id
+    rows = [
+        ("a spicy curry", "food"),
+        ("a yacht race", "sailing"),
+        ("the laptop overheats", "tech"),
+        ("rowing at dawn", "rowing"),
+        ("a regatta in the wind", "sailing"),
+    ]
+    test_csv = _write(tmp_path / "test.csv", rows)
+    code, out, err = run_cli(capsys, "evaluate", run_id, str(test_csv), "--runs-dir", str(runs))
+    assert code == 0 and err == ""
+    lines = out.splitlines()
+    # Said before the scores, briefly; the file is scored anyway.
+    assert lines[0] == (
+        "2 labels the run never learnt: 'rowing' (1 row), 'sailing' (2 rows); their rows count "
+        "as errors (--unseen skip leaves them out)"
     )
-    code, _, err = run_cli(capsys, "evaluate", run_id, str(test_csv), "--runs-dir", str(runs))
-    assert code == 2
+    assert lines[1].startswith("test file test.csv: 5 rows, 5 labels")
+    assert "(never learnt)" in out
+
+    skip = ("--unseen", "skip", "--runs-dir", str(runs))
+    code, out, err = run_cli(capsys, "evaluate", run_id, str(test_csv), *skip, "--json")
+    evaluation = json.loads(out)
+    assert code == 0 and err == ""
+    assert evaluation["unseen_labels"] == ["rowing", "sailing"] and evaluation["skipped"] == 3
+    assert evaluation["n"] == 2 and evaluation["labels"] == ["food", "sport", "tech"]
+    assert evaluation["base_model"]["n"] == 2 and evaluation["reused"] is False
+
+    code, out, _ = run_cli(capsys, "evaluate", run_id, str(test_csv), *skip)
+    assert code == 0 and out.splitlines()[0] == (
+        "2 labels the run never learnt: 'rowing' (1 row), 'sailing' (2 rows); their 3 rows are "
+        "left out (--unseen count scores them as errors)"
+    )
+    # Both choices are kept with the run, each once.
+    assert len(run_copy.store.get(run_id).tests) == 2
+
+    code, out, err = run_cli(
+        capsys, "evaluate", run_id, str(test_csv), "--runs-dir", str(runs), "--json"
+    )
+    evaluation = json.loads(out)
+    assert evaluation["unseen_labels"] == ["rowing", "sailing"] and evaluation["skipped"] == 0
+    assert evaluation["n"] == 5 and evaluation["labels"][3:] == ["rowing", "sailing"]
+    assert evaluation["reused"] is True and err.startswith("Reused the evaluation of these rows")
+
+
+def test_evaluate_reads_a_first_row_of_column_names_as_the_header(run_copy, capsys, tmp_path):
+    runs, run_id = run_copy.root, run_copy.run_id
+    rows = [("a spicy curry", "food"), ("the striker scored", "sport"), ("a new phone", "tech")]
+    named = _write(tmp_path / "named.csv", [("text", "label"), *rows])
+    code, out, err = run_cli(
+        capsys, "evaluate", run_id, str(named), "--runs-dir", str(runs), "--json"
+    )
+    assert code == 0 and json.loads(out)["n"] == 3
     assert err == (
-        "error: row 2: label 'sailing' was not in the training data "
-        "(the model knows food, sport, tech)\n"
+        "warning: row 1 looks like column names ('text', 'label'), so it was read as the header\n"
     )
+    # The same rows without the header line: the kept result, not a second scoring.
+    plain = _write(tmp_path / "plain.csv", rows)
+    code, out, err = run_cli(capsys, "evaluate", run_id, str(plain), "--runs-dir", str(runs))
+    assert code == 0 and "3 rows, 3 labels" in out
+    assert err.startswith("Reused the evaluation of these rows kept on ")
+    assert len(run_copy.store.get(run_id).tests) == 1
 
 
 def test_train_help_offers_every_setting_with_its_default(capsys):

@@ -77,6 +77,22 @@ def test_a_workbooks_header_row_is_found_below_its_merged_title():
     )
 
 
+def test_header_infer_reads_a_first_row_of_column_names_as_the_header_and_says_so():
+    table = read_table(xlsx_workbook(**REVIEWS_BOOK), name="reviews.xlsx", header="infer")
+    assert table.header and table.columns == ("text", "label")
+    assert table.notes == (
+        "sheet 'Reviews', row 2 looks like column names ('text', 'label'), so it was read as "
+        "the header",
+    )
+    wide = b"id,message,intent\n1,where is my parcel,delivery\n2,cancel it,cancel\n"
+    wide += b"3,refund please,cancel\n"
+    assert read_table(wide, name="t.csv", header="infer").columns == ("id", "message", "intent")
+    # A first row that is an example stays one.
+    plain = b"where is my parcel,delivery\ncancel it,cancel\nrefund please,cancel\n"
+    table = read_table(plain, name="t.csv", header="infer")
+    assert not table.header and len(table) == 3 and table.notes == ()
+
+
 def test_a_formula_no_program_has_calculated_reads_as_an_empty_text():
     # openpyxl writes no result for a formula: the cell is empty until a spreadsheet program
     # saves the file, and the review flags the row as an empty text.

@@ -14,8 +14,9 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from core.batch.job import InputSummary, Scorer
 from core.batch.parts import BatchError, PartStore
+from core.batch.reading import InputSummary
+from core.batch.scoring import Scorer
 from core.errors import EmbedtuneError
 from core.io import file_head, sniff_encoding
 from core.runs.resolve import ModelRef

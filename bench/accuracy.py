@@ -28,7 +28,8 @@ import numpy as np  # noqa: E402
 
 from bench.machine import meta  # noqa: E402
 from core.config import TrainConfig  # noqa: E402
-from core.data.labeled import LabeledTexts, read_labeled_csv, split  # noqa: E402
+from core.data.files import read_labeled_csv  # noqa: E402
+from core.data.labeled import LabeledTexts, split  # noqa: E402
 from core.env import set_offline_env  # noqa: E402
 from core.train.metrics import compute_metrics  # noqa: E402
 

@@ -46,7 +46,8 @@ import numpy as np  # noqa: E402
 
 from bench.accuracy import DATA, DATASETS, MAX_TEST, score, stratified_sample  # noqa: E402
 from bench.machine import meta  # noqa: E402
-from core.data.labeled import read_labeled_csv, split  # noqa: E402
+from core.data.files import read_labeled_csv  # noqa: E402
+from core.data.labeled import split  # noqa: E402
 
 CACHE = Path("bench/out/head-cache")
 CS = (1.0, 4.0, 10.0, 30.0, 100.0)

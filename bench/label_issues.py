@@ -28,7 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 
 from bench.accuracy import DATA, DATASETS, MAX_TEST, run_embedtune, stratified_sample  # noqa: E402
-from core.data.labeled import LabeledTexts, read_labeled_csv  # noqa: E402
+from core.data.files import read_labeled_csv  # noqa: E402
+from core.data.labeled import LabeledTexts  # noqa: E402
 from core.quality.label_issues import find_label_issues, near_duplicates  # noqa: E402
 
 OUT = Path("bench/out/label_issues.jsonl")

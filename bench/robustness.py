@@ -50,7 +50,7 @@ def _rss_mb() -> float:
 
 
 def run_case(name: str) -> dict:
-    from core.data.labeled import read_labeled_csv
+    from core.data.files import read_labeled_csv
     from core.model.catalogue import load_tokenizer
     from core.quality.prepare import review_for_model
 

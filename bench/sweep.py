@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.accuracy import DATA, DATASETS, MAX_TEST, stratified_sample  # noqa: E402
 from bench.speed import StepClock  # noqa: E402
-from core.data.labeled import read_labeled_csv  # noqa: E402
+from core.data.files import read_labeled_csv  # noqa: E402
 from core.env import set_offline_env  # noqa: E402
 
 set_offline_env()

@@ -28,7 +28,7 @@ from core.errors import (  # noqa: E402
 _API = {
     "read_labeled": "core.data.files",
     "read_table": "core.data.files",
-    "read_labeled_csv": "core.data.labeled",
+    "read_labeled_csv": "core.data.files",
     "LabeledTexts": "core.data.labeled",
     "DataSet": "core.data.labeled",
     "split": "core.data.labeled",

@@ -19,7 +19,7 @@ UNSAFE = {
 def test_the_server_configuration_defaults_to_the_safe_one():
     import tomllib
 
-    from core.data.labeled import MAX_FILE_BYTES
+    from core.data.files import MAX_FILE_BYTES
 
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
     server = config["server"]

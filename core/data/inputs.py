@@ -6,8 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.data.files import read_table
-from core.data.labeled import MAX_FILE_BYTES
+from core.data.files import MAX_FILE_BYTES, read_table
 from core.errors import DataError
 
 MAX_TEXTS = 5000

@@ -1,12 +1,10 @@
 """LabeledTexts (texts, labels and the row of each in the user's file), DataSet, and the split
-into training and validation sets. Files of every format are read in core.data.files;
-`read_labeled_csv` here reads CSV/TSV only."""
+into training and validation sets. Files of every format are read in core.data.files."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -15,9 +13,6 @@ from fractions import Fraction
 
 from core.errors import DataError
 from core.records import Record
-
-MAX_FILE_BYTES = 200 * 1024 * 1024
-"""Largest data file the readers accept (core.data.files): the whole file is held in memory."""
 
 _INT_LABEL = re.compile(r"[+-]?\d+")
 _ROWS_SHOWN = 5
@@ -151,26 +146,6 @@ class LabeledTexts(Record):
             rows=tuple(range(1, len(items) + 1)),
             name=name,
         )
-
-
-def read_labeled_csv(
-    source: str | os.PathLike[str] | bytes,
-    *,
-    header: bool = False,
-    name: str | None = None,
-    max_bytes: int = MAX_FILE_BYTES,
-) -> LabeledTexts:
-    """Read a two-column (text, label) CSV or TSV file, from a path or the file's bytes, as CSV
-    whatever its bytes are (`core.data.files.read_labeled` reads every format).
-
-    Labels stay strings; texts and labels are stripped of surrounding whitespace. Rows with an
-    empty text or label are kept (the review flags them); rows with nothing in them are skipped.
-    Row numbers are the physical line where each record starts, counting a header line.
-    """
-    from core.data.files import read_table  # files.py builds on LabeledTexts, defined here
-
-    table = read_table(source, header=header, name=name, max_bytes=max_bytes, csv_only=True)
-    return table.labeled()
 
 
 # ----------------------------------------------------------------------------- DataSet and split

@@ -1,14 +1,23 @@
 """A file's cells as read (Table) and, with the text and label columns chosen, LabeledTexts: the
-column choice, the header-row rule and the row-precise errors every format shares."""
+column choice and the row-precise errors every format shares (the header-row rule:
+core.data.header)."""
 
 from __future__ import annotations
 
 import itertools
 import re
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from core.data.cells import Nested, quoted
+from core.data.header import (
+    LABEL_WORDS,
+    NUMBER,
+    TEXT_WORDS,
+    HeaderRowError,
+    names_in_first_row,
+    reject_undeclared_header,
+)
 from core.data.labeled import LabeledTexts
 from core.errors import DataError
 
@@ -16,20 +25,6 @@ TEXT_FORMATS = ("csv", "tsv")  # row and column as the user wrote them; no names
 JSON_FORMATS = ("jsonl", "json")
 RECORD_EXAMPLE = '{"text": ..., "label": ...}'
 
-# A first row is only called a header when its label is one of these words (or its text is one of
-# the text words) AND that label occurs nowhere else: real labels repeat, header cells do not.
-# The same words find the text and label columns among named ones ("sentence", "sentiment").
-_HEADER_LABEL_WORDS = frozenset(
-    "label labels class classes category categories target y sentiment intent tag tags topic "
-    "label_name class_name".split()
-)
-_HEADER_TEXT_WORDS = frozenset(
-    "text texts sentence sentences review reviews message messages content document documents "
-    "utterance utterances query question comment tweet body input x".split()
-)
-
-_HEADER_WORDS = _HEADER_LABEL_WORDS | _HEADER_TEXT_WORDS
-_NUMBER = re.compile(r"[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?%?")
 # Never a label column by default: dates and times, as the readers write them or as typed.
 _DATE = re.compile(
     r"\d{4}-\d{1,2}-\d{1,2}([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?|\d{1,2}[./-]\d{1,2}[./-]\d{2,4}"
@@ -37,34 +32,6 @@ _DATE = re.compile(
 )
 SCAN_ROWS = 1000
 """Rows the column choice reads: a million-row file is chosen for as fast as a small one."""
-
-
-class Nested(str):
-    """A cell holding a list, an object or binary data (JSON, Parquet): shown in a preview as
-    "[3 items]", never read as a text or a label. `kind` names it in messages ("a list")."""
-
-    kind: str
-    items: tuple[str, ...] | None  # a list of names or numbers: its items (multi-label labels)
-
-    def __new__(cls, shown: str, kind: str, items: tuple[str, ...] | None = None) -> Nested:
-        cell = super().__new__(cls, shown)
-        cell.kind = kind
-        cell.items = items
-        return cell
-
-    def __getnewargs__(self) -> tuple[str, str, tuple[str, ...] | None]:  # type: ignore[override]
-        return str(self), self.kind, self.items  # so that a cached Table can be pickled
-
-
-class HeaderRowError(DataError):
-    """The first row looks like column names while the file is read without a header."""
-
-    def __init__(self, where: str, text: str, label: str) -> None:
-        super().__init__(
-            f"{where} looks like a header ({text!r}, {label!r}): "
-            "use the header option (--header) or remove it"
-        )
-        self.where, self.text, self.label = where, text, label
 
 
 # ----------------------------------------------------------------------------- the Table
@@ -94,6 +61,10 @@ class Table:
 
     def __len__(self) -> int:
         return len(self.cells)
+
+    def with_note(self, note: str) -> Table:
+        """This table with one more thing the user should know about how it was read."""
+        return replace(self, notes=(*self.notes, note))
 
     @property
     def choose_columns(self) -> bool:
@@ -132,8 +103,8 @@ class Table:
         folded = [name.casefold() for name in self.columns]
         if "text" in folded and "label" in folded:
             return folded.index("text"), folded.index("label")
-        texts = [i for i, name in enumerate(folded) if name in _HEADER_TEXT_WORDS]
-        labels = [i for i, name in enumerate(folded) if name in _HEADER_LABEL_WORDS]
+        texts = [i for i, name in enumerate(folded) if name in TEXT_WORDS]
+        labels = [i for i, name in enumerate(folded) if name in LABEL_WORDS]
         if len(texts) == 1 and len(labels) == 1 and texts != labels:
             return texts[0], labels[0]
         if len(self.columns) == 2:  # the one named for its role, else text first
@@ -152,8 +123,8 @@ class Table:
         pair = self.default_columns()
         if pair is not None or len(self.columns) < 2:
             return pair or (0, 0)
-        ti = self._other(None, None, _HEADER_TEXT_WORDS)
-        li = self._other(ti, None, _HEADER_LABEL_WORDS)
+        ti = self._other(None, None, TEXT_WORDS)
+        li = self._other(ti, None, LABEL_WORDS)
         if ti is None:
             ti = self._longest_texts(exclude=li)
         if li is None:
@@ -188,8 +159,8 @@ class Table:
             raise DataError(self._empty_message())
         counts = Counter(labels)
         if not self.named and self.format in (*TEXT_FORMATS, "xlsx"):
-            _reject_undeclared_header(self.where(rows[0]), texts[0], labels[0], counts)
-            if len(self.columns) > 2 and self._names_in_first_row():
+            reject_undeclared_header(self.where(rows[0]), texts[0], labels[0], counts)
+            if len(self.columns) > 2 and names_in_first_row(self.cells):
                 raise HeaderRowError(self.where(self.rows[0]), texts[0], labels[0])
         distinct = [value for value in counts if value != ""]
         if not distinct:
@@ -228,7 +199,7 @@ class Table:
         if pair is not None:
             return ti, pair[1] if pair[0] == ti else None
         if suggested is not None and suggested[0] == ti:
-            named = self.columns[suggested[1]].casefold() in _HEADER_LABEL_WORDS
+            named = self.columns[suggested[1]].casefold() in LABEL_WORDS
             return ti, suggested[1] if named else None
         return ti, None
 
@@ -240,7 +211,7 @@ class Table:
         texts = tuple(self._cell(row, cells, ti) for row, cells in zip(self.rows, self.cells))
         if li is None:
             return texts, None
-        if self.named and self.columns[li].casefold() not in _HEADER_LABEL_WORDS:
+        if self.named and self.columns[li].casefold() not in LABEL_WORDS:
             return texts, None  # ("id", "text"): an id is no label
         if self.format in TEXT_FORMATS and any(len(cells) != 2 for cells in self.cells):
             return texts, None
@@ -292,9 +263,9 @@ class Table:
         ti = self.column(text) if text is not None else None
         li = self.column(label) if label is not None else None
         if ti is None:
-            ti = self._other(li, pair[0] if pair else None, _HEADER_TEXT_WORDS)
+            ti = self._other(li, pair[0] if pair else None, TEXT_WORDS)
         if li is None:
-            li = self._other(ti, pair[1] if pair else None, _HEADER_LABEL_WORDS)
+            li = self._other(ti, pair[1] if pair else None, LABEL_WORDS)
         if ti is None or li is None:
             missing = "text" if ti is None else "label"
             raise DataError(f"choose the {missing} {self._field} too: {quoted(self.columns)}")
@@ -310,24 +281,10 @@ class Table:
         column names (before any other complaint about its columns: --header is the fix)."""
         if self.named or self.format not in (*TEXT_FORMATS, "xlsx") or len(self.columns) <= 2:
             return
-        if self._names_in_first_row():
+        if names_in_first_row(self.cells):
             first = [(cell or "").strip() for cell in self.cells[0]]
             ti, li = (min(i, len(first) - 1) for i in self.suggested_columns())
             raise HeaderRowError(self.where(self.rows[0]), first[ti], first[li])
-
-    def _names_in_first_row(self) -> bool:
-        """Whether the first row of a wide table reads as column names: no number in it, one of
-        the usual text or label names, and none of its cells seen again in its column."""
-        first = [value.strip() if value else "" for value in self.cells[0]]
-        if any(_NUMBER.fullmatch(value) for value in first if value):
-            return False
-        if not any(value.casefold() in _HEADER_WORDS for value in first):
-            return False
-        return not any(
-            value and column < len(cells) and (cells[column] or "").strip() == value
-            for cells in self.cells[1:]
-            for column, value in enumerate(first)
-        )
 
     def _other(self, chosen: int | None, default: int | None, words: frozenset[str]) -> int | None:
         """The column not chosen: the default if it is another, else the only other column, else
@@ -355,7 +312,7 @@ class Table:
         amount is never the text); the leftmost of equals."""
 
         def length(column: int) -> float:
-            values = [v for v in self._scanned(column) if not _NUMBER.fullmatch(v)]
+            values = [v for v in self._scanned(column) if not NUMBER.fullmatch(v)]
             return sum(map(len, values)) / len(values) if values else 0.0
 
         others = [i for i in range(len(self.columns)) if i != exclude]
@@ -422,19 +379,3 @@ class Table:
                 f"{value.kind}, not a text: choose another {self._field}"
             )
         return value.strip()
-
-
-def quoted(names: Sequence[str]) -> str:
-    """'a', 'b' for messages."""
-    return ", ".join(repr(name) for name in names)
-
-
-def _reject_undeclared_header(where: str, text: str, label: str, counts: Counter[str]) -> None:
-    """Raise if the first record looks like column names while the file has no header."""
-    if counts[label] != 1:
-        return  # the first label is a real class elsewhere in the file
-    label_word = label.lower() in _HEADER_LABEL_WORDS
-    text_word = text.lower() in _HEADER_TEXT_WORDS
-    others_repeat = all(n >= 2 for other, n in counts.items() if other != label)
-    if label_word or (text_word and others_repeat):
-        raise HeaderRowError(where, text, label)

@@ -11,15 +11,14 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from core.data.files import MAX_FILE_BYTES, read_labeled_csv
 from core.data.labeled import (
-    MAX_FILE_BYTES,
     DataSet,
     LabeledTexts,
     TrainingData,
     check_trainable,
     describe_rows,
     make_dataset,
-    read_labeled_csv,
     requested_valid_rows,
     sort_labels,
     split,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import tracemalloc
 
-from core.data.labeled import LabeledTexts, read_labeled_csv
+from core.data.files import read_labeled_csv
+from core.data.labeled import LabeledTexts
 
 
 def test_100k_rows_and_100k_character_texts_are_read_and_reviewed_in_bounded_memory():

@@ -16,6 +16,7 @@ from core.data.multilabel import labeled_multi
 from core.data.table import HeaderRowError, Table
 from core.errors import EmbedtuneError
 from core.io import encoding_warning
+from core.quality.checks import RARE_LABEL_EXAMPLES
 from core.quality.label_issues import (
     CHOICES,
     LabelIssues,
@@ -24,7 +25,7 @@ from core.quality.label_issues import (
     find_label_issues,
 )
 from core.quality.prepare import prepare_data, review_for_model
-from core.quality.review import DROP_KINDS, RARE_LABEL_EXAMPLES, Review, droppable_rows
+from core.quality.review import DROP_KINDS, Review, droppable_rows
 from core.runs.datasets import SavedData
 from ui import charts, loaders, state
 from ui.multilabel import draw_stats, multilabel_options

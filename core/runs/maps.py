@@ -71,6 +71,9 @@ def build_run_map(store: RunStore, run_id: str) -> ComparisonMaps | None:
         valid = dataset.valid
         texts = valid.texts[:MAX_TEXTS]
         kept_rows = _validation_predictions(record, len(valid))
+        truth = None
+        if kept_rows and valid.multi_label and record.final is not None:
+            truth = record.final.y_true[:MAX_TEXTS]  # label cells, compared whole
         maps = compare_maps(
             load_embedder(record.config.base_model),
             load_run(run_id, store),
@@ -80,7 +83,7 @@ def build_run_map(store: RunStore, run_id: str) -> ComparisonMaps | None:
             config=record.config,
             predicted=kept_rows and (kept_rows[0][:MAX_TEXTS], kept_rows[1][:MAX_TEXTS]),
             scored_by=SCORED_ON_VALIDATION if kept_rows else SCORED_BY_SERVED_HEAD,
-            truth=record.final.y_true[:MAX_TEXTS] if kept_rows and valid.multi_label else None,
+            truth=truth,
         )
         atomic_write_text(map_path(store, run_id), json.dumps(maps.to_dict()))
         return maps

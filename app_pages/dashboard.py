@@ -34,12 +34,21 @@ COLUMNS = ["status", "run", "data", "labels", "best F1", "test F1", "duration", 
 COLUMNS += ["base model", "rows", "created", "id"]
 
 
+def score(value: float | None, run: RunRecord | None = None) -> str:
+    """A score for the table as text: '0.855'; 'running' while the run has none yet; '—' when
+    it has none (never 'None')."""
+    if value is not None:
+        return f"{value:.3f}"
+    return "running" if run is not None and run.active else "—"
+
+
 def table(runs: list[RunRecord | BrokenRun], store: RunStore) -> pd.DataFrame:
     """One row per run: what a user scans for first, then the details."""
     rows = []
     for run in runs:
         if isinstance(run, BrokenRun):
-            rows.append({"run": run.id, "id": run.id, "status": status_text("broken")})
+            blank = dict.fromkeys(COLUMNS, "") | {"labels": None, "best F1": "—", "test F1": "—"}
+            rows.append(blank | {"run": run.id, "id": run.id, "status": status_text("broken")})
             continue
         rows.append(
             {
@@ -47,8 +56,8 @@ def table(runs: list[RunRecord | BrokenRun], store: RunStore) -> pd.DataFrame:
                 "run": run.title,
                 "data": run.data.get("train_name") or "",
                 "labels": len(run.data.get("classes", [])),
-                "best F1": run.best_f1,
-                "test F1": run.tests[0].f1 if run.tests else None,
+                "best F1": score(run.best_f1, run),
+                "test F1": score(run.tests[0].f1 if run.tests else None),
                 "duration": fmt_duration(run.duration_s),
                 "progress": progress_text(run, store, brief=True) if run.active else "",
                 "base model": run.config.base_model,
@@ -66,11 +75,9 @@ COLUMN_CONFIG = {
     "run": st.column_config.TextColumn("run", width=170, help="its name, else its id"),
     "data": st.column_config.TextColumn("data", width=130),
     "labels": st.column_config.NumberColumn("labels", width=55),
-    "best F1": st.column_config.NumberColumn(
-        "best F1", format="%.3f", width=65, help="on the validation split"
-    ),
-    "test F1": st.column_config.NumberColumn(
-        "test F1", format="%.3f", width=65, help="on the newest test file scored"
+    "best F1": st.column_config.TextColumn("best F1", width=65, help="on the validation split"),
+    "test F1": st.column_config.TextColumn(
+        "test F1", width=65, help="on the newest test file scored"
     ),
     "duration": st.column_config.TextColumn("duration", width=80),
     "progress": st.column_config.TextColumn("progress", width=300),

@@ -19,6 +19,7 @@ from core.train.metrics import FEW_EXAMPLES, HEADLINE, METRIC_TITLES, Evaluation
 from core.train.multilabel import METRIC_TITLES as MULTILABEL_TITLES
 from core.train.outcome import fmt_interval, judge
 from ui import charts, state
+from ui.many_labels import MANY_LABELS, confused_pairs, matrix_labels, per_label_table
 from ui.widgets import (
     PLAYGROUND_PAGE,
     TRAIN_PAGE,
@@ -36,6 +37,11 @@ from ui.widgets import (
 
 REFRESH_S = 3.0
 ERRORS_SHOWN = 500
+PAIRS_SHOWN = 15
+# Up to this many labels the two confusion matrices fit side by side with their counts apart.
+SIDE_BY_SIDE = 12
+# The errors table's columns: the short ones first, so the confidence is on screen at 1,400 px.
+ERROR_COLUMNS = ["row", "true label", "predicted label", "confidence", "text"]
 
 
 def scope(evaluation: Evaluation, where: str) -> str:
@@ -118,47 +124,83 @@ def curves(record: RunRecord) -> None:
 
 
 def per_label(final: Evaluation, baseline: Evaluation | None) -> None:
-    base = {c.label: c for c in baseline.per_class} if baseline else {}
-    rows = []
-    for c in final.per_class:
-        b = base.get(c.label)
-        rows.append(
-            {
-                "label": c.label,
-                "precision": c.precision,
-                "recall": c.recall,
-                "F1": c.f1,
-                "baseline F1": b.f1 if b else None,
-                "gain": c.f1 - b.f1 if b else None,
-                "support": c.support,
-                "note": f"fewer than {FEW_EXAMPLES} examples" if c.support < FEW_EXAMPLES else "",
-            }
-        )
-    columns = ["label", "precision", "recall", "F1", "baseline F1", "gain", "support", "note"]
+    st.markdown(f"**Per label** ({len(final.per_class)} labels, worst F1 first)")
     number = st.column_config.NumberColumn
     st.dataframe(
-        pd.DataFrame(rows, columns=columns),
+        per_label_table(final, baseline),
         hide_index=True,
         column_config={
+            "label": st.column_config.TextColumn("label", width="medium"),
             "precision": number(format="%.3f"),
             "recall": number(format="%.3f"),
             "F1": number(format="%.3f"),
             "baseline F1": number(format="%.3f"),
             "gain": number(format="%+.3f"),
+            "support": number(help="texts of this label in the evaluation"),
         },
     )
 
 
+def confusion_charts(final: Evaluation, baseline: Evaluation | None, labels=None) -> None:
+    """The finetuned and base model's matrices: side by side when small, else one above the
+    other so that every column keeps room for its count."""
+    drawn = [charts.confusion_matrix(final, "Finetuned", labels)]
+    if baseline is not None:
+        drawn.append(charts.confusion_matrix(baseline, "Base model", labels))
+    shown = len(labels if labels is not None else final.labels)
+    columns = st.columns(2) if shown <= SIDE_BY_SIDE else [st.container(), st.container()]
+    for column, chart in zip(columns, drawn, strict=False):
+        with column:
+            st.altair_chart(chart, width="stretch")
+
+
+def confusions(final: Evaluation, baseline: Evaluation | None, where: str) -> None:
+    """Too many labels for one readable matrix: the most-confused pairs as a table, and the
+    matrix of the labels in the worst confusions."""
+    pairs = confused_pairs(final, baseline)
+    errors = int(pairs["texts"].sum())
+    st.markdown(
+        f"**Most confused labels** ({where}; {errors} of {final.n} texts in "
+        f"{len(pairs)} pairs of labels)"
+    )
+    if pairs.empty:
+        st.caption("None: every text got its label.")
+        return
+    st.dataframe(
+        pairs.head(PAIRS_SHOWN),
+        hide_index=True,
+        column_config={
+            "true label": st.column_config.TextColumn("true label", width="medium"),
+            "predicted as": st.column_config.TextColumn("predicted as", width="medium"),
+            "texts": st.column_config.NumberColumn(
+                "texts", help="texts of the true label predicted as the other"
+            ),
+            "share of the label's texts": st.column_config.ProgressColumn(
+                "share of the label's texts", format="percent", min_value=0.0, max_value=1.0
+            ),
+            "base model": st.column_config.NumberColumn(
+                "base model", help="the same confusion by the base model, on the same texts"
+            ),
+        },
+    )
+    if len(pairs) > PAIRS_SHOWN:
+        st.caption(f"The {PAIRS_SHOWN} largest of {len(pairs)} pairs; the errors table has all.")
+    labels = matrix_labels(final)
+    st.markdown(
+        f"**Confusion matrix of the {len(labels)} labels in the worst confusions** "
+        f"(of {len(final.labels)}; rows: true label, columns: predicted; colour: share of all "
+        "the label's texts, so a row's cells need not add up to 100 %)"
+    )
+    confusion_charts(final, baseline, labels)
+
+
 def matrices(final: Evaluation, baseline: Evaluation | None, where: str) -> None:
     if final.confusion_matrix:  # none for multi-label runs: each label is its own yes / no
-        st.markdown(f"**Confusion matrix** ({where}; rows: true label, columns: predicted)")
-        left, right = st.columns(2)
-        with left:
-            st.altair_chart(charts.confusion_matrix(final, "Finetuned"), width="stretch")
-        if baseline is not None:
-            with right:
-                st.altair_chart(charts.confusion_matrix(baseline, "Base model"), width="stretch")
-    st.markdown("**Per label**")
+        if len(final.labels) > MANY_LABELS:
+            confusions(final, baseline, where)
+        else:
+            st.markdown(f"**Confusion matrix** ({where}; rows: true label, columns: predicted)")
+            confusion_charts(final, baseline)
     per_label(final, baseline)
 
 
@@ -171,6 +213,7 @@ def errors(evaluation: Evaluation, texts, rows, key: str, where: str) -> None:
         return
     frame = pd.DataFrame([m.to_dict() for m in found])
     frame = frame.rename(columns={"label": "true label", "predicted": "predicted label"})
+    frame = frame[ERROR_COLUMNS]
     c1, c2 = st.columns([3, 1])
     labels = sorted(set(frame["true label"]) | set(frame["predicted label"]))
     chosen = c1.multiselect(
@@ -192,10 +235,12 @@ def errors(evaluation: Evaluation, texts, rows, key: str, where: str) -> None:
         hide_index=True,
         column_config={
             "row": st.column_config.NumberColumn("row", width="small"),
-            "text": st.column_config.TextColumn("text", width="large"),
+            "true label": st.column_config.TextColumn("true label", width="medium"),
+            "predicted label": st.column_config.TextColumn("predicted label", width="medium"),
             "confidence": st.column_config.ProgressColumn(
-                "confidence", format="%.2f", min_value=0.0, max_value=1.0
+                "confidence", format="%.2f", min_value=0.0, max_value=1.0, width="small"
             ),
+            "text": st.column_config.TextColumn("text", width="large"),
         },
     )
     if len(frame) > ERRORS_SHOWN:

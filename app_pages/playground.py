@@ -20,6 +20,7 @@ from core.runs.maps import build_quietly, load_run_map, map_in_progress
 from core.runs.store import RunRecord
 from core.serve.wire import MAX_INPUTS, classify_response, classify_snippets
 from ui import charts, loaders, state
+from ui.many_labels import MANY_LABELS, MAP_COLOURS, top_labels
 from ui.multilabel import label_chips
 from ui.widgets import TRAIN_PAGE, md, run_title, show_error
 
@@ -222,8 +223,12 @@ def classify_tab(record: RunRecord | None, backend: str = "torch") -> None:
         )
         st.page_link(TRAIN_PAGE, label="Go to the Train page", icon=":material/arrow_forward:")
         return
-    labels = ", ".join(record.data.get("classes", []))
-    st.caption(f"Labels of this model: {md(labels)}")
+    classes = record.data.get("classes", [])
+    if len(classes) <= MANY_LABELS:
+        st.caption(f"Labels of this model: {md(', '.join(classes))}")
+    else:
+        with st.expander(f"The {len(classes)} labels of this model"):
+            st.caption(md(", ".join(classes)))
     given = input_texts("classify")
     if st.button("Classify", type="primary", key="classify", disabled=given is None):
         try:
@@ -317,7 +322,8 @@ def multilabel_results(results: list) -> None:
 
 def result_cards(results: list, describe: Callable[[int, dict], None], shown: str) -> None:
     """A card per text (the first RESULTS_SHOWN): the text as plain text and `describe`'s line
-    on the left, every label's confidence as a chart on the right."""
+    on the left; on the right the most confident labels as a chart (every label when there are
+    few) and, with many labels, all of them in an expander."""
     for i, result in enumerate(results[:RESULTS_SHOWN]):
         with st.container(border=True):
             left, right = st.columns([2, 3])
@@ -325,13 +331,35 @@ def result_cards(results: list, describe: Callable[[int, dict], None], shown: st
                 st.text(result["input"])
                 describe(i, result)
             with right:
+                every = result["labels"]
+                top = top_labels(every)
+                if len(top) < len(every):
+                    st.caption(f"The {len(top)} most confident of {len(every)} labels")
                 st.altair_chart(
-                    charts.confidences(result["labels"], result["prediction"]),
+                    charts.confidences(top, result["prediction"]),
                     width="stretch",
                     key=f"confidence_chart_{i}",
                 )
+                if len(top) < len(every):
+                    with st.expander(f"All {len(every)} labels"):
+                        all_confidences(every, i)
     if len(results) > RESULTS_SHOWN:
         st.caption(f"{shown} for the first {RESULTS_SHOWN} texts; the table has all.")
+
+
+def all_confidences(confidences: dict[str, float], i: int) -> None:
+    """Every label's confidence for one text, most confident first."""
+    ranked = top_labels(confidences, len(confidences))
+    st.dataframe(
+        pd.DataFrame({"label": list(ranked), "confidence": list(ranked.values())}),
+        hide_index=True,
+        key=f"all_confidences_{i}",
+        column_config={
+            "confidence": st.column_config.ProgressColumn(
+                "confidence", min_value=0.0, max_value=1.0, format="percent"
+            )
+        },
+    )
 
 
 def developer_view(run_id: str, body: dict) -> None:
@@ -421,7 +449,9 @@ def validation_map(record: RunRecord) -> None:
     if load_run_map(store, record.id) is None and not map_in_progress(store, record.id):
         threading.Thread(target=build_quietly, args=(store, record.id), daemon=True).start()
 
-    @st.fragment(run_every=MAP_POLL_S if load_run_map(store, record.id) is None else None)
+    waiting = load_run_map(store, record.id) is None
+
+    @st.fragment(run_every=MAP_POLL_S if waiting else None)
     def kept() -> None:
         maps = load_run_map(store, record.id)
         if maps is None:
@@ -432,9 +462,32 @@ def validation_map(record: RunRecord) -> None:
                 icon=":material/hourglass_top:",
             )
             return
+        if waiting:
+            # The map is ready: the page once more, so that the polling stops (a fragment
+            # redrawn every 2 s would reset the colour picker and spend the CPU training needs).
+            st.rerun(scope="app")
         draw_maps(maps, record)
 
     kept()
+
+
+def choose_highlight(labels, classes: list[str]) -> str | None:
+    """With more labels than the map has colours: the label to colour alone (None: the most
+    frequent ones), picked above both maps."""
+    present = [c for c in classes if c in set(labels or ())]
+    if len(present) <= MAP_COLOURS:
+        return None
+    frequent = f"The {MAP_COLOURS} labels with most texts"
+    choice = st.selectbox(
+        "Colour",
+        [frequent, *present],
+        key="map_highlight",
+        format_func=lambda c: c if c == frequent else f"Only {c}",
+        help=f"{len(present)} labels are more than colours can tell apart: the {MAP_COLOURS} "
+        "with most texts are coloured (the first in label order on ties) and the rest are grey, "
+        "or pick one label to colour alone. Hover a point for its label.",
+    )
+    return None if choice == frequent else choice
 
 
 def draw_maps(maps, record: RunRecord) -> None:
@@ -446,6 +499,7 @@ def draw_maps(maps, record: RunRecord) -> None:
     classes = list(record.data.get("classes", []))
     if maps.labels is not None:
         classes += [c for c in dict.fromkeys(maps.labels) if c not in classes]
+    highlight = choose_highlight(maps.labels, classes)
     left, right = st.columns(2, gap="large")
     for column, which, title, predicted in (
         (left, "base", f"Base model ({record.config.base_model})", maps.base_predicted),
@@ -453,7 +507,7 @@ def draw_maps(maps, record: RunRecord) -> None:
     ):
         with column:
             rows = maps.rows(which)
-            st.altair_chart(charts.embedding_map(rows, title, classes), width="stretch")
+            st.altair_chart(charts.embedding_map(rows, title, classes, highlight), width="stretch")
             if maps.labels is not None and predicted is not None:
                 wrong = sum(1 for row in rows if row["correct"] is False)
                 st.caption(f"{wrong} of {len(rows)} texts misclassified")

@@ -203,27 +203,39 @@ def start(config: TrainConfig, dataset) -> None:
     st.rerun()  # the sidebar shows the new run
 
 
+def scores(record: RunRecord) -> None:
+    """The four headline scores with their gain over the base model: while the run trains,
+    its latest validation step; once it has ended, the final evaluation of the model it kept
+    (the figures the outcome message and the Metrics page give; the last step's can differ,
+    e.g. when an earlier checkpoint was kept or the head refitted)."""
+    latest = record.history[-1] if record.history else None
+    if not record.active and record.final is not None:
+        m = record.final.metrics.to_dict()
+        base = record.baseline.metrics.to_dict() if record.baseline is not None else None
+        st.caption("Final validation scores of the model this run kept")
+    elif latest is not None:
+        m, at_start = latest["metrics"], latest["step"] == 0
+        base = None if at_start else record.history[0]["metrics"]
+        where = "baseline (base model)" if at_start else f"step {latest['step']}"
+        st.caption(f"Latest validation scores: {where}")
+    else:
+        return
+    # A multi-label run's accuracy is Hamming accuracy, its F1 micro-averaged.
+    titles = MULTILABEL_TITLES if m.get("average") == "micro" else METRIC_TITLES
+    for col, name in zip(st.columns(4), HEADLINE, strict=True):
+        delta = None if base is None else f"{m[name] - base[name]:+.3f}"
+        col.metric(titles[name], f"{m[name]:.3f}", delta)
+
+
 def draw_run(record: RunRecord) -> None:
-    """Status, progress, latest validation scores and the Cancel button of one run."""
+    """Status, progress, validation scores and the Cancel button of one run."""
     st.markdown(run_heading(record))
     if record.active:
         st.progress(run_fraction(record), text=progress_text(record))
         if st.button("Cancel", key="cancel_run", icon=":material/stop_circle:"):
             state.store().request_cancel(record.id)
             st.toast("Cancelling: the run stops at its next step.")
-    latest = record.history[-1] if record.history else None
-    if latest is not None:
-        m = latest["metrics"]
-        base = record.history[0]["metrics"]
-        where = "baseline (base model)" if latest["step"] == 0 else f"step {latest['step']}"
-        st.caption(f"Latest validation scores: {where}")
-        cols = st.columns(4)
-        for col, name in zip(cols, HEADLINE, strict=True):
-            # A multi-label run's accuracy is Hamming accuracy, its F1 micro-averaged.
-            titles = MULTILABEL_TITLES if m.get("average") == "micro" else METRIC_TITLES
-            title = titles[name]
-            delta = None if latest["step"] == 0 else f"{m[name] - base[name]:+.3f}"
-            col.metric(title, f"{m[name]:.3f}", delta)
+    scores(record)
     if record.duration_s is not None:
         st.caption(
             f"Running for {fmt_duration(record.duration_s)}"

@@ -12,8 +12,18 @@ import pandas as pd
 
 from core.train.metrics import METRIC_TITLES, Evaluation
 from core.train.multilabel import METRIC_TITLES as MULTILABEL_TITLES
+from ui.many_labels import NO_LABEL, OTHER, colour_groups
 
 SHAPES = {"correct": "circle", "misclassified": "cross", "unlabelled": "circle"}
+# The map's colours: Tableau 10 for the coloured labels, grey for the rest, and one strong
+# colour for a highlighted label.
+PALETTE = (
+    "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
+    "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#2f2f8f",
+)  # fmt: skip
+GREY = "#cfd2da"
+NO_LABEL_GREY = "#8a8f99"
+HIGHLIGHT = "#d62728"
 
 
 def label_distribution(counts: dict[str, dict[str, int]]) -> alt.Chart:
@@ -134,61 +144,96 @@ def compare_history(curves: dict[str, Sequence[dict[str, Any]]], name: str) -> a
     )
 
 
-def confusion_matrix(evaluation: Evaluation, title: str) -> alt.LayerChart:
-    """Heatmap of true (rows) against predicted (columns) labels, with the counts written in."""
-    labels = list(evaluation.labels)
+def confusion_matrix(
+    evaluation: Evaluation, title: str, labels: Sequence[str] | None = None
+) -> alt.LayerChart:
+    """Heatmap of true (rows) against predicted (columns) labels, with the non-zero counts
+    written in; `labels` keeps only those rows and columns (a cell's share stays that of all
+    the true label's texts)."""
+    every = list(evaluation.labels)
+    shown = list(labels) if labels is not None else every
+    at = {label: i for i, label in enumerate(every)}
     rows = []
-    for i, truth in enumerate(labels):
+    for truth in shown:
+        i = at[truth]
         row = evaluation.confusion_matrix[i] if i < len(evaluation.confusion_matrix) else ()
         total = sum(row) or 1
-        for j, guess in enumerate(labels):
+        for guess in shown:
+            j = at[guess]
             count = int(row[j]) if j < len(row) else 0
             rows.append({"true": truth, "predicted": guess, "count": count, "share": count / total})
     frame = pd.DataFrame(rows, columns=["true", "predicted", "count", "share"])
+    few = len(shown) <= 4
     # Level names read best; from five labels on they are slanted so that every one shows.
-    axis = alt.Axis(labelLimit=160, labelAngle=0 if len(labels) <= 4 else -35)
+    axis = alt.Axis(labelLimit=160, labelAngle=0 if few else -50, labelOverlap=False)
     base = alt.Chart(frame).encode(
-        x=alt.X("predicted:N", sort=labels, title="predicted label", axis=axis),
-        y=alt.Y("true:N", sort=labels, title="true label", axis=alt.Axis(labelLimit=160)),
+        x=alt.X("predicted:N", sort=shown, title="predicted label", axis=axis),
+        y=alt.Y(
+            "true:N",
+            sort=shown,
+            title="true label",
+            axis=alt.Axis(labelLimit=160, labelOverlap=False),
+        ),
     )
-    rect = base.mark_rect(stroke="white", strokeWidth=2).encode(
+    rect = base.mark_rect(stroke="white", strokeWidth=1 if len(shown) > 8 else 2).encode(
         color=alt.Color(
             "share:Q",
             scale=alt.Scale(scheme="blues", domain=[0, 1]),
-            legend=alt.Legend(title="share of row", format=".0%"),
+            legend=alt.Legend(title="share of the label's texts", format=".0%", orient="bottom"),
         ),
         tooltip=["true:N", "predicted:N", "count:Q", alt.Tooltip("share:Q", format=".0%")],
     )
-    text = base.mark_text(fontSize=14, fontWeight="bold").encode(
-        text="count:Q",
-        color=alt.condition(alt.datum.share > 0.5, alt.value("white"), alt.value("#222")),
+    # Zeros left blank: with many labels a wall of 0s hides the few cells that matter.
+    text = (
+        base.mark_text(fontSize=14 if few else 11, fontWeight="bold")
+        .encode(
+            text="count:Q",
+            color=alt.condition(alt.datum.share > 0.5, alt.value("white"), alt.value("#222")),
+        )
+        .transform_filter(alt.datum.count > 0)
     )
     # A step per label: a fixed height is ignored for nominal axes in Streamlit.
-    return alt.layer(rect, text).properties(title=title, height=alt.Step(48))
+    step = 48 if few else 30 if len(shown) <= 12 else 24
+    return alt.layer(rect, text).properties(title=title, height=alt.Step(step))
 
 
-def confidences(labels: dict[str, float], prediction: str) -> alt.Chart:
-    """Horizontal bars of each label's confidence; the predicted label highlighted."""
+def confidences(labels: dict[str, float], prediction: str) -> alt.LayerChart:
+    """Horizontal bars of each given label's confidence, written at the bar's end; the
+    predicted label highlighted."""
     frame = pd.DataFrame(
         [{"label": k, "confidence": v, "predicted": k == prediction} for k, v in labels.items()],
         columns=["label", "confidence", "predicted"],
     )
-    order = list(frame.sort_values("confidence", ascending=False)["label"])
-    return (
-        alt.Chart(frame)
-        .mark_bar(cornerRadiusEnd=3)
-        .encode(
-            y=alt.Y("label:N", sort=order, title=None, axis=alt.Axis(labelLimit=200)),
-            x=alt.X(
-                "confidence:Q",
-                scale=alt.Scale(domain=[0, 1]),
-                axis=alt.Axis(format=".0%"),
-                title="confidence",
-            ),
-            color=alt.condition(alt.datum.predicted, alt.value("#4f46e5"), alt.value("#c7c9d9")),
-            tooltip=["label:N", alt.Tooltip("confidence:Q", format=".1%")],
-        )
+    order = list(frame.sort_values("confidence", ascending=False, kind="stable")["label"])
+    base = alt.Chart(frame).encode(
+        y=alt.Y("label:N", sort=order, title=None, axis=alt.Axis(labelLimit=200)),
+        x=alt.X(
+            "confidence:Q",
+            scale=alt.Scale(domain=[0, 1]),
+            axis=alt.Axis(format=".0%"),
+            title="confidence",
+        ),
+        tooltip=["label:N", alt.Tooltip("confidence:Q", format=".1%")],
     )
+    bars = base.mark_bar(cornerRadiusEnd=3).encode(
+        color=alt.condition(alt.datum.predicted, alt.value("#4f46e5"), alt.value("#c7c9d9")),
+    )
+    # The figure after the bar's end, or inside a bar too long to leave it room.
+    value = alt.Text("confidence:Q", format=".1%")
+    after = (
+        base.mark_text(align="left", dx=4, fontSize=11, color="#444")
+        .encode(text=value)
+        .transform_filter(alt.datum.confidence <= 0.85)
+    )
+    inside = (
+        base.mark_text(align="right", dx=-4, fontSize=11)
+        .encode(
+            text=value,
+            color=alt.condition(alt.datum.predicted, alt.value("white"), alt.value("#222")),
+        )
+        .transform_filter(alt.datum.confidence > 0.85)
+    )
+    return alt.layer(bars, after, inside).properties(height=alt.Step(22))
 
 
 def similarity(texts: Sequence[str], matrix: np.ndarray) -> alt.LayerChart:
@@ -223,26 +268,49 @@ def similarity(texts: Sequence[str], matrix: np.ndarray) -> alt.LayerChart:
     return alt.layer(rect, text).properties(width=alt.Step(36), height=alt.Step(36))
 
 
-def embedding_map(rows: list[dict[str, Any]], title: str, labels: Sequence[str]) -> alt.Chart:
-    """A 2-D map coloured by label; misclassified points drawn as crosses."""
+def embedding_map(
+    rows: list[dict[str, Any]],
+    title: str,
+    labels: Sequence[str],
+    highlight: str | None = None,
+) -> alt.Chart:
+    """A 2-D map coloured by label; misclassified points drawn as crosses. Beyond
+    MAP_COLOURS labels only the most frequent keep a colour, or only `highlight`; the rest are
+    grey, drawn beneath."""
     frame = pd.DataFrame(rows, columns=["x", "y", "text", "label", "predicted", "correct"])
     frame["label"] = frame["label"].fillna("")
     frame["point"] = frame["correct"].map({True: "correct", False: "misclassified"})
     frame["point"] = frame["point"].fillna("unlabelled")
+    groups, legend = colour_groups(list(frame["label"]), labels, highlight)
+    frame["colour"] = groups
+    grey = [g for g in (OTHER, NO_LABEL) if g in legend]
+    frame["beneath"] = [0 if g in grey else 1 for g in groups]
+    frame = frame.sort_values("beneath", kind="stable")  # the grey points first, under the rest
+    palette = list(PALETTE) if highlight is None else [HIGHLIGHT]
+    colours = [palette[i % len(palette)] for i in range(len(legend) - len(grey))]
+    colours += [GREY if g == OTHER else NO_LABEL_GREY for g in grey]
     tooltip = [alt.Tooltip("text:N", title="text"), alt.Tooltip("label:N", title="label")]
     if frame["predicted"].notna().any():
         tooltip.append(alt.Tooltip("predicted:N", title="predicted"))
     size = 40 if len(frame) > 1000 else 70
     return (
         alt.Chart(frame)
-        .mark_point(filled=True, opacity=0.8, size=size)
+        .mark_point(filled=True, opacity=0.85, size=size)
         .encode(
             x=alt.X("x:Q", axis=None, scale=alt.Scale(zero=False)),
             y=alt.Y("y:Q", axis=None, scale=alt.Scale(zero=False)),
             color=alt.Color(
-                "label:N",
-                scale=alt.Scale(domain=list(labels)) if labels else alt.Undefined,
-                legend=alt.Legend(orient="bottom", title="label"),
+                "colour:N",
+                scale=alt.Scale(domain=legend, range=colours) if legend else alt.Undefined,
+                legend=None
+                if not legend
+                else alt.Legend(
+                    orient="bottom",
+                    title="label",
+                    columns=2 if len(legend) > 3 else 0,
+                    labelLimit=210,
+                    symbolLimit=0,
+                ),
             ),
             shape=alt.Shape(
                 "point:N",
@@ -250,10 +318,11 @@ def embedding_map(rows: list[dict[str, Any]], title: str, labels: Sequence[str])
                     domain=[k for k in SHAPES if k in set(frame["point"])],
                     range=[v for k, v in SHAPES.items() if k in set(frame["point"])],
                 ),
-                legend=alt.Legend(orient="bottom", title=None),
+                legend=alt.Legend(orient="top", title=None),
             ),
             tooltip=tooltip,
         )
-        .properties(title=title, height=420)
+        # Streamlit fits the legends into the height: room for a row per two labels.
+        .properties(title=title, height=420 + 18 * math.ceil(len(legend) / 2))
         .interactive()
     )

@@ -30,7 +30,8 @@ import numpy as np  # noqa: E402
 from bench.accuracy import DATA, DATASETS, MAX_TEST, run_embedtune, stratified_sample  # noqa: E402
 from core.data.files import read_labeled_csv  # noqa: E402
 from core.data.labeled import LabeledTexts  # noqa: E402
-from core.quality.label_issues import find_label_issues, near_duplicates  # noqa: E402
+from core.quality.label_issues import find_label_issues  # noqa: E402
+from core.quality.near_duplicates import near_duplicates  # noqa: E402
 
 OUT = Path("bench/out/label_issues.jsonl")
 ROWS = 1000
@@ -313,7 +314,7 @@ def variants(datasets: list[str], seeds: list[int], names: list[str], again: boo
     filter and ranking (the default is small-lr, prune_by_noise_rate, self_confidence)."""
     from cleanlab.filter import find_label_issues as cleanlab_issues
 
-    from core.quality.label_issues import choose_folds
+    from core.quality.out_of_fold import choose_folds
 
     models: dict = {}
     finished = {(r["dataset"], r["seed"], r["variant"]) for r in _rows() if r["kind"] == "variant"}
@@ -403,8 +404,8 @@ POLICIES = {
 
 def cleaned_by(noisy: LabeledTexts, result, policy: str) -> LabeledTexts:
     """The noisy sample after a bulk choice of the Data page
-    (core.quality.label_issues.choices_above)."""
-    from core.quality.label_issues import apply_choices, choices_above
+    (core.quality.label_choices.choices_above)."""
+    from core.quality.label_choices import apply_choices, choices_above
 
     choice, confidence = POLICIES[policy]
     return apply_choices(noisy, result, choices_above(result, confidence, choice))

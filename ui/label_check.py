@@ -9,13 +9,8 @@ import streamlit as st
 from core.data.cleaning import CleaningConfig, clean
 from core.data.labeled import LabeledTexts
 from core.errors import EmbedtuneError
-from core.quality.label_issues import (
-    CHOICES,
-    LabelIssues,
-    apply_choices,
-    choices_above,
-    find_label_issues,
-)
+from core.quality.label_choices import CHOICES, apply_choices, choices_above
+from core.quality.label_issues import LabelIssues, find_label_issues
 from ui import loaders, state
 from ui.data_review import ROWS_SHOWN
 from ui.widgets import md, show_error

@@ -1,11 +1,12 @@
-"""Likely label errors (cleanlab on out-of-fold head probabilities) and near-duplicate texts."""
+"""Likely label errors (cleanlab on out-of-fold head probabilities) and near-duplicate texts:
+the check, its record and its cache (the probabilities: core.quality.out_of_fold; the pairs:
+core.quality.near_duplicates; the user's choices: core.quality.label_choices)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import time
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -13,40 +14,29 @@ from typing import TYPE_CHECKING, Any
 from core.data.labeled import LabeledTexts, describe_rows, sort_labels
 from core.errors import DataError
 from core.io import atomic_write_text
+from core.quality.near_duplicates import (
+    NEAR_DUPLICATE_THRESHOLD,
+    NearDuplicate,
+    Progress,
+    near_duplicates,
+)
+from core.quality.out_of_fold import (
+    CHECK_HEAD_BALANCED,
+    CHECK_HEAD_C,
+    MAX_FOLDS,
+    MIN_FOLD_EXAMPLES,
+    choose_folds,
+    embed,
+    out_of_fold,
+)
 from core.records import Record
 
 if TYPE_CHECKING:
-    import numpy as np
     from sentence_transformers import SentenceTransformer
 
 FORMAT_VERSION = 1
-# The out-of-fold head of the check: C=1 without class weights, not the classifier's balanced
-# C=4. cleanlab compares each row's probability with its label's own threshold; balanced weights
-# lift the rare labels' probabilities and flag many rows of the common ones. Planted 5 % flips,
-# 7 sets x 3 seeds (docs/BENCHMARKS.md, Label issues): precision@k 0.61 with this head, 0.58 with
-# the classifier's (sms-spam 0.85 against 0.71; clinc150 0.70 against 0.77).
-CHECK_HEAD_C, CHECK_HEAD_BALANCED = 1.0, False
-NEAR_DUPLICATE_THRESHOLD = 0.95
-"""Cosine at or above which two different texts are near-duplicates. On the shared data sets
-(bench/label_issues.py) pairs at 0.95+ are rewordings of one message (case, punctuation, one
-word); below 0.9 they are merely on the same topic."""
-MAX_FOLDS = 5
-"""Most folds for the out-of-fold probabilities: 5 keeps each head trained on 80 % of the rows."""
-MIN_FOLD_EXAMPLES = 2
-"""Examples of each label wanted in every held-out fold (fewer folds are used to get them)."""
 MIN_LABEL_EXAMPLES = 3
 """Labels with fewer examples are not checked: a head cannot learn them from the other folds."""
-MAX_PAIRS = 5000
-"""Most near-duplicate pairs kept of each kind (conflicting, same label): bounds memory."""
-BLOCK_ELEMENTS = 16 * 2**20
-"""Similarity cells computed at once (64 MB of float32): memory stays bounded at 100k rows."""
-EMBED_CHUNK = 512
-"""Texts embedded per progress step."""
-CHOICES = ("keep", "relabel", "drop")
-"""What the user can do with a flagged row; "keep" is the default and changes nothing."""
-
-Progress = Callable[[str, int, int], None]
-"""on_progress(phase, done, total): phase is "embedding", "folds" or "near-duplicates"."""
 
 
 # ----------------------------------------------------------------------------- records
@@ -62,23 +52,6 @@ class LabelIssue(Record):
     suggested_label: str
     given_confidence: float  # the head's probability for the given label (low: likely wrong)
     suggested_confidence: float  # its probability for the suggested label
-
-
-@dataclass(frozen=True)
-class NearDuplicate(Record):
-    """Two different texts with almost the same embedding."""
-
-    rows: tuple[int, int]
-    texts: tuple[str, str]
-    labels: tuple[str, str]
-    similarity: float
-
-    @property
-    def conflicting(self) -> bool:
-        return self.labels[0] != self.labels[1]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**super().to_dict(), "conflicting": self.conflicting}
 
 
 @dataclass(frozen=True)
@@ -223,13 +196,6 @@ def cache_path(
     return cache_dir() / "label-issues" / f"{digest}.json"
 
 
-def choose_folds(counts: Mapping[str, int]) -> int:
-    """k for the stratified k-fold: at most MAX_FOLDS, and small enough that every label has
-    MIN_FOLD_EXAMPLES examples in each held-out fold where its count allows; at least 2."""
-    smallest = min(counts.values())
-    return max(2, min(MAX_FOLDS, smallest // MIN_FOLD_EXAMPLES))
-
-
 def _compute(
     data: LabeledTexts,
     base_model: str,
@@ -259,14 +225,14 @@ def _compute(
         from core.model.catalogue import load_model
 
         model = load_model(base_model)
-    embeddings = _embed(model, data.texts, report)
+    embeddings = embed(model, data.texts, report)
 
     index = {label: i for i, label in enumerate(checked)}
     keep = np.array([label in index for label in data.labels], dtype=bool)
     positions = np.flatnonzero(keep)
     y = np.array([index[data.labels[i]] for i in positions], dtype=np.int64)
     folds = choose_folds({label: counts[label] for label in checked})
-    probs = _out_of_fold(embeddings[positions], y, len(checked), folds, seed, report)
+    probs = out_of_fold(embeddings[positions], y, len(checked), folds, seed, report)
 
     from cleanlab.filter import find_label_issues as cleanlab_issues
 
@@ -338,7 +304,7 @@ def _compute_multilabel(
         from core.model.catalogue import load_model
 
         model = load_model(base_model)
-    embeddings = _embed(model, data.texts, report)
+    embeddings = embed(model, data.texts, report)
     index = {label: i for i, label in enumerate(checked)}
     assert data.label_sets is not None
     given = [[index[x] for x in labels if x in index] for labels in data.label_sets]
@@ -391,169 +357,3 @@ def _compute_multilabel(
         skipped_labels=skipped,
         more_pairs=more,
     )
-
-
-def _embed(model: SentenceTransformer, texts: tuple[str, ...], report: Progress) -> np.ndarray:
-    import numpy as np
-
-    from core.model.heads import embedding_dim, encode
-
-    parts = []
-    report("embedding", 0, len(texts))
-    for start in range(0, len(texts), EMBED_CHUNK):
-        parts.append(encode(model, texts[start : start + EMBED_CHUNK]))
-        report("embedding", min(start + EMBED_CHUNK, len(texts)), len(texts))
-    if not parts:
-        return np.zeros((0, embedding_dim(model)), dtype=np.float32)
-    embeddings = np.concatenate(parts)
-    # Cosine as a dot product needs unit vectors whatever the model's own normalisation.
-    norms = np.linalg.norm(embeddings, axis=1, keepdims=True)
-    return embeddings / np.maximum(norms, 1e-12)
-
-
-def _out_of_fold(
-    x: np.ndarray, y: np.ndarray, num_labels: int, folds: int, seed: int, report: Progress
-) -> np.ndarray:
-    """Each row's label probabilities from a head that never saw it (labels 0..num_labels-1)."""
-    import warnings
-
-    import numpy as np
-    from sklearn.model_selection import StratifiedKFold
-
-    from core.config import TrainConfig
-    from core.model.heads import fit_head
-
-    config = TrainConfig(seed=seed, head_c=CHECK_HEAD_C, head_balanced=CHECK_HEAD_BALANCED)
-    probs = np.zeros((len(y), num_labels), dtype=np.float64)
-    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    with warnings.catch_warnings():
-        # A label with fewer examples than folds is expected here (choose_folds explains).
-        warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
-        splits = list(splitter.split(x, y))
-    report("folds", 0, folds)
-    for done, (train_idx, test_idx) in enumerate(splits, start=1):
-        head = fit_head(x[train_idx], y[train_idx], config)
-        # A label missing from this fold's training rows keeps probability 0.
-        probs[np.ix_(test_idx, head.classes_)] = head.predict_proba(x[test_idx])
-        report("folds", done, folds)
-    return probs
-
-
-def near_duplicates(
-    data: LabeledTexts,
-    embeddings: np.ndarray,
-    threshold: float = NEAR_DUPLICATE_THRESHOLD,
-    *,
-    max_pairs: int = MAX_PAIRS,
-    on_progress: Progress | None = None,
-) -> tuple[list[NearDuplicate], int]:
-    """Pairs of different texts with cosine >= threshold (unit-length embeddings), conflicting
-    labels first, then most similar first; and how many more pairs there were beyond max_pairs
-    of each kind (the first found in file order are kept). Each distinct text is compared once;
-    the similarity matrix is computed in blocks, so memory stays bounded."""
-    import numpy as np
-
-    report = on_progress or (lambda phase, done, total: None)
-    # Each distinct text once (its first row): exact duplicates are the review's to report, and
-    # thousands of copies of one text must not turn into millions of pairs here.
-    first: dict[str, int] = {}
-    for position, text in enumerate(data.texts):
-        first.setdefault(text, position)
-    unique = np.fromiter(first.values(), dtype=np.int64, count=len(first))
-    vectors = embeddings[unique]
-    label_ids = {label: i for i, label in enumerate(dict.fromkeys(data.labels))}
-    labels = np.array([label_ids[data.labels[p]] for p in unique.tolist()], dtype=np.int64)
-    n = len(unique)
-    block = max(1, min(n, BLOCK_ELEMENTS // max(n, 1)))
-    found: dict[bool, list[tuple[float, int, int]]] = {True: [], False: []}
-    more = 0
-    total_blocks = (n + block - 1) // block
-    report("near-duplicates", 0, total_blocks)
-    for done, start in enumerate(range(0, n, block), start=1):
-        stop = min(start + block, n)
-        # Only pairs (a, b) with b > a: the upper triangle of this block of rows.
-        sims = vectors[start:stop] @ vectors[start:].T
-        a, c = np.nonzero(sims >= threshold)
-        upper = c > a
-        a, c = a[upper], c[upper]
-        values, first_ids, second_ids = sims[a, c], start + a, start + c
-        conflicting = labels[first_ids] != labels[second_ids]
-        for kind in (True, False):
-            picked = np.flatnonzero(conflicting == kind)
-            room = max(0, max_pairs - len(found[kind]))
-            for k in picked[:room].tolist():
-                found[kind].append((float(values[k]), int(first_ids[k]), int(second_ids[k])))
-            more += max(0, len(picked) - room)
-        report("near-duplicates", done, total_blocks)
-    pairs = []
-    for kind in (True, False):
-        for similarity, i, j in sorted(found[kind], key=lambda t: (-t[0], t[1], t[2])):
-            i, j = int(unique[i]), int(unique[j])
-            pairs.append(
-                NearDuplicate(
-                    rows=(data.rows[i], data.rows[j]),
-                    texts=(data.texts[i], data.texts[j]),
-                    labels=(data.labels[i], data.labels[j]),
-                    similarity=round(min(similarity, 1.0), 4),
-                )
-            )
-    return pairs, more
-
-
-# ----------------------------------------------------------------------------- the user's choices
-
-
-def apply_choices(
-    data: LabeledTexts, result: LabelIssues, choices: Mapping[int, str]
-) -> LabeledTexts:
-    """The data with the user's choices applied, by file row: "relabel" gives a flagged row its
-    suggested label, "drop" removes it, "keep" (and any row not chosen) leaves it as it is.
-    The name records what changed, so a run trained on it says so."""
-    bad = {row: choice for row, choice in choices.items() if choice not in CHOICES}
-    if bad:
-        row, choice = next(iter(bad.items()))
-        raise DataError(f"row {row}: unknown choice {choice!r}: choose one of {', '.join(CHOICES)}")
-    suggested = {issue.row: issue.suggested_label for issue in result.issues}
-    unknown = sorted(
-        row for row, choice in choices.items() if choice != "keep" and row not in suggested
-    )
-    if unknown:
-        raise DataError(
-            f"not flagged by the label check ({describe_rows(unknown)}): only flagged rows can be "
-            "relabelled or dropped"
-        )
-    relabel = {row for row, choice in choices.items() if choice == "relabel"}
-    drop = {row for row, choice in choices.items() if choice == "drop"}
-    if not relabel and not drop:
-        return data
-    labels = tuple(
-        suggested[row] if row in relabel else label
-        for row, label in zip(data.rows, data.labels, strict=True)
-    )
-    if data.multi_label:  # a suggestion is a cell of labels ("a|b"), as `labels` holds them
-        from core.data.multilabel import from_label_sets, split_cell
-
-        edited = from_label_sets(
-            data.texts,
-            [split_cell(cell) for cell in labels],
-            data.rows,
-            f"{data.name} (label check: {len(relabel)} relabelled, {len(drop)} dropped)",
-        )
-        return edited.without_rows(drop)
-    note = ", ".join(
-        part
-        for part in (
-            f"{len(relabel)} relabelled" if relabel else "",
-            f"{len(drop)} dropped" if drop else "",
-        )
-        if part
-    )
-    edited = LabeledTexts(data.texts, labels, data.rows, f"{data.name} (label check: {note})")
-    return edited.without_rows(drop)
-
-
-def choices_above(result: LabelIssues, confidence: float, choice: str) -> dict[int, str]:
-    """`choice` for every flagged row whose suggested label has at least this confidence."""
-    return {
-        issue.row: choice for issue in result.issues if issue.suggested_confidence >= confidence
-    }

@@ -9,15 +9,10 @@ import pytest
 
 from core.data.labeled import LabeledTexts
 from core.errors import DataError
-from core.quality.label_issues import (
-    LabelIssues,
-    apply_choices,
-    cache_path,
-    choices_above,
-    choose_folds,
-    find_label_issues,
-    near_duplicates,
-)
+from core.quality.label_choices import apply_choices, choices_above
+from core.quality.label_issues import LabelIssues, cache_path, find_label_issues
+from core.quality.near_duplicates import near_duplicates
+from core.quality.out_of_fold import choose_folds
 from tests.helpers import planted
 
 

@@ -73,7 +73,8 @@ def test_a_separator_in_the_labels_of_a_single_label_file_is_pointed_out():
 
 @pytest.mark.filterwarnings("ignore")
 def test_the_label_check_flags_a_row_with_a_missing_label(small_model):
-    from core.quality.label_issues import apply_choices, find_label_issues
+    from core.quality.label_choices import apply_choices
+    from core.quality.label_issues import find_label_issues
     from tests.helpers import tiny_multilabel_rows
 
     rows = tiny_multilabel_rows(12)

@@ -511,6 +511,8 @@ def draw_maps(maps, record: RunRecord) -> None:
             if maps.labels is not None and predicted is not None:
                 wrong = sum(1 for row in rows if row["correct"] is False)
                 st.caption(f"{wrong} of {len(rows)} texts misclassified")
+    if maps.scored_by:
+        st.caption(maps.scored_by)
     if len(maps.texts) < 5:
         st.caption("Fewer than 5 texts: the maps are PCA projections (UMAP needs more points).")
     if record.finetune_kept is False:

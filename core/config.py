@@ -167,27 +167,6 @@ class TrainConfig(Record):
             )
         },
     )
-    contrastive_weight: float = field(
-        default=0.0,
-        metadata={
-            "help": (
-                "Weight of a supervised contrastive term beside the softmax loss's cross-entropy: "
-                "each text is pulled towards the texts of its label in the same batch (batches "
-                "stay random: grouping them by label would drop rows of unbalanced data); 0 for "
-                "none."
-            )
-        },
-    )
-    dropout_twins: bool = field(
-        default=False,
-        metadata={
-            "help": (
-                "Encode each training batch twice, through two dropout masks (FastFit's "
-                "duplicated batches): the cross-entropy reads both and, with contrastive_weight, "
-                "each text's twin is a positive. About twice the time of a step."
-            )
-        },
-    )
     label_names: bool = field(
         default=True,
         metadata={
@@ -197,17 +176,6 @@ class TrainConfig(Record):
                 "are numbers or codes are left as they are. clinc150 (150 intents, 3-4 rows "
                 "each): test macro-F1 0.840 -> 0.871, validation 0.824 -> 0.903; emotion and "
                 "sms-spam within their seed-to-seed spread (docs/BENCHMARKS.md)."
-            )
-        },
-    )
-    retrain_on_all: bool = field(
-        default=False,
-        metadata={
-            "help": (
-                "Once validation has chosen how many epochs to finetune, finetune the base model "
-                "again for as long on training + validation rows together (the reported "
-                "validation scores stay those of the first finetune; about 1.5-2x the time, "
-                "which the estimate shown before the start does not count)."
             )
         },
     )
@@ -260,21 +228,6 @@ class TrainConfig(Record):
                 f"{name} must be a number above {bottom:g} and at most {top:g}, got {value!r}",
             )
         need(
-            isinstance(self.contrastive_weight, int | float)
-            and not isinstance(self.contrastive_weight, bool)
-            and 0 <= self.contrastive_weight <= 100,
-            f"contrastive_weight must be from 0 to 100, got {self.contrastive_weight!r}",
-        )
-        need(
-            not self.dropout_twins or self.loss == "softmax",
-            "dropout_twins goes with the softmax loss",
-        )
-        need(
-            self.contrastive_weight == 0 or self.loss == "softmax",
-            "contrastive_weight goes with the softmax loss (batch_all_triplet is contrastive "
-            "already)",
-        )
-        need(
             isinstance(self.warmup_ratio, int | float) and 0 <= self.warmup_ratio < 1,
             f"warmup_ratio must be from 0 to below 1, got {self.warmup_ratio!r}",
         )
@@ -296,8 +249,6 @@ class TrainConfig(Record):
             "refit_head_on_all",
             "head_balanced",
             "label_names",
-            "retrain_on_all",
-            "dropout_twins",
         ):
             need(isinstance(getattr(self, name), bool), f"{name} must be true or false")
 
@@ -314,23 +265,12 @@ class TrainConfig(Record):
 
     def check_multi_label(self) -> None:
         """Raise ConfigError when a setting needs one label per text, which multi-label data
-        does not have: its recipe trains a sigmoid head with binary cross-entropy, one process,
-        validation choosing the checkpoint and the thresholds."""
+        does not have (its recipe trains a sigmoid head with binary cross-entropy)."""
         if self.loss != "softmax":
             raise ConfigError(
                 f"the {self.loss} loss needs one label per text: multi-label data trains with "
                 "the default loss (a sigmoid head, binary cross-entropy)"
             )
-        for name, why in (
-            ("contrastive_weight", "its positives are the texts of the same label"),
-            ("dropout_twins", "it belongs to the softmax loss"),
-            ("retrain_on_all", "the per-label thresholds are chosen on the validation rows"),
-        ):
-            if getattr(self, name):
-                off = "0" if name == "contrastive_weight" else "false"
-                raise ConfigError(
-                    f"{name} is for single-label data ({why}): set it to {off} for multi-label data"
-                )
 
     def replace(self, **changes: Any) -> TrainConfig:
         """A copy with some settings changed (validated again)."""
@@ -340,27 +280,7 @@ class TrainConfig(Record):
         """The settings that change the result (the device is recorded, not part of the id)."""
         data = self.to_dict()
         data.pop("device")
-        # Settings added after runs were made count only when set, so those runs keep their ids.
-        for name, default in ADDED_LATER.items():
-            if data.get(name) == default:
-                data.pop(name)
         return data
-
-
-# Settings added after the run-id format was fixed, with the value that leaves them out of it:
-# what runs made before them did.
-ADDED_LATER: dict[str, Any] = {
-    "contrastive_weight": 0.0,
-    "label_names": False,
-    "retrain_on_all": False,
-    "dropout_twins": False,
-}
-
-
-def stored_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
-    """A stored run's settings, with those added since it was made filled in as it ran: without
-    them (their default may have changed since)."""
-    return {**ADDED_LATER, **settings}
 
 
 def config_help() -> dict[str, str]:

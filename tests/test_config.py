@@ -56,9 +56,6 @@ def test_the_public_api_is_importable_from_core():
     ("changes", "message"),
     [
         ({"loss": "batch_all_triplet"}, "the batch_all_triplet loss needs one label per text"),
-        ({"contrastive_weight": 0.5}, "contrastive_weight is for single-label data"),
-        ({"dropout_twins": True}, "dropout_twins is for single-label data"),
-        ({"retrain_on_all": True}, "retrain_on_all is for single-label data"),
     ],
 )
 def test_settings_that_need_one_label_per_text_are_refused_for_multi_label_data(changes, message):

@@ -60,7 +60,6 @@ class RunReporter:
         self.started = time.monotonic()
         self.finetune_started: float | None = None
         self.after_finetune: float | None = None  # when the head phase began
-        self.retrain = (0, 0)  # (step, steps) of the finetune on all rows (retrain_on_all)
         self.time_limit_s = time_limit_s
         self.timed_out = False
 
@@ -92,9 +91,6 @@ class RunReporter:
             self.step_now = step
             self.clock.step(step, now)
             self.last_step_at = now
-        elif self.phase_name == "retrain":
-            self.retrain = (step, total)
-            self.clock.step(step, now)
         if step not in (0, total) and now - self.last_write < PROGRESS_EVERY_S:
             return
         self.last_write = now
@@ -133,9 +129,6 @@ class RunReporter:
             return baseline_left + self.clock.time_left(0, total, evaluations_left, now, stop)
         if self.phase_name == "finetune":
             return self.clock.time_left(self.step_now, total, evaluations_left, now, stop)
-        if self.phase_name == "retrain":  # the same steps again on all rows, no evaluations
-            step, steps = self.retrain
-            return self.clock.time_left(step, steps, 0, now, steps)
         # The head and saving: what follows the finetune, less the time since it ended.
         since = now - (self.after_finetune or self.phase_started)
         return max(0.0, self.clock.tail_s - since)

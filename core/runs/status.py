@@ -11,7 +11,6 @@ PHASE_NAMES = {
     "queued": "Waiting for the device",
     "baseline": "Measuring the base model (baseline)",
     "finetune": "Finetuning",
-    "retrain": "Finetuning again on all rows",
     "head": "Fitting the classifier head",
     "saving": "Saving the model",
     "done": "Done",

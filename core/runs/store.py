@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from core.config import TrainConfig, stored_settings
+from core.config import TrainConfig
 from core.data.labeled import DataSet
 from core.errors import RunError, StorageError
 from core.io import atomic_write_text
@@ -27,7 +27,10 @@ from core.runs.fingerprint import rows_fingerprint
 from core.runs.timing import Timing
 from core.train.metrics import Evaluation
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+# Version 2 (issue 27) removed three trial settings that measured as noise; a version-1 run loads
+# through migrate_v1 (its id, model and figures unchanged).
+REMOVED_IN_2 = ("contrastive_weight", "dropout_twins", "retrain_on_all")
 RUN_FILE = "run.json"
 LOG_FILE = "log.txt"
 CANCEL_FILE = "cancel"
@@ -170,13 +173,28 @@ class RunRecord(Record):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunRecord:
         version = data.get("format_version")
-        if version != FORMAT_VERSION:
-            raise RunError(f"run format version {version!r} is not supported (expected 1)")
+        if version == 1:
+            data = migrate_v1(data)
+        elif version != FORMAT_VERSION:
+            raise RunError(
+                f"run format version {version!r} is not supported (expected {FORMAT_VERSION}): "
+                "it was made by a newer Embedtune; update this one, or train the run again"
+            )
         if data.get("status") not in STATUSES:
             raise RunError(f"unknown run status {data.get('status')!r}")
-        if isinstance(data.get("config"), Mapping):
-            data = {**data, "config": stored_settings(data["config"])}
         return super().from_dict(data)
+
+
+def migrate_v1(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A version-1 run.json read as version 2: the removed trial settings are dropped (a run
+    that used one keeps its trained model and figures; its settings no longer name it), and
+    `label_names`, which version-1 runs before it existed ran without, is filled in."""
+    config = data.get("config")
+    if not isinstance(config, Mapping):
+        return {**data, "format_version": FORMAT_VERSION}
+    kept = {k: v for k, v in config.items() if k not in REMOVED_IN_2}
+    kept.setdefault("label_names", False)
+    return {**data, "format_version": FORMAT_VERSION, "config": kept}
 
 
 @dataclass(frozen=True)

@@ -25,26 +25,6 @@ def linear_head(
     return head
 
 
-def supervised_contrastive(embeddings: Tensor, labels: Tensor, temperature: float) -> Tensor:
-    """Supervised contrastive loss (Khosla et al., 2020, "L_out"): each text is pulled towards the
-    other texts of its label in the batch and pushed from the rest, by cosine similarity over a
-    temperature. Texts without another of their label in the batch add nothing; 0 when none has
-    (with many labels and random batches of 16 that is most texts)."""
-    z = nn.functional.normalize(embeddings, dim=-1)
-    logits = z @ z.T / temperature
-    n = len(labels)
-    self_mask = torch.eye(n, dtype=torch.bool, device=z.device)
-    logits = logits.masked_fill(self_mask, float("-inf"))
-    log_prob = logits - torch.logsumexp(logits, dim=1, keepdim=True)
-    positives = (labels.view(-1, 1) == labels.view(1, -1)) & ~self_mask
-    counts = positives.sum(1)
-    anchors = counts > 0
-    if not bool(anchors.any()):
-        return embeddings.sum() * 0.0
-    mean_log_prob = log_prob.masked_fill(~positives, 0.0).sum(1)[anchors] / counts[anchors]
-    return -mean_log_prob.mean()
-
-
 class SoftmaxClassificationLoss(nn.Module):
     """Cross-entropy through a linear softmax head on one text's sentence embedding.
 
@@ -60,17 +40,10 @@ class SoftmaxClassificationLoss(nn.Module):
         weight: optional initial head weight, shape (num_labels, embedding dim).
         bias: optional initial head bias, shape (num_labels,).
         class_weights: optional per-class weights for the cross-entropy (balanced training).
-        contrastive_weight: weight of a supervised contrastive term added to the cross-entropy
-            (0: none).
-        temperature: the contrastive term's temperature.
-        dropout_twins: encode the batch twice (two dropout masks), as FastFit duplicates its
-            batches: the cross-entropy reads both views and, in the contrastive term, each
-            text's twin is a positive, so every text has one even in a batch of many labels.
 
     References:
         Kumar et al., "Fine-Tuning can Distort Pretrained Features and Underperform
         Out-of-Distribution", ICLR 2022 (LP-FT).
-        Khosla et al., "Supervised Contrastive Learning", NeurIPS 2020 (the contrastive term).
 
     Requirements:
         A dataset with one text column and an integer ``label`` column (0 .. num_labels - 1).
@@ -96,43 +69,22 @@ class SoftmaxClassificationLoss(nn.Module):
         weight: Tensor | None = None,
         bias: Tensor | None = None,
         class_weights: Tensor | None = None,
-        contrastive_weight: float = 0.0,
-        temperature: float = 0.1,
-        dropout_twins: bool = False,
     ) -> None:
         super().__init__()
         self.model = model
         self.num_labels = num_labels
         self.classifier = linear_head(model, num_labels, weight, bias)
         self.loss_fct = nn.CrossEntropyLoss(weight=class_weights)
-        self.contrastive_weight = contrastive_weight
-        self.temperature = temperature
-        self.dropout_twins = dropout_twins
 
     def forward(self, sentence_features: Iterable[dict[str, Tensor]], labels: Tensor) -> Tensor:
         features = next(iter(sentence_features))
         labels = labels.view(-1)
         embeddings = self.model(features)["sentence_embedding"]
-        if self.dropout_twins:  # the same texts again, through other dropout masks
-            twins = self.model(dict(features))["sentence_embedding"]
-            embeddings, labels = torch.cat([embeddings, twins]), torch.cat([labels, labels])
         logits = self.classifier(embeddings.to(self.classifier.weight.dtype))
-        loss = self.loss_fct(logits, labels)
-        if self.contrastive_weight > 0:
-            contrastive = supervised_contrastive(embeddings, labels, self.temperature)
-            loss = loss + self.contrastive_weight * contrastive
-        return loss
+        return self.loss_fct(logits, labels)
 
     def get_config_dict(self) -> dict[str, Any]:
-        config: dict[str, Any] = {"num_labels": self.num_labels}
-        if self.contrastive_weight > 0:
-            config |= {
-                "contrastive_weight": self.contrastive_weight,
-                "temperature": self.temperature,
-            }
-        if self.dropout_twins:
-            config["dropout_twins"] = True
-        return config
+        return {"num_labels": self.num_labels}
 
     @property
     def citation(self) -> str:

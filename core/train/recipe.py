@@ -303,62 +303,7 @@ def _make_loss(
         weight=torch.tensor(weight),
         bias=torch.tensor(bias),
         class_weights=class_weights,
-        contrastive_weight=config.contrastive_weight,
-        dropout_twins=config.dropout_twins,
     )
-
-
-def _chosen_epochs(state: Any, config: TrainConfig, n_train: int) -> float:
-    """The epochs the finetune ran to its best checkpoint (the one validation chose)."""
-    steps = state.best_global_step or state.global_step
-    return steps / schedule(config, n_train).steps_per_epoch
-
-
-def _retrain_on_all(
-    config: TrainConfig,
-    device: DeviceInfo,
-    workdir: Path,
-    reporter: Reporter,
-    texts: list[str],
-    y: np.ndarray,
-    probe: LogisticRegression,
-    num_labels: int,
-    epochs: float,
-) -> SentenceTransformer:
-    """The base model finetuned again, on training and validation rows together, for the epochs
-    validation chose: same recipe, no evaluation (no row is held out), nothing to choose."""
-    from datasets import Dataset
-    from sentence_transformers import (
-        SentenceTransformerTrainer,
-        SentenceTransformerTrainingArguments,
-    )
-
-    reporter.phase("retrain")
-    model = load_model(config.base_model, device=device.torch_device)
-    if config.max_seq_length:
-        model.max_seq_length = min(config.max_seq_length, model.max_seq_length or 10**9)
-    # The same schedule as the first finetune (warm-up and decay over all its epochs), stopped
-    # at the chosen point: the body follows the path validation chose, on more rows.
-    settings = training_arguments(config, device, workdir / "retrain", len(texts))
-    settings.update(
-        eval_strategy="no",
-        save_strategy="no",
-        load_best_model_at_end=False,
-        metric_for_best_model=None,
-    )
-    stop_at = max(1, math.ceil(epochs * schedule(config, len(texts)).steps_per_epoch))
-    loss = _make_loss(config, model, probe, y, num_labels)
-    trainer = SentenceTransformerTrainer(
-        model=model,
-        args=SentenceTransformerTrainingArguments(**settings),
-        train_dataset=Dataset.from_dict({"text": texts, "label": y.tolist()}),
-        loss=loss,
-        callbacks=[_progress_callback(reporter, loss, stop_at)],
-    )
-    trainer.train()
-    if reporter.should_stop():
-        raise Cancelled
-    return trainer.model
 
 
 def finetune_beats_base(final: Evaluation, baseline: Evaluation) -> bool:
@@ -408,10 +353,6 @@ def train(
     train_texts, y_train, _ = with_label_names(train_texts, y_train, labels, config.label_names)
 
     rank, world_size = world()
-    if config.retrain_on_all and world_size > 1:
-        from core.errors import ConfigError
-
-        raise ConfigError("retrain_on_all is not available in a distributed launch")
     reporter.phase("baseline")
     model = load_model(config.base_model, device=device.torch_device)
     if config.max_seq_length:
@@ -488,25 +429,6 @@ def train(
                 f"(best macro-F1 {max(p['metrics']['macro_f1'] for p in evaluator.history):.3f} vs "
                 f"{baseline.metrics.macro_f1:.3f}), so this run keeps the base model with a "
                 "logistic-regression head."
-            )
-        if finetune_kept and config.retrain_on_all and len(valid_texts):
-            # Validation chose how long to finetune; the body the user gets learns from every row.
-            model = _retrain_on_all(
-                config,
-                device,
-                workdir,
-                reporter,
-                [*train_texts, *valid_texts],
-                np.concatenate([y_train, y_valid]),
-                fit_head(
-                    np.vstack([base_train, base_valid]), np.concatenate([y_train, y_valid]), config
-                ),
-                len(labels),
-                _chosen_epochs(trainer.state, config, len(train_texts)),
-            )
-            train_embeddings, valid_embeddings = (
-                encode(model, train_texts),
-                encode(model, valid_texts),
             )
         if config.refit_head_on_all and len(valid_texts):
             # The validation rows chose the checkpoint and measured it (`final`); the head the user

@@ -80,8 +80,8 @@ def test_the_run_keeps_its_thresholds_and_says_it_is_multi_label(multilabel_run)
 def test_a_setting_for_single_label_data_is_refused_before_any_run_is_made(tmp_path, capsys):
     path = _csv(tmp_path / "topics.csv", tiny_multilabel_rows())
     runs = tmp_path / "runs"
-    argv = ["train", str(path), "--multi-label", "--runs-dir", str(runs), "--dropout-twins"]
-    assert main(argv) != 0
+    argv = ["train", str(path), "--multi-label", "--runs-dir", str(runs)]
+    assert main([*argv, "--loss", "batch_all_triplet"]) != 0
     _, err = capsys.readouterr()
-    assert "dropout_twins is for single-label data" in err and "Traceback" not in err
+    assert "the batch_all_triplet loss needs one label per text" in err and "Traceback" not in err
     assert not runs.exists() or not any(runs.iterdir())

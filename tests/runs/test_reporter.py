@@ -80,17 +80,3 @@ def test_the_label_names_count_in_the_schedule_the_estimates_use(tmp_path):
     named = reporter(tmp_path / "b", epochs=1, batch_size=2, label_names=True)
     assert (plain.n_train, named.n_train) == (18, 21)
     assert (plain.plan.max_steps, named.plan.max_steps) == (9, 11)
-
-
-def test_the_finetune_on_all_rows_has_its_own_steps_and_time_left(tmp_path):
-    r = reporter(tmp_path, epochs=4, batch_size=2, retrain_on_all=True)
-    r.phase("finetune")
-    r.step(9, 36)
-    r.phase("retrain")
-    for step in range(0, 6):
-        r.step(step, 12)
-    progress = r.store.get(r.run_id).progress  # written at its first step, then every few s
-    assert (progress.phase, progress.step, progress.total) == ("retrain", 0, 12)
-    assert r.retrain == (5, 12)
-    assert r.step_now == 9 and r.finetune_steps == 36  # the finetune's own record stays
-    assert 0 < r.eta(r.clock.last[1]) == r.clock.time_left(5, 12, 0, r.clock.last[1], 12)

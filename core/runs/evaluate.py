@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from core.data.labeled import DataSet, LabeledTexts
+from core.data.labeled import LabeledTexts
 from core.errors import RunError
 from core.io import atomic_write_text
 from core.records import Record
@@ -62,57 +62,22 @@ def test_key(test: LabeledTexts, unseen: str = "count") -> str:
 
 
 def base_classifier(record: RunRecord, store: RunStore) -> Classifier:
-    """The run's base model with a head fitted as the run's head was (same settings, same
-    training rows, and the validation rows too when the run's head learnt from them): what the
-    user would get without finetuning."""
-    import numpy as np
-
-    from core.model.catalogue import load_model
+    """What the user would get without finetuning: the run's base model with the head the
+    run's own validation baseline measured and would have served (core.train.task.base_head:
+    the same rows, label names and settings)."""
+    from core.model.catalogue import load_base_model
     from core.model.classifier import Classifier
-    from core.model.heads import encode, fit_head
+    from core.model.heads import encode
+    from core.train.task import base_head, dataset_task, training_rows
 
     config = record.config
     dataset = store.load_dataset(record.id)
-    labels = tuple(dataset.classes)
-    if dataset.train.multi_label:
-        return _multilabel_base(record, dataset)
-    parts = [dataset.train, dataset.valid] if config.refit_head_on_all else [dataset.train]
-    texts = [config.cleaning.apply(t) for part in parts for t in part.texts]
-    index = {label: i for i, label in enumerate(labels)}
-    y = np.array([index[label] for part in parts for label in part.labels], dtype=np.int64)
-    model = load_model(config.base_model)
-    if config.max_seq_length:
-        model.max_seq_length = min(config.max_seq_length, model.max_seq_length or 10**9)
-    head = fit_head(encode(model, texts), y, config)
-    return Classifier(model, head, labels, config.cleaning, name=config.base_model)
-
-
-def _multilabel_base(record: RunRecord, dataset: DataSet) -> Classifier:
-    """A multi-label run's baseline as its recipe builds it: one-vs-rest heads on the frozen
-    embeddings, thresholds chosen on the validation rows, refitted on all rows if the run's were."""
-    import numpy as np
-
-    from core.model.catalogue import load_model
-    from core.model.classifier import Classifier
-    from core.model.heads import encode, fit_multilabel_head
-    from core.train.multilabel import fit_thresholded_head, indicator, label_sets_of
-
-    config = record.config
-    labels = tuple(dataset.classes)
-    model = load_model(config.base_model)
-    if config.max_seq_length:
-        model.max_seq_length = min(config.max_seq_length, model.max_seq_length or 10**9)
-    x_train = encode(model, [config.cleaning.apply(t) for t in dataset.train.texts])
-    x_valid = encode(model, [config.cleaning.apply(t) for t in dataset.valid.texts])
-    y_train = indicator(label_sets_of(dataset.train), labels)
-    y_valid = indicator(label_sets_of(dataset.valid), labels)
-    head, _ = fit_thresholded_head(x_train, y_train, x_valid, y_valid, labels, config)
-    if config.refit_head_on_all and len(x_valid) and head.thresholds_ is not None:
-        refitted = fit_multilabel_head(
-            np.vstack([x_train, x_valid]), np.vstack([y_train, y_valid]), config
-        )
-        head = refitted.with_thresholds(head.thresholds_)
-    return Classifier(model, head, labels, config.cleaning, name=config.base_model)
+    task = dataset_task(dataset, config)
+    rows = training_rows(task, dataset, config)
+    model = load_base_model(config)
+    x_train, x_valid = encode(model, rows.train_texts), encode(model, rows.valid_texts)
+    head = base_head(task, rows, x_train, x_valid, config).served
+    return Classifier(model, head, task.labels, config.cleaning, name=config.base_model)
 
 
 def evaluate_run(

@@ -30,6 +30,7 @@ class RunReporter:
         from core.runs.estimate import prior, rates
         from core.train.label_names import finetune_rows
         from core.train.schedule import schedule
+        from core.train.task import task_for
 
         self.store, self.run_id = store, run_id
         record = record or store.get(run_id)
@@ -52,10 +53,12 @@ class RunReporter:
         self.finetune_steps = 0
         self.step_now = 0
         self.evaluations = 0
-        # Each finetune evaluation's score, in order: the metric early stopping watches (micro-F1
-        # for a multi-label run, macro-F1 otherwise).
+        # Each finetune evaluation's score, in order: the metric early stopping watches (the
+        # task's checkpoint metric).
         self.scores: list[float] = []
-        self.score_key = "f1" if record.data.get("multi_label") else "macro_f1"
+        self.score_key = task_for(
+            record.data.get("classes", ()), bool(record.data.get("multi_label")), self.config
+        ).checkpoint_metric
         self.last_step_at: float | None = None
         self.started = time.monotonic()
         self.finetune_started: float | None = None

@@ -11,7 +11,7 @@ import numpy as np
 if TYPE_CHECKING:
     from sklearn.linear_model import LogisticRegression
 
-    from core.train.recipe import Reporter
+    from core.train.reporting import Reporter
 
 
 def launched() -> bool:

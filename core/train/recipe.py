@@ -1,14 +1,15 @@
-"""The recipe: baseline -> finetune the body -> fit the logistic-regression head -> evaluate."""
+"""The recipe, one for single- and multi-label data: baseline -> finetune the body -> fit the
+head -> evaluate -> keep the finetune or the base model. What differs between the two kinds of
+data (targets, head, loss, what "better" means) is the task's (core.train.task)."""
 
 from __future__ import annotations
 
-import logging
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sentence_transformers.sentence_transformer.evaluation import SentenceEvaluator
@@ -17,50 +18,27 @@ from sentence_transformers.util.distributed import distributed_evaluation
 from core.config import TrainConfig
 from core.data.cleaning import CleaningConfig
 from core.data.labeled import DataSet
-from core.model.catalogue import DeviceInfo, choose_device, load_model
-from core.model.heads import SigmoidHead, embedding_dim, encode, fit_head, head_as_softmax
+from core.model.catalogue import DeviceInfo, choose_device, load_base_model
+from core.model.heads import embedding_dim, encode
 from core.train.distributed import broadcast_head, stop_everywhere, world
-from core.train.label_names import with_label_names
-from core.train.metrics import Evaluation, evaluate_predictions, positive_label
+from core.train.metrics import Evaluation
+from core.train.reporting import Cancelled, Reporter, SilentReporter
 from core.train.schedule import schedule
+from core.train.task import (
+    Head,
+    Rows,
+    Task,
+    base_head,
+    better,
+    dataset_task,
+    served_head,
+    training_rows,
+)
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
-    from sklearn.linear_model import LogisticRegression
 
-log = logging.getLogger("embedtune.training")
-
-
-class Cancelled(Exception):
-    """The user asked the job to stop."""
-
-
-class Reporter(Protocol):
-    """Where a training job reports; the worker writes it to the run directory."""
-
-    def phase(self, name: str, total: int | None = None) -> None: ...
-
-    def step(self, step: int, total: int) -> None: ...
-
-    def evaluation(self, point: dict[str, Any]) -> None: ...
-
-    def should_stop(self) -> bool: ...
-
-
-class SilentReporter:
-    """A reporter that records nothing and never cancels (for scripts and benchmarks)."""
-
-    def phase(self, name: str, total: int | None = None) -> None:
-        log.info("phase: %s", name)
-
-    def step(self, step: int, total: int) -> None:
-        pass
-
-    def evaluation(self, point: dict[str, Any]) -> None:
-        log.info("evaluation: %s", point)
-
-    def should_stop(self) -> bool:
-        return False
+__all__ = ["Cancelled", "Reporter", "SilentReporter", "TrainResult", "train"]
 
 
 @dataclass
@@ -68,7 +46,7 @@ class TrainResult:
     """A trained classifier in memory with everything measured on the way."""
 
     model: SentenceTransformer
-    head: LogisticRegression | SigmoidHead  # SigmoidHead: multi-label (core.train.multilabel)
+    head: Head
     labels: tuple[str, ...]
     positive_label: str | None
     cleaning: CleaningConfig
@@ -83,83 +61,40 @@ class TrainResult:
     valid_log_loss: tuple[float, float] | None = None
 
 
-def evaluate_head(
-    head: LogisticRegression,
-    embeddings: np.ndarray,
-    y_true: np.ndarray,
-    labels: Sequence[str],
-    positive: str | None,
-) -> Evaluation:
-    """Metrics of the head's predictions, with labels as the user wrote them."""
-    names = np.asarray(labels, dtype=object)
-    if not len(embeddings):
-        return evaluate_predictions(list(names[y_true]), [], labels, positive)
-    probabilities = head.predict_proba(embeddings)
-    # classes_ maps the head's columns to label indices (a label missing from training has none).
-    predicted = names[head.classes_[probabilities.argmax(axis=1)]]
-    return evaluate_predictions(
-        list(names[y_true]), list(predicted), labels, positive, probabilities.max(axis=1)
-    )
-
-
 class HeadEvaluator(SentenceEvaluator):
-    """sentence-transformers evaluator: refit the logistic-regression head on the current
-    embeddings and score it on the validation split — the classifier the user would get now."""
+    """sentence-transformers evaluator: refit the task's head on the current embeddings and
+    score it on the validation split — the classifier the user would get now."""
 
-    def __init__(
-        self,
-        train_texts: Sequence[str],
-        y_train: np.ndarray,
-        valid_texts: Sequence[str],
-        y_valid: np.ndarray,
-        labels: Sequence[str],
-        positive: str | None,
-        config: TrainConfig,
-        reporter: Reporter,
-    ) -> None:
+    def __init__(self, task: Task, rows: Rows, reporter: Reporter) -> None:
         super().__init__()
-        self.train_texts, self.y_train = list(train_texts), y_train
-        self.valid_texts, self.y_valid = list(valid_texts), y_valid
-        self.labels, self.positive, self.config = list(labels), positive, config
-        self.reporter = reporter
+        self.task, self.rows, self.reporter = task, rows, reporter
         self.name = "valid"
         self.greater_is_better = True
-        self.primary_metric = "valid_macro_f1"
+        self.primary_metric = f"valid_{task.checkpoint_metric}"
         self.history: list[dict[str, Any]] = []
 
     def __call__(
         self, model: Any, output_path: str | None = None, epoch: float = -1, steps: int = -1
     ) -> dict[str, float]:
-        head = fit_head(encode(model, self.train_texts), self.y_train, self.config)
-        valid_embeddings = encode(model, self.valid_texts)
-        evaluation = evaluate_head(head, valid_embeddings, self.y_valid, self.labels, self.positive)
-        loss = head_log_loss(head, valid_embeddings, self.y_valid, len(self.labels))
-        point = {
+        rows = self.rows
+        x_valid = encode(model, rows.valid_texts)
+        head = self.task.fit_head(
+            encode(model, rows.train_texts), rows.y_train, x_valid, rows.y_valid
+        )
+        evaluation = self.task.evaluate(head, x_valid, rows.y_valid)
+        loss = self.task.log_loss(head, x_valid, rows.y_valid)
+        point: dict[str, Any] = {
             "step": int(steps),
             "epoch": round(float(epoch), 4),
             "metrics": evaluation.metrics.to_dict(),
-            "log_loss": loss,
         }
+        scores = {f"valid_{name}": value for name, value in evaluation.metrics.scores().items()}
+        if loss is not None:
+            point["log_loss"] = loss
+            scores["valid_log_loss"] = loss
         self.history.append(point)
         self.reporter.evaluation(point)
-        m = evaluation.metrics
-        return {f"valid_{name}": value for name, value in m.scores().items()} | {
-            "valid_log_loss": loss
-        }
-
-
-def head_log_loss(
-    head: LogisticRegression, embeddings: np.ndarray, y_true: np.ndarray, num_labels: int
-) -> float:
-    """The head's mean log-loss on labelled rows: unlike F1 it reads every row's probability,
-    so one or two rows per label still move it smoothly."""
-    from sklearn.metrics import log_loss
-
-    if not len(embeddings):
-        return 0.0
-    probabilities = np.full((len(embeddings), num_labels), 1e-12)
-    probabilities[:, head.classes_] = head.predict_proba(embeddings)
-    return float(log_loss(y_true, probabilities, labels=list(range(num_labels))))
+        return scores
 
 
 def _progress_callback(reporter: Reporter, loss: Any = None, stop_at: int | None = None) -> Any:
@@ -214,11 +149,9 @@ def check_batch_split(config: TrainConfig, world_size: int) -> None:
         )
 
 
-CHECKPOINT_METRICS = {
-    "macro_f1": ("eval_valid_macro_f1", True),
-    "log_loss": ("eval_valid_log_loss", False),
-}
-"""What chooses the best checkpoint on validation, and whether greater is better."""
+# The validation scores that can choose the best checkpoint: every score of the task's is
+# better higher; the log-loss (a benchmark's alternative) lower.
+LOWER_IS_BETTER = {"log_loss"}
 
 
 def training_arguments(
@@ -258,8 +191,8 @@ def training_arguments(
         save_total_limit=1,
         save_only_model=True,
         load_best_model_at_end=True,
-        metric_for_best_model=CHECKPOINT_METRICS[checkpoint_metric][0],
-        greater_is_better=CHECKPOINT_METRICS[checkpoint_metric][1],
+        metric_for_best_model=f"eval_valid_{checkpoint_metric}",
+        greater_is_better=checkpoint_metric not in LOWER_IS_BETTER,
         logging_steps=eval_steps,
         report_to="none",
         disable_tqdm=True,
@@ -276,52 +209,18 @@ def training_arguments(
     )
 
 
-def _make_loss(
-    config: TrainConfig,
-    model: SentenceTransformer,
-    baseline_head: LogisticRegression,
-    y_train: np.ndarray,
-    num_labels: int,
-) -> Any:
-    import torch
-
-    if config.loss == "batch_all_triplet":
-        from sentence_transformers.sentence_transformer.losses import BatchAllTripletLoss
-
-        return BatchAllTripletLoss(model)
-    from core.train.losses import SoftmaxClassificationLoss
-
-    weight, bias = head_as_softmax(baseline_head, num_labels)
-    class_weights = None
-    if config.balanced_weights:
-        counts = np.bincount(y_train, minlength=num_labels).astype(np.float64)
-        class_weights = torch.tensor(len(y_train) / (num_labels * np.maximum(counts, 1)))
-        class_weights = class_weights.float()
-    return SoftmaxClassificationLoss(
-        model,
-        num_labels,
-        weight=torch.tensor(weight),
-        bias=torch.tensor(bias),
-        class_weights=class_weights,
-    )
-
-
-def finetune_beats_base(final: Evaluation, baseline: Evaluation) -> bool:
-    """Whether a finetune's validation scores earn it its place over the frozen base model
-    (its macro-F1 at least the base model's): the never-worse guard."""
-    return final.metrics.macro_f1 >= baseline.metrics.macro_f1
-
-
 def train(
     config: TrainConfig,
     dataset: DataSet,
     workdir: Path,
     reporter: Reporter | None = None,
-    keep: Callable[[Evaluation, Evaluation], bool] = finetune_beats_base,
-    checkpoint_metric: str = "macro_f1",
+    keep: Callable[[Evaluation, Evaluation], bool] | None = None,
+    checkpoint_metric: str | None = None,
 ) -> TrainResult | None:
-    """Run the whole recipe on a prepared data set. Checkpoints go under `workdir`; `keep`
-    judges the finetune against the base model on validation (a benchmark measures rules).
+    """Run the whole recipe on a prepared data set. Checkpoints go under `workdir`. `keep`
+    judges the finetune against the base model on validation and `checkpoint_metric` chooses
+    its best checkpoint (default: the task's score, core.train.task.better); benchmarks
+    measure other rules through them.
 
     Launched by torchrun / accelerate (a torch.distributed process group is set up, see
     core.runs.launched) every process runs this: the finetune is data-parallel, rank 0 alone
@@ -333,65 +232,55 @@ def train(
         SentenceTransformerTrainingArguments,
     )
 
-    if dataset.train.multi_label:
-        from core.train.multilabel_recipe import train_multilabel
-
-        return train_multilabel(config, dataset, workdir, reporter)
     reporter = reporter or SilentReporter()
     started = time.monotonic()
+    task = dataset_task(dataset, config)
+    rank, world_size = world()
+    task.check(world_size)
     transformers.set_seed(config.seed)
     transformers.logging.set_verbosity_warning()
     device = choose_device(config.device)
-    labels = tuple(dataset.classes)
-    positive = positive_label(labels)
-    index = {label: i for i, label in enumerate(labels)}
-    train_texts = [config.cleaning.apply(t) for t in dataset.train.texts]
-    valid_texts = [config.cleaning.apply(t) for t in dataset.valid.texts]
-    y_train = np.array([index[label] for label in dataset.train.labels], dtype=np.int64)
-    y_valid = np.array([index[label] for label in dataset.valid.labels], dtype=np.int64)
+    labels = task.labels
     # Label names that are words join the training rows (the finetune's and the head's).
-    train_texts, y_train, _ = with_label_names(train_texts, y_train, labels, config.label_names)
+    rows = training_rows(task, dataset, config)
 
-    rank, world_size = world()
     reporter.phase("baseline")
-    model = load_model(config.base_model, device=device.torch_device)
-    if config.max_seq_length:
-        model.max_seq_length = min(config.max_seq_length, model.max_seq_length or 10**9)
+    model = load_base_model(config, device=device.torch_device)
     # Under torchrun / accelerate, rank 0 measures (sentence-transformers shares its encodes
     # out between the processes); the others need only the baseline head, for the loss.
     with distributed_evaluation(model) as leader:
         if leader:
-            base_train, base_valid = encode(model, train_texts), encode(model, valid_texts)
-            baseline_head = fit_head(base_train, y_train, config)
-            baseline = evaluate_head(baseline_head, base_valid, y_valid, labels, positive)
+            base_train, base_valid = (
+                encode(model, rows.train_texts),
+                encode(model, rows.valid_texts),
+            )
+            base = base_head(task, rows, base_train, base_valid, config)
+            baseline_head, baseline = base.measured, base.evaluation
             base_point = {"step": 0, "epoch": 0.0, "metrics": baseline.metrics.to_dict()}
             reporter.evaluation(base_point)
-    if world_size > 1:
-        rows = 1 if len(labels) == 2 else len(labels)
+    if world_size > 1:  # single-label only (a multi-label task refuses a launch: task.check)
+        size = 1 if len(labels) == 2 else len(labels)
         baseline_head = broadcast_head(
-            baseline_head if rank == 0 else None, rows, embedding_dim(model)
+            baseline_head if rank == 0 else None, size, embedding_dim(model)
         )
     if stop_everywhere(reporter):
         raise Cancelled
 
     reporter.phase("finetune")
-    evaluator = HeadEvaluator(
-        train_texts, y_train, valid_texts, y_valid, labels, positive, config, reporter
+    evaluator = HeadEvaluator(task, rows, reporter)
+    loss = task.loss(model, baseline_head, rows.y_train)
+    arguments = training_arguments(
+        config,
+        device,
+        workdir / "checkpoints",
+        len(rows.train_texts),
+        world_size,
+        checkpoint_metric or task.checkpoint_metric,
     )
-    loss = _make_loss(config, model, baseline_head, y_train, len(labels))
     trainer = SentenceTransformerTrainer(
         model=model,
-        args=SentenceTransformerTrainingArguments(
-            **training_arguments(
-                config,
-                device,
-                workdir / "checkpoints",
-                len(train_texts),
-                world_size,
-                checkpoint_metric,
-            )
-        ),
-        train_dataset=Dataset.from_dict({"text": train_texts, "label": y_train.tolist()}),
+        args=SentenceTransformerTrainingArguments(**arguments),
+        train_dataset=Dataset.from_dict({"text": rows.train_texts, "label": _labels(rows)}),
         loss=loss,
         evaluator=evaluator,
         callbacks=[_progress_callback(reporter, loss)],
@@ -409,41 +298,26 @@ def train(
         if not leader:
             return None  # rank 0 fits the head, evaluates and saves; this rank lent its encodes
         reporter.phase("head")
-        train_embeddings, valid_embeddings = encode(model, train_texts), encode(model, valid_texts)
-        head = fit_head(train_embeddings, y_train, config)
-        final = evaluate_head(head, valid_embeddings, y_valid, labels, positive)
-        log_losses = (
-            head_log_loss(head, valid_embeddings, y_valid, len(labels)),
-            head_log_loss(baseline_head, base_valid, y_valid, len(labels)),
+        x_train, x_valid = encode(model, rows.train_texts), encode(model, rows.valid_texts)
+        head = task.fit_head(x_train, rows.y_train, x_valid, rows.y_valid)
+        final = task.evaluate(head, x_valid, rows.y_valid)
+        losses = (
+            task.log_loss(head, x_valid, rows.y_valid),
+            task.log_loss(baseline_head, base_valid, rows.y_valid),
         )
         finetune_kept, note = True, ""
-        if not keep(final, baseline):
+        if not (keep or (lambda f, b: better(task, f, b)))(final, baseline):
             # The frozen base model is a checkpoint too: never hand over something worse.
-            model = load_model(config.base_model, device=device.torch_device)
-            if config.max_seq_length:
-                model.max_seq_length = min(config.max_seq_length, model.max_seq_length or 10**9)
-            head, final, finetune_kept = baseline_head, baseline, False
-            train_embeddings, valid_embeddings = base_train, base_valid
-            note = (
-                "Finetuning did not beat the base model on the validation split "
-                f"(best macro-F1 {max(p['metrics']['macro_f1'] for p in evaluator.history):.3f} vs "
-                f"{baseline.metrics.macro_f1:.3f}), so this run keeps the base model with a "
-                "logistic-regression head."
-            )
-        if config.refit_head_on_all and len(valid_texts):
-            # The validation rows chose the checkpoint and measured it (`final`); the head the user
-            # gets then learns from every labelled row. With few examples per label this matters:
-            # clinc150 at 500 rows has ~3 per label, one of which the validation split holds out.
-            head = fit_head(
-                np.vstack([train_embeddings, valid_embeddings]),
-                np.concatenate([y_train, y_valid]),
-                config,
-            )
+            model = load_base_model(config, device=device.torch_device)
+            finetune_kept, final, note = False, baseline, _kept_base_note(task, evaluator, baseline)
+            head = base.served
+        else:
+            head = served_head(task, head, rows, x_train, x_valid, config)
         return TrainResult(
             model=model,
             head=head,
             labels=labels,
-            positive_label=positive,
+            positive_label=task.positive,
             cleaning=config.cleaning,
             device=device,
             baseline=baseline,
@@ -452,5 +326,22 @@ def train(
             finetune_kept=finetune_kept,
             note=note,
             train_seconds=time.monotonic() - started,
-            valid_log_loss=log_losses,
+            valid_log_loss=None if None in losses else losses,  # type: ignore[arg-type]
         )
+
+
+def _labels(rows: Rows) -> list[Any]:
+    """The trainer's label column: label ids, or 0/1 rows as floats (binary cross-entropy)."""
+    y = rows.y_train
+    return y.astype(np.float32).tolist() if y.ndim == 2 else y.tolist()
+
+
+def _kept_base_note(task: Task, evaluator: HeadEvaluator, baseline: Evaluation) -> str:
+    name = task.checkpoint_metric
+    scores = [p["metrics"][name] for p in evaluator.history]
+    best = max(scores) if scores else 0.0
+    return (
+        "Finetuning did not beat the base model on the validation split "
+        f"(best {task.metric_words} {best:.3f} vs {getattr(baseline.metrics, name):.3f}), so "
+        f"this run keeps the base model with {task.head_words}."
+    )

@@ -58,3 +58,19 @@ def test_the_same_rows_again_give_back_the_kept_result(run_copy):
     assert again.evaluated_at == first.evaluated_at and again.final == first.final
     fresh = evaluate_run(store, run_id, test, reuse=False)
     assert fresh.final.metrics == first.final.metrics
+
+
+def test_the_test_file_baseline_is_the_runs_own_validation_baseline(run_copy):
+    """One rule scores the base model: fitted as the run's baseline was (label names included),
+    it gives the run's validation baseline back on the validation rows. The served head also
+    learns from the validation rows (refit_head_on_all), so that setting is off here."""
+    from core.runs.evaluate import base_classifier
+    from core.train.metrics import evaluate_classifier
+
+    store, run_id = run_copy.store, run_copy.run_id
+    store.modify(run_id, lambda r: r.replace(config=r.config.replace(refit_head_on_all=False)))
+    record = store.get(run_id)
+    valid = store.load_dataset(run_id).valid
+    scored = evaluate_classifier(base_classifier(record, store), valid)
+    assert scored.y_pred == record.baseline.y_pred
+    assert scored.metrics == record.baseline.metrics

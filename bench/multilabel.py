@@ -26,7 +26,8 @@ from bench.machine import meta  # noqa: E402
 from core.config import TrainConfig  # noqa: E402
 from core.data.files import read_labeled  # noqa: E402
 from core.data.labeled import LabeledTexts, split  # noqa: E402
-from core.train.multilabel import compute_multilabel_metrics, indicator  # noqa: E402
+from core.train.multilabel import compute_multilabel_metrics  # noqa: E402
+from core.train.multilabel_intervals import indicator  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "goemotions"
 if not DATA.is_dir():

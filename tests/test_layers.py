@@ -100,10 +100,7 @@ MODULES = {module_name(path) for path in CORE_FILES}
 PACKAGES = {module_name(path) for path in CORE_FILES if path.name == "__init__.py"}
 # Circles others are breaking now (issue 27), by package: the modules of each. (distributed
 # closes one through its TYPE_CHECKING import of recipe.Reporter.)
-BEING_BROKEN = {
-    "core.train": [{"distributed", "multilabel_recipe", "recipe"}, {"metrics", "multilabel"}],
-    "core.data": [{"files", "labeled", "multilabel", "table"}],
-}
+BEING_BROKEN: dict[str, list[set[str]]] = {}
 
 
 def _parts(module: str) -> list[str]:
@@ -176,12 +173,6 @@ def test_no_circles_beyond_those_being_broken():
     assert not new, "modules of one package that import each other:\n" + _describe(new)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="circles still being broken (BEING_BROKEN): core.train distributed <-> "
-    "multilabel_recipe <-> recipe and metrics <-> multilabel, core.data files <-> labeled <-> "
-    "multilabel <-> table; once they are gone, remove this mark and BEING_BROKEN",
-)
 def test_no_circles_between_the_modules_of_a_package():
     found = circles()
     assert not found, "modules of one package that import each other:\n" + _describe(found)

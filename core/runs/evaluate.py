@@ -15,7 +15,8 @@ from core.errors import RunError
 from core.io import atomic_write_text
 from core.records import Record
 from core.runs.store import RunRecord, RunStore, TestSummary, now_iso
-from core.train.metrics import Evaluation, evaluate_classifier
+from core.train.metrics import Evaluation
+from core.train.task import evaluate_classifier
 
 if TYPE_CHECKING:
     from core.model.classifier import Classifier

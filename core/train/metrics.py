@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from core.errors import DataError
 from core.records import Record
 
 if TYPE_CHECKING:
     from core.data.labeled import LabeledTexts
-    from core.model.classifier import Classifier
 
 # For two labels the headline scores are those of the positive class; these names say which
 # label is "positive" when the user did not choose (otherwise: the second label in sorted order).
@@ -111,7 +109,7 @@ class Evaluation(Record):
         if not self.y_pred or self.y_true != baseline.y_true or not baseline.y_pred:
             return {}
         if self.metrics.average == "micro":  # multi-label: rows kept as label cells
-            from core.train.multilabel import cell_gain_intervals
+            from core.train.multilabel_intervals import cell_gain_intervals
 
             return cell_gain_intervals(self.y_true, self.y_pred, baseline.y_pred, self.labels)
         positive = self.metrics.positive_label if self.metrics.average == "binary" else None
@@ -123,7 +121,7 @@ class Evaluation(Record):
         if not self.y_pred or self.y_true != baseline.y_true or not baseline.y_pred:
             return {}
         if self.metrics.average == "micro":  # multi-label: rows kept as label cells
-            from core.train.multilabel import cell_label_gain_intervals
+            from core.train.multilabel_intervals import cell_label_gain_intervals
 
             return cell_label_gain_intervals(self.y_true, self.y_pred, baseline.y_pred, self.labels)
         from core.train.intervals import label_gain_intervals
@@ -278,36 +276,3 @@ def describe_unseen(unseen: dict[str, list[int]], limit: int = 5) -> str:
     more = f" and {len(unseen) - limit} more" if len(unseen) > limit else ""
     word = "label" if len(unseen) == 1 else "labels"
     return f"{len(unseen)} {word} the run never learnt: {', '.join(named)}{more}"
-
-
-def evaluate_classifier(
-    classifier: Classifier, test: LabeledTexts, unseen: str = "count"
-) -> Evaluation:
-    """A classifier scored on labelled texts it was not trained on. Rows of a label it never
-    learnt count as errors (`unseen="count"`) or are left out (`"skip"`)."""
-    if unseen not in UNSEEN_CHOICES:
-        raise ValueError(f"unseen must be one of {UNSEEN_CHOICES}, got {unseen!r}")
-    labels = [str(c) for c in classifier.classes_]
-    new = unseen_labels(test, labels)
-    skipped = 0
-    if new and unseen == "skip":
-        drop = {row for rows in new.values() for row in rows}
-        keep = [i for i, row in enumerate(test.rows) if row not in drop]
-        if not keep:
-            raise DataError(
-                "every row of the test file has a label the run never learnt "
-                f"({describe_unseen(new)})"
-            )
-        skipped, test = len(test) - len(keep), test.subset(keep)
-    extra = tuple(new) if unseen == "count" else ()
-    if classifier.multi_label:  # every label above its threshold (core.train.multilabel)
-        from core.train.multilabel import evaluate_multilabel_classifier
-
-        evaluation = evaluate_multilabel_classifier(classifier, test, extra)
-    else:
-        probabilities = classifier.predict_proba(test.texts)
-        predicted = [labels[i] for i in probabilities.argmax(axis=1)]
-        evaluation = evaluate_predictions(
-            list(test.labels), predicted, [*labels, *extra], confidence=probabilities.max(axis=1)
-        )
-    return replace(evaluation, unseen_labels=tuple(new), skipped=skipped)

@@ -17,23 +17,33 @@ The base model's head, for the validation baseline and the test-file baseline al
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from core.config import TrainConfig
 from core.data.labeled import DataSet, LabeledTexts
-from core.errors import ConfigError
+from core.errors import ConfigError, DataError
 from core.model.heads import SigmoidHead, fit_head, fit_multilabel_head, head_as_softmax
 from core.train.label_names import with_label_names
-from core.train.metrics import Evaluation, evaluate_predictions, positive_label
-from core.train.multilabel import evaluate_multilabel, fit_thresholded_head, indicator
+from core.train.metrics import (
+    UNSEEN_CHOICES,
+    Evaluation,
+    describe_unseen,
+    evaluate_predictions,
+    positive_label,
+    unseen_labels,
+)
+from core.train.multilabel import evaluate_multilabel, fit_thresholded_head
+from core.train.multilabel_intervals import indicator
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
     from sklearn.linear_model import LogisticRegression
     from torch import nn
+
+    from core.model.classifier import Classifier
 
 Head = Any  # LogisticRegression (single-label) or SigmoidHead (multi-label)
 
@@ -78,6 +88,8 @@ class Task(Protocol):
     def evaluate(self, head: Head, x: np.ndarray, y: np.ndarray) -> Evaluation: ...
 
     def log_loss(self, head: Head, x: np.ndarray, y: np.ndarray) -> float | None: ...
+
+    def score_classifier(self, classifier: Classifier, test: LabeledTexts) -> Evaluation: ...
 
     def loss(self, model: SentenceTransformer, head: Head, y_train: np.ndarray) -> nn.Module: ...
 
@@ -126,6 +138,16 @@ class SingleLabel:
         predicted = names[head.classes_[probabilities.argmax(axis=1)]]
         return evaluate_predictions(
             list(names[y]), list(predicted), self.labels, self.positive, probabilities.max(axis=1)
+        )
+
+    def score_classifier(self, classifier: Classifier, test: LabeledTexts) -> Evaluation:
+        """A served classifier scored on labelled texts (labels it does not know among
+        `labels` count as errors: it never predicts them)."""
+        probabilities = classifier.predict_proba(test.texts)
+        classes = [str(c) for c in classifier.classes_]
+        predicted = [classes[i] for i in probabilities.argmax(axis=1)]
+        return evaluate_predictions(
+            list(test.labels), predicted, self.labels, confidence=probabilities.max(axis=1)
         )
 
     def log_loss(self, head: LogisticRegression, x: np.ndarray, y: np.ndarray) -> float:
@@ -196,6 +218,11 @@ class MultiLabel:
 
     def evaluate(self, head: SigmoidHead, x: np.ndarray, y: np.ndarray) -> Evaluation:
         return evaluate_multilabel(y, head.predict(x), self.labels)
+
+    def score_classifier(self, classifier: Classifier, test: LabeledTexts) -> Evaluation:
+        """A served classifier scored on labelled texts: every label above its threshold."""
+        predicted = indicator(classifier.predict_labels(test.texts), self.labels)
+        return evaluate_multilabel(self.targets(test), predicted, self.labels)
 
     def log_loss(self, head: SigmoidHead, x: np.ndarray, y: np.ndarray) -> float | None:
         return None  # measured for single-label checkpoints only
@@ -308,3 +335,31 @@ def served_head(
         return head
     y = np.concatenate([rows.y_train, rows.y_valid])  # label ids or indicator rows
     return task.refit_head(head, np.vstack([x_train, x_valid]), y)
+
+
+# ----------------------------------------------------------------------------- scoring a model
+
+
+def evaluate_classifier(
+    classifier: Classifier, test: LabeledTexts, unseen: str = "count"
+) -> Evaluation:
+    """A classifier scored on labelled texts it was not trained on. Rows of a label it never
+    learnt count as errors (`unseen="count"`) or are left out (`"skip"`)."""
+    if unseen not in UNSEEN_CHOICES:
+        raise ValueError(f"unseen must be one of {UNSEEN_CHOICES}, got {unseen!r}")
+    labels = [str(c) for c in classifier.classes_]
+    new = unseen_labels(test, labels)
+    skipped = 0
+    if new and unseen == "skip":
+        drop = {row for rows in new.values() for row in rows}
+        keep = [i for i, row in enumerate(test.rows) if row not in drop]
+        if not keep:
+            raise DataError(
+                "every row of the test file has a label the run never learnt "
+                f"({describe_unseen(new)})"
+            )
+        skipped, test = len(test) - len(keep), test.subset(keep)
+    extra = tuple(new) if unseen == "count" else ()
+    task = task_for([*labels, *extra], classifier.multi_label, TrainConfig())
+    evaluation = task.score_classifier(classifier, test)
+    return replace(evaluation, unseen_labels=tuple(new), skipped=skipped)

@@ -10,8 +10,8 @@ from core.train.multilabel import (
     choose_thresholds,
     compute_multilabel_metrics,
     evaluate_multilabel,
-    indicator,
 )
+from core.train.multilabel_intervals import indicator
 
 Y_TRUE = np.array([[1, 0, 1], [0, 1, 0], [1, 1, 0], [0, 0, 0]])
 Y_PRED = np.array([[1, 0, 0], [0, 1, 0], [1, 0, 1], [0, 0, 0]])
@@ -72,7 +72,11 @@ def test_the_sigmoid_loss_starts_from_the_probe(small_model):
 
 
 def test_bootstrap_intervals_of_multi_label_scores():
-    from core.train.multilabel import _drawn_scores, cell_gain_intervals, multilabel_intervals
+    from core.train.multilabel_intervals import (
+        _drawn_scores,
+        cell_gain_intervals,
+        multilabel_intervals,
+    )
 
     # One draw of every row once: the scores themselves.
     once = _drawn_scores(np.ones((1, len(Y_TRUE)), dtype=np.int64), Y_TRUE, Y_PRED)

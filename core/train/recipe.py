@@ -307,9 +307,10 @@ def train(
         )
         finetune_kept, note = True, ""
         if not (keep or (lambda f, b: better(task, f, b)))(final, baseline):
-            # The frozen base model is a checkpoint too: never hand over something worse.
+            # The frozen base model is a checkpoint too: never hand over something clearly worse.
             model = load_base_model(config, device=device.torch_device)
-            finetune_kept, final, note = False, baseline, _kept_base_note(task, evaluator, baseline)
+            note = _kept_base_note(task, final, baseline)
+            finetune_kept, final = False, baseline
             head = base.served
         else:
             head = served_head(task, head, rows, x_train, x_valid, config)
@@ -336,12 +337,15 @@ def _labels(rows: Rows) -> list[Any]:
     return y.astype(np.float32).tolist() if y.ndim == 2 else y.tolist()
 
 
-def _kept_base_note(task: Task, evaluator: HeadEvaluator, baseline: Evaluation) -> str:
+def _kept_base_note(task: Task, final: Evaluation, baseline: Evaluation) -> str:
     name = task.checkpoint_metric
-    scores = [p["metrics"][name] for p in evaluator.history]
-    best = max(scores) if scores else 0.0
+    after, before = getattr(final.metrics, name), getattr(baseline.metrics, name)
+    interval = final.gain_intervals(baseline).get(name)
+    span = (
+        f"; 95 % interval of the gain {interval[0]:+.3f} to {interval[1]:+.3f}" if interval else ""
+    )
     return (
-        "Finetuning did not beat the base model on the validation split "
-        f"(best {task.metric_words} {best:.3f} vs {getattr(baseline.metrics, name):.3f}), so "
-        f"this run keeps the base model with {task.head_words}."
+        "Finetuning did not beat the base model on the validation split: it was clearly worse "
+        f"({task.metric_words} {after:.3f} vs {before:.3f}{span}), so this run keeps the base "
+        f"model with {task.head_words}."
     )

@@ -97,10 +97,18 @@ class Task(Protocol):
 
 
 def better(task: Task, final: Evaluation, baseline: Evaluation) -> bool:
-    """Whether a finetune's validation scores earn it its place over the base model (its
-    checkpoint metric at least the base model's): the never-worse guard."""
+    """Whether a finetune keeps its place over the base model: unless it is clearly worse on
+    the validation split (the paired-bootstrap interval of its checkpoint metric's gain lies
+    below zero; without per-row predictions, its score is lower).
+
+    With one or two validation rows per label a finetune that ties or trails its base model by
+    a text or two is noise; "keep the better score" then threw away finetunes that were better
+    on the test file (bench/selection.py, docs/BENCHMARKS.md "Keep or discard")."""
     name = task.checkpoint_metric
-    return getattr(final.metrics, name) >= getattr(baseline.metrics, name)
+    interval = final.gain_intervals(baseline).get(name)
+    if interval is None:
+        return getattr(final.metrics, name) >= getattr(baseline.metrics, name)
+    return interval[1] >= 0
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,13 @@
 """`python -m core ...`: parse arguments, call the core API, print, exit 0 or 2 (`error: ...`).
 
-parser.py says what each command takes, commands.py does it, render.py prints the results."""
+parser.py says what each command takes; review.py, runs.py, predict.py and serve.py do it (with
+common.py and inputs.py, what they share); render.py prints the results."""
 
 from __future__ import annotations
 
 import sys
 
-from core.cli.commands import EXIT_ERROR, Interrupted
+from core.cli.common import EXIT_ERROR, Interrupted
 from core.errors import EmbedtuneError
 
 

@@ -6,20 +6,10 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from core.cli.commands import (
-    cmd_cancel,
-    cmd_classify,
-    cmd_embed,
-    cmd_evaluate,
-    cmd_export,
-    cmd_models,
-    cmd_rename,
-    cmd_review,
-    cmd_runs,
-    cmd_serve,
-    cmd_status,
-    cmd_train,
-)
+from core.cli.predict import cmd_classify, cmd_embed, cmd_evaluate
+from core.cli.review import cmd_review
+from core.cli.runs import cmd_cancel, cmd_rename, cmd_runs, cmd_status, cmd_train
+from core.cli.serve import cmd_export, cmd_models, cmd_serve
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -134,7 +134,7 @@ def progress_printer(queue_line: Callable[[Any], str] | None = None) -> Callable
         if progress.phase != state["phase"]:
             close()
             state["phase"] = progress.phase
-            if progress.phase in ("finetune", "retrain"):
+            if progress.phase == "finetune":
                 state["bar"] = tqdm(
                     total=progress.total or None,
                     desc=progress.phase,

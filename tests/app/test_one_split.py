@@ -4,8 +4,8 @@ registered data set survives a refresh, a new tab and a restart (it is kept in t
 from __future__ import annotations
 
 import core
-from core.cli.commands import _config_from_args, _training_set
 from core.cli.parser import build_parser
+from core.cli.runs import config_from_args, training_set
 from core.config import TrainConfig
 from core.model.classifier import MODEL_DIR
 from core.runs.store import RunStore, compute_run_id
@@ -23,8 +23,8 @@ def use_file(at, name: str, raw: bytes):
 
 def cli_run_id(path, *flags: str) -> str:
     args = build_parser().parse_args(["train", str(path), *flags])
-    config = _config_from_args(args)
-    return compute_run_id(config, _training_set(args, config))
+    config = config_from_args(args)
+    return compute_run_id(config, training_set(args, config))
 
 
 def test_the_app_the_cli_and_python_split_one_file_the_same_way(tmp_path, monkeypatch):

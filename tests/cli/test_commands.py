@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from core.cli import main
-from core.cli.commands import _config_from_args
 from core.cli.parser import FLAGS, build_parser
+from core.cli.runs import config_from_args
 from core.config import TrainConfig
 from core.data.cleaning import CleaningConfig
 from core.runs.store import RunStore
@@ -355,7 +355,7 @@ def test_every_setting_can_be_set_on_the_command_line(tmp_path):
         + ["--no-head-balanced", "--head-c", "2", "--max-seq-length", "64", "--balanced"]
         + ["--warmup-ratio", "0", "--model", "large", "--clean"]
     )
-    config = _config_from_args(args)
+    config = config_from_args(args)
     assert config == TrainConfig(
         base_model="large",
         early_stopping_patience=5,
@@ -368,7 +368,7 @@ def test_every_setting_can_be_set_on_the_command_line(tmp_path):
         warmup_ratio=0.0,
         cleaning=CleaningConfig.ALL,
     )
-    assert _config_from_args(build_parser().parse_args(["train", "x.csv"])) == TrainConfig()
+    assert config_from_args(build_parser().parse_args(["train", "x.csv"])) == TrainConfig()
 
 
 def _train_process(csv_path: Path, runs: Path, *extra: str) -> subprocess.Popen:
@@ -424,14 +424,6 @@ def test_detach_leaves_the_run_training_and_says_how_to_follow_it(tmp_path, caps
     assert code == 0 and "cancel requested" in out
     code, out, _ = run_cli(capsys, "status", run_id, "--follow", "--runs-dir", str(runs))
     assert code == 1 and f"run {run_id}: cancelled" in out  # followed to its end
-
-
-def test_repeated_classify_calls_suggest_the_service(run_copy, capsys):
-    argv = ["classify", run_copy.run_id, "a spicy curry", "--runs-dir", str(run_copy.root)]
-    code, _, err = run_cli(capsys, *argv)
-    assert code == 0 and "tip:" not in err
-    code, _, err = run_cli(capsys, *argv)
-    assert code == 0 and "`python -m core serve` keeps the model loaded" in err
 
 
 def test_classify_reads_the_chosen_column_of_a_parquet_file(completed_run, tmp_path, capsys):

@@ -150,13 +150,13 @@ def test_cli_review_with_label_issues(tmp_path, cache, capsys, monkeypatch):
     import csv
 
     from core import cli
-    from core.cli import commands
+    from core.cli import review
 
     data, wrong = planted()
     path = tmp_path / "planted.csv"
     with open(path, "w", newline="", encoding="utf-8") as f:
         csv.writer(f).writerows(zip(data.texts, data.labels, strict=True))
-    monkeypatch.setattr(commands, "PROGRESS_FROM_ROWS", 1)  # a bar even for this small file
+    monkeypatch.setattr(review, "PROGRESS_FROM_ROWS", 1)  # a bar even for this small file
     assert cli.main(["review", str(path), "--label-issues", "--json"]) == 0
     out, err = capsys.readouterr()
     payload = json.loads(out)

@@ -1,19 +1,15 @@
-"""The run store: one directory per finetune, atomic JSON records, content-derived run ids."""
+"""The run store: one directory per finetune (its folder, locks, atomic writes, the listing);
+what a run's record holds is core.runs.record."""
 
 from __future__ import annotations
 
 import builtins
-import dataclasses
-import hashlib
 import json
 import os
-import re
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,188 +18,37 @@ from core.data.labeled import DataSet
 from core.errors import RunError, StorageError
 from core.io import atomic_write_text
 from core.model.classifier import MODEL_DIR
-from core.records import Record
-from core.runs.fingerprint import rows_fingerprint
-from core.runs.timing import Timing
-from core.train.metrics import Evaluation
 
-FORMAT_VERSION = 2
-# Version 2 (issue 27) removed three trial settings that measured as noise; a version-1 run loads
-# through migrate_v1 (its id, model and figures unchanged).
-REMOVED_IN_2 = ("contrastive_weight", "dropout_twins", "retrain_on_all")
+# The records live in core.runs.record; the names callers import from here keep working.
+from core.runs.record import (
+    ACTIVE,
+    NAME_MAX,  # noqa: F401
+    RUN_ID_PATTERN,
+    BrokenRun,
+    Progress,  # noqa: F401
+    RunRecord,
+    TestSummary,  # noqa: F401
+    compute_run_id,
+    data_summary,
+    now_iso,
+    validate_name,
+    validate_run_id,
+)
+
 RUN_FILE = "run.json"
 LOG_FILE = "log.txt"
 CANCEL_FILE = "cancel"
 WORKER_LOCK = "worker.lock"
 DATASET_FILE = "dataset.json"
-STATUSES = ("queued", "running", "completed", "failed", "cancelled")
-ACTIVE = ("queued", "running")
 # A worker holds its lock within a second or two of being spawned; until then its pid vouches.
 SPAWN_GRACE_S = 60.0
 # Free space a run needs besides its model (checkpoints, data, logs).
 MIN_FREE_BYTES = 200 * 1024 * 1024
-RUN_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-# A run's name: a label for tables and pickers, so one line of plain text that fits a column.
-NAME_MAX = 60
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def default_runs_dir() -> Path:
     """`EMBEDTUNE_RUNS_DIR`, else ./runs."""
     return Path(os.environ.get("EMBEDTUNE_RUNS_DIR") or "runs")
-
-
-def validate_run_id(run_id: str) -> str:
-    """Refuse anything that is not a plain run id (no '/', '..', absolute paths)."""
-    if not isinstance(run_id, str) or not RUN_ID_PATTERN.fullmatch(run_id):
-        raise RunError(
-            f"invalid run id {run_id!r}: expected lower-case letters, digits, '-' or '_' "
-            "(up to 64 characters)"
-        )
-    return run_id
-
-
-def validate_name(name: str) -> str:
-    """A run name as kept: trimmed, one line of at most NAME_MAX printable characters ('' clears
-    it). Names are labels only: a run keeps its id whatever it is called."""
-    if not isinstance(name, str):
-        raise RunError(f"a run name must be text, got {type(name).__name__}")
-    name = " ".join(name.split())
-    if len(name) > NAME_MAX:
-        raise RunError(
-            f"a run name can be at most {NAME_MAX} characters; this one has {len(name)}: shorten it"
-        )
-    if not name.isprintable():
-        raise RunError("a run name must be plain text: remove the control characters from it")
-    return name
-
-
-def compute_run_id(config: TrainConfig, dataset: DataSet) -> str:
-    """Same data + same settings + same format version = same run id (the run cache key)."""
-    key = json.dumps(
-        {"format": FORMAT_VERSION, "config": config.identity(), "data": dataset.fingerprint()},
-        sort_keys=True,
-    )
-    return "ft-" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:12]
-
-
-@dataclass(frozen=True)
-class Progress(Record):
-    phase: str = "queued"  # queued, baseline, finetune, head, saving, done
-    step: int = 0
-    total: int = 0
-    eta_s: float | None = None
-    # While early stopping may still end the finetune: the seconds left if it ends it at the
-    # first chance, and if the finetune runs its whole schedule (eta_s lies between).
-    eta_range_s: tuple[float, float] | None = None
-    updated_at: str = ""
-
-    @property
-    def fraction(self) -> float:
-        return min(1.0, self.step / self.total) if self.total else 0.0
-
-
-@dataclass(frozen=True)
-class TestSummary(Record):
-    """The headline of one test-file evaluation of a run (the whole result is in the run's
-    `tests/` folder, see core.runs.evaluate)."""
-
-    key: str
-    name: str
-    n: int
-    f1: float
-    f1_interval: tuple[float, float] | None
-    base_f1: float
-    evaluated_at: str
-
-
-@dataclass(frozen=True, kw_only=True)
-class RunRecord(Record):
-    """Everything about a run: its settings, data, status, progress and results (fields in
-    the order run.json lists them)."""
-
-    format_version: int = FORMAT_VERSION
-    id: str
-    name: str = ""
-    status: str = "queued"
-    created_at: str = ""
-    started_at: str | None = None
-    finished_at: str | None = None
-    config: TrainConfig
-    data: dict[str, Any]
-    device: dict[str, str] | None = None
-    progress: Progress = field(default_factory=Progress)
-    history: tuple[dict[str, Any], ...] = ()
-    baseline: Evaluation | None = None
-    final: Evaluation | None = None
-    finetune_kept: bool | None = None
-    note: str = ""
-    error: dict[str, Any] | None = None
-    timing: Timing | None = None
-    tests: tuple[TestSummary, ...] = ()  # test-file evaluations, newest first
-    pid: int | None = None
-    spawned_at: float | None = None
-
-    @property
-    def active(self) -> bool:
-        return self.status in ACTIVE
-
-    @property
-    def duration_s(self) -> float | None:
-        if not self.started_at:
-            return None
-        end = datetime.fromisoformat(self.finished_at) if self.finished_at else datetime.now(UTC)
-        return (end - datetime.fromisoformat(self.started_at)).total_seconds()
-
-    @property
-    def title(self) -> str:
-        """The run's name, or its id when it has none."""
-        return self.name or self.id
-
-    @property
-    def best_f1(self) -> float | None:
-        return self.final.metrics.f1 if self.final else None
-
-    def replace(self, **changes: Any) -> RunRecord:
-        return dataclasses.replace(self, **changes)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> RunRecord:
-        version = data.get("format_version")
-        if version == 1:
-            data = migrate_v1(data)
-        elif version != FORMAT_VERSION:
-            raise RunError(
-                f"run format version {version!r} is not supported (expected {FORMAT_VERSION}): "
-                "it was made by a newer Embedtune; update this one, or train the run again"
-            )
-        if data.get("status") not in STATUSES:
-            raise RunError(f"unknown run status {data.get('status')!r}")
-        return super().from_dict(data)
-
-
-def migrate_v1(data: Mapping[str, Any]) -> dict[str, Any]:
-    """A version-1 run.json read as version 2: the removed trial settings are dropped (a run
-    that used one keeps its trained model and figures; its settings no longer name it), and
-    `label_names`, which version-1 runs before it existed ran without, is filled in."""
-    config = data.get("config")
-    if not isinstance(config, Mapping):
-        return {**data, "format_version": FORMAT_VERSION}
-    kept = {k: v for k, v in config.items() if k not in REMOVED_IN_2}
-    kept.setdefault("label_names", False)
-    return {**data, "format_version": FORMAT_VERSION, "config": kept}
-
-
-@dataclass(frozen=True)
-class BrokenRun:
-    """A run directory that cannot be read; listed so the user can see why and delete it."""
-
-    id: str
-    reason: str
-    status: str = "broken"
 
 
 def _pid_alive(pid: int | None) -> bool:
@@ -414,7 +259,7 @@ class RunStore:
                 id=run_id,
                 name=name,
                 config=config,
-                data=_data_summary(dataset),
+                data=data_summary(dataset),
                 created_at=now_iso(),
                 # Also the run's place in the queue; its worker is spawned right after this.
                 spawned_at=time.time(),
@@ -468,23 +313,3 @@ class RunStore:
     def iter_ids(self) -> Iterator[str]:
         for run in self.list():
             yield run.id
-
-
-def _data_summary(dataset: DataSet) -> dict[str, Any]:
-    return {
-        "fingerprint": dataset.fingerprint(),
-        "rows_fingerprint": rows_fingerprint(dataset),
-        "train_name": dataset.train.name,
-        "valid_name": dataset.valid.name,
-        "train_rows": len(dataset.train),
-        "valid_rows": len(dataset.valid),
-        "classes": list(dataset.classes),
-        "train_class_counts": dataset.train.class_counts(),
-        "valid_class_counts": dataset.valid.class_counts(),
-        **({"multi_label": True} if dataset.train.multi_label else {}),
-        "split": {
-            "valid_source": dataset.valid_source,
-            "valid_fraction": dataset.valid_fraction,
-            "seed": dataset.seed,
-        },
-    }

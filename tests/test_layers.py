@@ -22,6 +22,7 @@ RANKS = {
     "core.model": 4,
     "core.quality": 5,
     "core.train": 6,
+    "core.label": 6.5,  # labelling: uses model/ and train/ (label names); runs and doors use it
     "core.runs": 7,
     "core.serve": 8,
     "core.batch": 8,

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from core.data.labeled import LabeledTexts, describe_rows, sort_labels
+from core.data.labeled import LabeledTexts, describe_rows
 from core.errors import DataError
 from core.io import atomic_write_text
 from core.quality.near_duplicates import (
@@ -204,28 +204,53 @@ def _compute(
     model: SentenceTransformer | None,
     on_progress: Progress | None,
 ) -> LabelIssues:
-    import numpy as np
-
     report = on_progress or (lambda phase, done, total: None)
-    if data.multi_label:
-        return _compute_multilabel(data, base_model, threshold, seed, model, report)
-    counts: dict[str, int] = {}
-    for label in data.labels:
-        if label:
-            counts[label] = counts.get(label, 0) + 1
-    skipped = tuple(sort_labels(label for label, n in counts.items() if n < MIN_LABEL_EXAMPLES))
-    checked = tuple(label for label in sort_labels(counts) if label not in skipped)
+    counts = data.class_counts()
+    skipped = tuple(label for label, n in counts.items() if n < MIN_LABEL_EXAMPLES)
+    checked = tuple(label for label in counts if label not in skipped)
     if len(checked) < 2:
         raise DataError(
             f"the label check needs at least 2 labels with {MIN_LABEL_EXAMPLES} or more examples "
             f"each, found {len(checked)}: add examples"
         )
-
     if model is None:
         from core.model.catalogue import load_model
 
         model = load_model(base_model)
     embeddings = embed(model, data.texts, report)
+    if data.multi_label:
+        issues, rows_checked, folds = _multilabel_issues(data, checked, embeddings, seed, report)
+    else:
+        issues, rows_checked, folds = _issues(data, checked, counts, embeddings, seed, report)
+    pairs, more = near_duplicates(data, embeddings, threshold, on_progress=report)
+    return LabelIssues(
+        base_model=str(base_model),
+        fingerprint=data.fingerprint(),
+        rows_checked=rows_checked,
+        folds=folds,
+        threshold=threshold,
+        issues=tuple(issues),
+        near_duplicates=tuple(pairs),
+        skipped_labels=skipped,
+        more_pairs=more,
+    )
+
+
+Flagged = tuple[list[LabelIssue], int, int]  # the issues, the rows checked, the folds
+
+
+def _issues(
+    data: LabeledTexts,
+    checked: tuple[str, ...],
+    counts: dict[str, int],
+    embeddings: Any,
+    seed: int,
+    report: Progress,
+) -> Flagged:
+    """The rows of the checked labels whose label cleanlab finds unlikely, each with the most
+    likely other label."""
+    import numpy as np
+    from cleanlab.filter import find_label_issues as cleanlab_issues
 
     index = {label: i for i, label in enumerate(checked)}
     keep = np.array([label in index for label in data.labels], dtype=bool)
@@ -233,9 +258,6 @@ def _compute(
     y = np.array([index[data.labels[i]] for i in positions], dtype=np.int64)
     folds = choose_folds({label: counts[label] for label in checked})
     probs = out_of_fold(embeddings[positions], y, len(checked), folds, seed, report)
-
-    from cleanlab.filter import find_label_issues as cleanlab_issues
-
     # n_jobs=1: no worker processes (the app's server and a loaded 2-core machine both prefer it).
     ranked = cleanlab_issues(
         y, probs, return_indices_ranked_by="self_confidence", n_jobs=1, verbose=False
@@ -258,29 +280,16 @@ def _compute(
                 suggested_confidence=round(float(probs[i, suggested]), 4),
             )
         )
-
-    pairs, more = near_duplicates(data, embeddings, threshold, on_progress=report)
-    return LabelIssues(
-        base_model=str(base_model),
-        fingerprint=data.fingerprint(),
-        rows_checked=len(positions),
-        folds=folds,
-        threshold=threshold,
-        issues=tuple(issues),
-        near_duplicates=tuple(pairs),
-        skipped_labels=skipped,
-        more_pairs=more,
-    )
+    return issues, len(positions), folds
 
 
-def _compute_multilabel(
+def _multilabel_issues(
     data: LabeledTexts,
-    base_model: str,
-    threshold: float,
+    checked: tuple[str, ...],
+    embeddings: Any,
     seed: int,
-    model: SentenceTransformer | None,
     report: Progress,
-) -> LabelIssues:
+) -> Flagged:
     """The check for multi-label data: out-of-fold one-vs-rest probabilities and cleanlab's
     multi-label filter, which flags a row when any label looks missing or wrong. The suggestion
     is every label the head gives 0.5 or more (else its most likely label)."""
@@ -292,19 +301,6 @@ def _compute_multilabel(
     from core.data.multilabel import join_labels
     from core.model.heads import fit_multilabel_head
 
-    counts = data.class_counts()
-    skipped = tuple(label for label, n in counts.items() if n < MIN_LABEL_EXAMPLES)
-    checked = tuple(label for label in counts if label not in skipped)
-    if len(checked) < 2:
-        raise DataError(
-            f"the label check needs at least 2 labels with {MIN_LABEL_EXAMPLES} or more examples "
-            f"each, found {len(checked)}: add examples"
-        )
-    if model is None:
-        from core.model.catalogue import load_model
-
-        model = load_model(base_model)
-    embeddings = embed(model, data.texts, report)
     index = {label: i for i, label in enumerate(checked)}
     assert data.label_sets is not None
     given = [[index[x] for x in labels if x in index] for labels in data.label_sets]
@@ -345,15 +341,4 @@ def _compute_multilabel(
                 suggested_confidence=round(float(probs[i, likely].min()), 4),
             )
         )
-    pairs, more = near_duplicates(data, embeddings, threshold, on_progress=report)
-    return LabelIssues(
-        base_model=str(base_model),
-        fingerprint=data.fingerprint(),
-        rows_checked=len(data),
-        folds=folds,
-        threshold=threshold,
-        issues=tuple(issues),
-        near_duplicates=tuple(pairs),
-        skipped_labels=skipped,
-        more_pairs=more,
-    )
+    return issues, len(data), folds

@@ -82,7 +82,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _batch(args: argparse.Namespace, kind: str, model: str) -> int | None:
-    """With --out: stream the --file through core.batch.job (chunks, resumable, --engine ray)."""
+    """A warning for a --file not in UTF-8; then, with --out, stream the --file through
+    core.batch.job (chunks, resumable, --engine ray)."""
+    warn_encoding(args.file)
     if not args.out:
         if args.engine != "local":
             raise CliError(f"--engine {args.engine} needs --out (a file to write the results to)")
@@ -111,7 +113,6 @@ def _batch(args: argparse.Namespace, kind: str, model: str) -> int | None:
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
-    warn_encoding(args.file)
     batched = _batch(args, "classify", args.run)
     if batched is not None:
         return batched
@@ -135,7 +136,6 @@ def cmd_classify(args: argparse.Namespace) -> int:
 
 
 def cmd_embed(args: argparse.Namespace) -> int:
-    warn_encoding(args.file)
     batched = _batch(args, "embed", args.model)
     if batched is not None:
         return batched

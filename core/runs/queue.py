@@ -1,5 +1,5 @@
-"""The queue of finetunes waiting for the device: its order, and which runs a run waits behind
-(the worker waits its turn by it; the app and the CLI show it)."""
+"""The queue of finetunes waiting for the device: its order (the worker waits its turn by it;
+the app and the CLI show a run's place in it)."""
 
 from __future__ import annotations
 
@@ -22,15 +22,6 @@ def queue_order(store: RunStore) -> list[RunRecord]:
 def queued_ids(store: RunStore) -> list[str]:
     """Ids of the queued runs, next first."""
     return [r.id for r in queue_order(store) if r.status == "queued"]
-
-
-def runs_ahead(store: RunStore, run_id: str) -> list[RunRecord]:
-    """The active runs that get the device before `run_id` (empty when it is not queued)."""
-    order = queue_order(store)
-    ids = [r.id for r in order]
-    if run_id not in ids or order[ids.index(run_id)].status != "queued":
-        return []
-    return order[: ids.index(run_id)]
 
 
 def ordinal(n: int) -> str:

@@ -9,7 +9,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -309,7 +309,3 @@ class RunStore:
             trash = self.root / f".deleted-{run_id}-{os.getpid()}"
             os.replace(path, trash)  # one rename: the run vanishes at once for every reader
             shutil.rmtree(trash, ignore_errors=True)
-
-    def iter_ids(self) -> Iterator[str]:
-        for run in self.list():
-            yield run.id

@@ -9,7 +9,7 @@ import re
 import pytest
 
 from core.config import TrainConfig
-from core.runs.queue import ordinal, queue_order, queued_ids, runs_ahead
+from core.runs.queue import ordinal, queue_order, queued_ids
 from core.runs.status import about, format_duration, status_line
 from core.runs.store import Progress, RunStore, now_iso
 from tests.helpers import tiny_dataset
@@ -37,8 +37,6 @@ def test_running_runs_come_first_then_queued_ones_in_submission_order(queue):
     store, a, b, c = queue
     assert [r.id for r in queue_order(store)] == [a, b, c]
     assert queued_ids(store) == [b, c]
-    assert [r.id for r in runs_ahead(store, c)] == [a, b]
-    assert runs_ahead(store, a) == []  # running: not waiting
 
 
 def test_a_queued_run_says_its_place_what_it_waits_behind_and_for_how_long(queue):

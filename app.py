@@ -15,6 +15,7 @@ from ui.widgets import (
     DATA_PAGE,
     METRICS_PAGE,
     PLAYGROUND_PAGE,
+    SIDEBAR_REFRESH_S,
     TRAIN_PAGE,
     live_run,
     md,
@@ -78,7 +79,8 @@ def sidebar() -> None:
         if record is None:
             st.caption("None yet: start one on the Train page.")
         else:
-            live_run(record.id, sidebar_run)  # redraws itself while the run is active
+            # Redraws itself while the run is active; the whole page once when it ends.
+            live_run(record.id, sidebar_run, SIDEBAR_REFRESH_S, watch=lambda r: r.active)
             if saved is not None and not trained_on(record, saved.data):
                 # Still the run the Metrics and Playground pages use, but not of the data above.
                 st.caption(f"Trained on other data: {md(record.data.get('train_name') or '?')}")

@@ -13,7 +13,9 @@ from ui import charts, state
 from ui.widgets import (
     METRICS_PAGE,
     PLAYGROUND_PAGE,
+    TABLE_REFRESH_S,
     TRAIN_PAGE,
+    completed_message,
     fmt_duration,
     fmt_time,
     live,
@@ -42,12 +44,22 @@ def score(value: float | None, run: RunRecord | None = None) -> str:
     return "running" if run is not None and run.active else "—"
 
 
+def best_f1(run: RunRecord) -> str:
+    """The run's validation F1 for the table; a multi-label run's headline is micro-F1, so its
+    macro-F1 (every label alike) stands beside it."""
+    final = run.final
+    if final is None or final.metrics.average != "micro":
+        return score(run.best_f1, run)
+    return f"{final.metrics.f1:.3f} · macro {final.metrics.macro_f1:.3f}"
+
+
 def table(runs: list[RunRecord | BrokenRun], store: RunStore) -> pd.DataFrame:
     """One row per run: what a user scans for first, then the details."""
-    rows = []
+    rows: list[dict[str, object]] = []
     for run in runs:
         if isinstance(run, BrokenRun):
-            blank = dict.fromkeys(COLUMNS, "") | {"labels": None, "best F1": "—", "test F1": "—"}
+            blank: dict[str, object] = dict.fromkeys(COLUMNS, "")
+            blank |= {"labels": None, "best F1": "—", "test F1": "—"}
             rows.append(blank | {"run": run.id, "id": run.id, "status": status_text("broken")})
             continue
         rows.append(
@@ -56,7 +68,7 @@ def table(runs: list[RunRecord | BrokenRun], store: RunStore) -> pd.DataFrame:
                 "run": run.title,
                 "data": run.data.get("train_name") or "",
                 "labels": len(run.data.get("classes", [])),
-                "best F1": score(run.best_f1, run),
+                "best F1": best_f1(run),
                 "test F1": score(run.tests[0].f1 if run.tests else None),
                 "duration": fmt_duration(run.duration_s),
                 "progress": progress_text(run, store, brief=True) if run.active else "",
@@ -72,15 +84,20 @@ def table(runs: list[RunRecord | BrokenRun], store: RunStore) -> pd.DataFrame:
 # Pixel widths that fit the first eight columns in a 1,400 px window with the sidebar open.
 COLUMN_CONFIG = {
     "status": st.column_config.TextColumn("status", width=80),
-    "run": st.column_config.TextColumn("run", width=170, help="its name, else its id"),
-    "data": st.column_config.TextColumn("data", width=130),
+    "run": st.column_config.TextColumn("run", width=160, help="its name, else its id"),
+    "data": st.column_config.TextColumn("data", width=120),
     "labels": st.column_config.NumberColumn("labels", width=55),
-    "best F1": st.column_config.TextColumn("best F1", width=65, help="on the validation split"),
+    "best F1": st.column_config.TextColumn(
+        "best F1",
+        width=120,
+        help="on the validation split: macro-F1, or the positive label's F1 for two labels; a "
+        "multi-label run's micro-F1 with its macro-F1 beside it",
+    ),
     "test F1": st.column_config.TextColumn(
         "test F1", width=65, help="on the newest test file scored"
     ),
     "duration": st.column_config.TextColumn("duration", width=80),
-    "progress": st.column_config.TextColumn("progress", width=300),
+    "progress": st.column_config.TextColumn("progress", width=265),
     "base model": st.column_config.TextColumn("model", width="small"),
     "rows": st.column_config.TextColumn("rows", width="small", help="training / validation rows"),
     "created": st.column_config.TextColumn("created", width="small"),
@@ -89,8 +106,8 @@ COLUMN_CONFIG = {
 
 
 def runs_table(store: RunStore, active: frozenset[str]) -> None:
-    """The runs table; redrawn every second while a run is active, the whole page once the
-    set of active runs changes (a run ended or another started)."""
+    """The runs table; redrawn every TABLE_REFRESH_S while a run is active, the whole page once
+    the set of active runs changes (a run ended or another started)."""
     runs = store.list()
     st.dataframe(table(runs, store), hide_index=True, column_config=COLUMN_CONFIG)
     now = frozenset(r.id for r in runs if isinstance(r, RunRecord) and r.active)
@@ -177,6 +194,11 @@ def compare(runs: list[RunRecord]) -> None:
         }
         | {"gain in Macro-F1": st.column_config.NumberColumn(format="%+.3f")},
     )
+    if any(r.data.get("multi_label") for r in picked):
+        st.caption(
+            "A multi-label run's Accuracy is Hamming accuracy and its F1, precision and recall "
+            "are micro-averaged; its Macro-F1 counts every label alike."
+        )
     st.caption(
         "Validation scores with 95 % bootstrap intervals (the gain's is paired, on the same rows). "
         "The validation split also chose each run's checkpoint, so they lean optimistic; a test "
@@ -271,7 +293,9 @@ def details(run: RunRecord | BrokenRun) -> None:
         tail = (run.error or {}).get("log_tail") or state.store().log_tail(run.id)
         st.caption("Last lines of the log")
         st.code("\n".join(tail) if tail else "(the log is empty)", language=None)
-    if run.note:
+    if run.status == "completed":
+        completed_message(run, lead=False)  # the outcome: gain, interval, labels that fell
+    elif run.note:
         st.info(md(run.note))
 
     with st.container(horizontal=True):
@@ -322,7 +346,7 @@ st.caption(
     + (f" · {broken} broken" if broken else "")
 )
 active = frozenset(r.id for r in records if r.active)
-live(lambda: runs_table(store, active), bool(active))
+live(lambda: runs_table(store, active), bool(active), TABLE_REFRESH_S)
 
 compare(records)
 

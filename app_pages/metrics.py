@@ -15,11 +15,20 @@ from core.downloads import csv_bytes
 from core.errors import EmbedtuneError
 from core.runs.evaluate import TestResult, evaluate_run, load_test, test_key
 from core.runs.store import RunRecord
-from core.train.metrics import FEW_EXAMPLES, HEADLINE, METRIC_TITLES, Evaluation, mistakes
+from core.train.metrics import (
+    FEW_EXAMPLES,
+    HEADLINE,
+    METRIC_TITLES,
+    Evaluation,
+    describe_unseen,
+    mistakes,
+    unseen_labels,
+)
 from core.train.multilabel import METRIC_TITLES as MULTILABEL_TITLES
 from core.train.outcome import fmt_interval, judge
 from ui import charts, state
 from ui.many_labels import MANY_LABELS, confused_pairs, matrix_labels, per_label_table
+from ui.multilabel import headline_names
 from ui.widgets import (
     PLAYGROUND_PAGE,
     TRAIN_PAGE,
@@ -35,8 +44,8 @@ from ui.widgets import (
     status_badge,
 )
 
-REFRESH_S = 3.0
 ERRORS_SHOWN = 500
+SHOWN_UNSEEN = 5  # labels the run never learnt, named in the result (the rest counted)
 PAIRS_SHOWN = 15
 # Up to this many labels the two confusion matrices fit side by side with their counts apart.
 SIDE_BY_SIDE = 12
@@ -60,11 +69,12 @@ def scope(evaluation: Evaluation, where: str) -> str:
 
 
 def tiles(final: Evaluation, baseline: Evaluation | None) -> None:
-    """The four headline scores, each with its interval, and the gain with its paired one."""
+    """The headline scores, each with its interval, and the gain with its paired one."""
     gains = final.metrics.gain_over(baseline.metrics) if baseline is not None else {}
     gain_intervals = final.gain_intervals(baseline) if baseline is not None else {}
     titles = MULTILABEL_TITLES if final.metrics.average == "micro" else METRIC_TITLES
-    for col, name in zip(st.columns(len(HEADLINE)), HEADLINE, strict=True):
+    names = headline_names(final.metrics.average)
+    for col, name in zip(st.columns(len(names)), names, strict=True):
         value = getattr(final.metrics, name)
         gain = gains.get(name)
         before = None if baseline is None else getattr(baseline.metrics, name)
@@ -266,7 +276,8 @@ def validation_errors(record: RunRecord) -> None:
     errors(record.final, valid.texts, valid.rows, "valid", "validation")
 
 
-def draw_record(current: RunRecord) -> None:
+def record_status(current: RunRecord) -> None:
+    """The run's status, time and progress: the live part."""
     c = current.config
     st.markdown(f"**Run `{current.id}`** {status_badge(current.status)}")
     st.caption(
@@ -277,6 +288,11 @@ def draw_record(current: RunRecord) -> None:
     )
     if current.active:
         st.progress(run_fraction(current), text=progress_text(current))
+
+
+def draw_record(current: RunRecord) -> None:
+    """How the run ended, its validation scores, curves and matrices: drawn again only when
+    the run's record changes in them (a new evaluation, the end)."""
     if current.status == "completed":
         completed_message(current)
         st.page_link(PLAYGROUND_PAGE, label="Open the Playground", icon=":material/science:")
@@ -341,23 +357,83 @@ def test_upload(record: RunRecord) -> None:
         st.caption(md(note))
     digest = hashlib.sha256(raw).hexdigest()[:12]
     st.caption(f"{len(test)} rows · {len(test.classes)} labels")
-    if test_key(test) in [t.key for t in record.tests]:
+    unseen = choose_unseen(record, test)
+    key = test_key(test, unseen)
+    if key in [t.key for t in record.tests]:
         # A completed run never changes: the same rows scored again would give the same figures.
-        if st.session_state.get(f"test_seen_{record.id}") != digest:
-            st.session_state[f"test_seen_{record.id}"] = digest
-            st.session_state[f"test_pick_{record.id}"] = test_key(test)
+        seen = f"{digest}:{unseen}"
+        if st.session_state.get(f"test_seen_{record.id}") != seen:
+            st.session_state[f"test_seen_{record.id}"] = seen
+            st.session_state[f"test_pick_{record.id}"] = key
         st.caption("This run was evaluated on these rows before: the result is below.")
         return
     if st.button("Evaluate", type="primary", key=f"evaluate_{record.id}_{digest}"):
         try:
             with st.spinner("Scoring the finetuned model and the base model on the test file…"):
-                result = evaluate_run(state.store(), record.id, test)
+                result = evaluate_run(state.store(), record.id, test, unseen=unseen)
         except EmbedtuneError as exc:
             show_error(exc)
             return
-        st.session_state[f"test_seen_{record.id}"] = digest
+        st.session_state[f"test_seen_{record.id}"] = f"{digest}:{unseen}"
         st.session_state[f"test_pick_{record.id}"] = result.key
         st.rerun()  # the run's record now lists the evaluation
+
+
+UNSEEN_OPTIONS = {
+    "count": "Count their rows as errors (the model cannot get them right: the file's own score)",
+    "skip": "Leave their rows out (score only the labels the run learnt)",
+}
+MULTILABEL_UNSEEN = {
+    "count": "Count each as a label the model missed (it cannot predict them: the file's own "
+    "score)",
+    "skip": "Leave the rows that carry them out",
+}
+
+
+def choose_unseen(record: RunRecord, test) -> str:
+    """Before the Evaluate button: the test file's labels the run never learnt, named briefly,
+    and what to do with their rows ('count' or 'skip'); 'count' when there are none."""
+    unseen = unseen_labels(test, record.data.get("classes", []))
+    if not unseen:
+        return "count"
+    rows = len({row for found in unseen.values() for row in found})
+    st.warning(
+        f"{md(describe_unseen(unseen))}; {rows} of the {len(test)} rows. Choose what to do "
+        "with them:",
+        icon=":material/help:",
+    )
+    options = UNSEEN_OPTIONS | (MULTILABEL_UNSEEN if record.data.get("multi_label") else {})
+    return st.radio(
+        "Rows of labels the run never learnt",
+        list(options),
+        format_func=options.__getitem__,
+        key=f"test_unseen_{record.id}",
+    )
+
+
+def unseen_note(evaluation: Evaluation) -> None:
+    """What became of the labels the run never learnt: left out, or counted as errors."""
+    unseen = evaluation.unseen_labels
+    if not unseen:
+        return
+    named = ", ".join(md(repr(label)) for label in unseen[:SHOWN_UNSEEN])
+    if len(unseen) > SHOWN_UNSEEN:
+        named += f" and {len(unseen) - SHOWN_UNSEEN} more"
+    labels = f"{len(unseen)} label{'s' if len(unseen) != 1 else ''} the run never learnt"
+    if evaluation.skipped:
+        rows = f"{evaluation.skipped} row{'s' if evaluation.skipped != 1 else ''}"
+        st.caption(f":material/help: {rows} of {labels} ({named}) left out of these scores.")
+    elif evaluation.metrics.average == "micro":
+        st.caption(
+            f":material/help: {labels.capitalize()} ({named}): each counts as a label the model "
+            "missed."
+        )
+    else:
+        n = sum(1 for y in evaluation.y_true if y in set(unseen))
+        st.caption(
+            f":material/help: {labels.capitalize()} ({named}): "
+            f"{n} row{' counts as an error' if n == 1 else 's count as errors'}."
+        )
 
 
 def draw_test(result: TestResult) -> None:
@@ -365,6 +441,7 @@ def draw_test(result: TestResult) -> None:
         f"{md(result.name)} · evaluated {fmt_time(result.evaluated_at)} · "
         + scope(result.final, "test file")
     )
+    unseen_note(result.final)
     outcome = judge(result.final, result.baseline, finetune_kept=result.finetune_kept, where="test")
     (st.success if outcome.clear_gain else st.info)(md(outcome.message))
     tiles(result.final, result.baseline)
@@ -418,8 +495,9 @@ chosen_run = st.selectbox(
 )
 if chosen_run != active:
     state.set_active_run(chosen_run)
-live_run(chosen_run, draw_record, REFRESH_S)
-record = next(r for r in runs if r.id == chosen_run)
-if record.status == "completed":
-    validation_errors(record)
-    test_section(state.store().get(chosen_run))
+record = live_run(chosen_run, record_status)
+if record is not None:
+    draw_record(record)
+    if record.status == "completed":
+        validation_errors(record)
+        test_section(record)

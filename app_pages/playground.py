@@ -101,7 +101,7 @@ def show_check(record: RunRecord | None, backend: str) -> None:
 def input_texts(prefix: str, allow_upload: bool = True) -> TextsInput | None:
     """Texts typed one per line, or uploaded as a file of any format the Data page reads (the
     text column, else the first; a label column when every row has one)."""
-    source = "Type texts"
+    source: str | None = "Type texts"
     if allow_upload:
         source = st.segmented_control(
             "Texts",
@@ -231,6 +231,7 @@ def classify_tab(record: RunRecord | None, backend: str = "torch") -> None:
             st.caption(md(", ".join(classes)))
     given = input_texts("classify")
     if st.button("Classify", type="primary", key="classify", disabled=given is None):
+        assert given is not None  # the button is disabled without texts
         try:
             model = loaders.classifier(
                 str(state.store().root), record.id, record.finished_at, backend

@@ -14,9 +14,10 @@ from core.runs.sharing import DemoSettings, check_submission
 from core.runs.status import about, rough
 from core.runs.store import RunRecord, compute_run_id
 from core.train.label_names import finetune_rows
-from core.train.metrics import HEADLINE, METRIC_TITLES
+from core.train.metrics import METRIC_TITLES
 from core.train.multilabel import METRIC_TITLES as MULTILABEL_TITLES
 from ui import loaders, state
+from ui.multilabel import headline_names
 from ui.widgets import (
     DASHBOARD_PAGE,
     DATA_PAGE,
@@ -38,6 +39,7 @@ LOSS_NAMES = {
     "softmax": "Softmax cross-entropy (recommended)",
     "batch_all_triplet": "Batch-all triplet",
 }
+MULTILABEL_LOSS = {"softmax": "Binary cross-entropy (multi-label)"}
 
 
 def model_line(key: str) -> str:
@@ -69,8 +71,24 @@ def choose_model() -> str:
     return key
 
 
-def settings() -> dict:
-    """The advanced settings, TrainConfig's defaults filled in and explained."""
+def losses_for(multi_label: bool) -> list[str]:
+    """The losses the data can train with: for multi-label data only those TrainConfig accepts
+    for it (one label per text is what a triplet needs)."""
+    if not multi_label:
+        return list(LOSSES)
+    fits = []
+    for loss in LOSSES:
+        try:
+            TrainConfig(loss=loss).check_multi_label()
+        except EmbedtuneError:
+            continue
+        fits.append(loss)
+    return fits
+
+
+def settings(multi_label: bool = False) -> dict:
+    """The advanced settings, TrainConfig's defaults filled in and explained; for multi-label
+    data only the settings it can train with."""
     values: dict = {}
     with st.expander("Advanced settings"):
         st.caption(
@@ -135,13 +153,18 @@ def settings() -> dict:
                 help=HELP.get("early_stopping_patience"),
             )
         with c3:
+            losses = losses_for(multi_label)
             values["loss"] = st.selectbox(
                 "Loss",
-                LOSSES,
-                index=LOSSES.index(DEFAULTS.loss),
-                format_func=lambda k: LOSS_NAMES.get(k, k),
-                key="cfg_loss",
-                help=HELP.get("loss"),
+                losses,
+                index=losses.index(DEFAULTS.loss),
+                format_func=lambda k: (MULTILABEL_LOSS if multi_label else LOSS_NAMES).get(k, k),
+                key="cfg_loss_multi_label" if multi_label else "cfg_loss",
+                disabled=len(losses) == 1,
+                help=HELP.get("loss")
+                if not multi_label
+                else "Multi-label data trains a sigmoid head with binary cross-entropy: each "
+                "label is its own yes / no. The batch-all triplet loss needs one label per text.",
             )
             values["evals_per_epoch"] = st.number_input(
                 "Evaluations per epoch",
@@ -220,28 +243,33 @@ def scores(record: RunRecord) -> None:
         st.caption(f"Latest validation scores: {where}")
     else:
         return
-    # A multi-label run's accuracy is Hamming accuracy, its F1 micro-averaged.
+    # A multi-label run's accuracy is Hamming accuracy, its F1 micro-averaged (macro beside).
     titles = MULTILABEL_TITLES if m.get("average") == "micro" else METRIC_TITLES
-    for col, name in zip(st.columns(4), HEADLINE, strict=True):
+    names = headline_names(m.get("average"))
+    for col, name in zip(st.columns(len(names)), names, strict=True):
         delta = None if base is None else f"{m[name] - base[name]:+.3f}"
         col.metric(titles[name], f"{m[name]:.3f}", delta)
 
 
-def draw_run(record: RunRecord) -> None:
-    """Status, progress, validation scores and the Cancel button of one run."""
+def run_status(record: RunRecord) -> None:
+    """The run's heading, progress and time, with the Cancel button: the live part."""
     st.markdown(run_heading(record))
     if record.active:
         st.progress(run_fraction(record), text=progress_text(record))
-        if st.button("Cancel", key="cancel_run", icon=":material/stop_circle:"):
-            state.store().request_cancel(record.id)
-            st.toast("Cancelling: the run stops at its next step.")
-    scores(record)
     if record.duration_s is not None:
         st.caption(
             f"Running for {fmt_duration(record.duration_s)}"
             if record.active
             else f"Took {fmt_duration(record.duration_s)}"
         )
+    if record.active and st.button("Cancel", key="cancel_run", icon=":material/stop_circle:"):
+        state.store().request_cancel(record.id)
+        st.toast("Cancelling: the run stops at its next step.")
+
+
+def run_result(record: RunRecord) -> None:
+    """Validation scores and how the run ended: drawn again only when they change."""
+    scores(record)
     if record.status == "completed":
         completed_message(record)
         c1, c2 = st.columns(2)
@@ -258,12 +286,14 @@ def draw_run(record: RunRecord) -> None:
 
 
 def follow(run_id: str) -> None:
-    """Draw the run and keep it live while it trains."""
+    """Draw the run: its status line live while it trains, the rest again at each evaluation."""
 
     def remember_status(record: RunRecord) -> None:
         st.session_state[state.SEEN_STATUS] = record.status
 
-    live_run(run_id, draw_run, on_end=remember_status)
+    record = live_run(run_id, run_status, on_end=remember_status)
+    if record is not None:
+        run_result(record)
 
 
 st.title("Train")
@@ -278,7 +308,7 @@ else:
         f"validation examples · {len(saved.data.classes)} labels"
     )
     key = choose_model()
-    values = settings()
+    values = settings(saved.data.train.multi_label)
     # The run's seed also chooses the validation rows, as on the command line.
     dataset = saved.data.split(values["seed"])
     cleaning = saved.cleaning
@@ -303,13 +333,6 @@ else:
         else:
             start(config, dataset)
 
-message = st.session_state.pop("train_message", None)
-if message is not None:
-    reused, text = message
-    (st.info if reused else st.success)(
-        md(text), icon=":material/recycling:" if reused else ":material/rocket_launch:"
-    )
-
 run_id = state.active_run_id()
 if saved is not None:
     # Only a run of the data loaded: the active one if it is, else the newest active or
@@ -320,12 +343,20 @@ if saved is not None:
         run_id = next((r.id for r in own if r.active), own[0].id if own else None)
         if run_id is not None:
             state.set_active_run(run_id)
+            st.rerun()  # the sidebar, drawn before this page, shows the new active run
 elif run_id is None:
     # After a restart with no run in the URL: show a finetune still going on, if any.
     active = [r for r in state.store().list() if isinstance(r, RunRecord) and r.active]
     if active:
-        run_id = active[0].id
-        state.set_active_run(run_id)
+        state.set_active_run(active[0].id)
+        st.rerun()  # the sidebar too
+message = st.session_state.pop("train_message", None)
+if message is not None:
+    reused, text = message
+    (st.info if reused else st.success)(
+        md(text), icon=":material/recycling:" if reused else ":material/rocket_launch:"
+    )
+
 if run_id is not None:
     st.divider()
     follow(run_id)

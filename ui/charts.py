@@ -14,6 +14,8 @@ from core.train.metrics import METRIC_TITLES, Evaluation
 from core.train.multilabel import METRIC_TITLES as MULTILABEL_TITLES
 from ui.many_labels import NO_LABEL, OTHER, colour_groups
 
+# What a layered chart with properties is to altair's types (Streamlit draws either).
+Layered = alt.LayerChart | alt.FacetChart
 SHAPES = {"correct": "circle", "misclassified": "cross", "unlabelled": "circle"}
 # The map's colours: Tableau 10 for the coloured labels, grey for the rest, and one strong
 # colour for a highlighted label.
@@ -50,7 +52,7 @@ def label_distribution(counts: dict[str, dict[str, int]]) -> alt.Chart:
     )
 
 
-def metric_history(history: Sequence[dict[str, Any]], name: str) -> alt.LayerChart:
+def metric_history(history: Sequence[dict[str, Any]], name: str) -> Layered:
     """One score over the training steps; the step-0 baseline as a dashed reference rule."""
     points = [
         {"step": int(p["step"]), "epoch": float(p.get("epoch", 0.0)), "value": p["metrics"][name]}
@@ -68,7 +70,7 @@ def metric_history(history: Sequence[dict[str, Any]], name: str) -> alt.LayerCha
         alt.Chart(frame)
         .mark_line(point=alt.OverlayMarkDef(size=50), strokeWidth=2.5)
         .encode(
-            x=alt.X("step:Q", title="training step", axis=alt.Axis(tickMinStep=1)),
+            x=alt.X("step:Q", title="training step", axis=alt.Axis(tickMinStep=1, format="d")),
             y=alt.Y("value:Q", title=title, scale=scale, axis=alt.Axis(format=".0%")),
             tooltip=[
                 alt.Tooltip("step:Q"),
@@ -119,7 +121,7 @@ def compare_history(curves: dict[str, Sequence[dict[str, Any]]], name: str) -> a
             x=alt.X(
                 "step:Q",
                 title="training step (0: the base model)",
-                axis=alt.Axis(tickMinStep=1),
+                axis=alt.Axis(tickMinStep=1, format="d"),
             ),
             y=alt.Y(
                 "value:Q",
@@ -146,7 +148,7 @@ def compare_history(curves: dict[str, Sequence[dict[str, Any]]], name: str) -> a
 
 def confusion_matrix(
     evaluation: Evaluation, title: str, labels: Sequence[str] | None = None
-) -> alt.LayerChart:
+) -> Layered:
     """Heatmap of true (rows) against predicted (columns) labels, with the non-zero counts
     written in; `labels` keeps only those rows and columns (a cell's share stays that of all
     the true label's texts)."""
@@ -197,7 +199,7 @@ def confusion_matrix(
     return alt.layer(rect, text).properties(title=title, height=alt.Step(step))
 
 
-def confidences(labels: dict[str, float], prediction: str) -> alt.LayerChart:
+def confidences(labels: dict[str, float], prediction: str) -> Layered:
     """Horizontal bars of each given label's confidence, written at the bar's end; the
     predicted label highlighted."""
     frame = pd.DataFrame(
@@ -236,7 +238,7 @@ def confidences(labels: dict[str, float], prediction: str) -> alt.LayerChart:
     return alt.layer(bars, after, inside).properties(height=alt.Step(22))
 
 
-def similarity(texts: Sequence[str], matrix: np.ndarray) -> alt.LayerChart:
+def similarity(texts: Sequence[str], matrix: np.ndarray) -> Layered:
     """Cosine-similarity heatmap; texts are numbered on the axes and shown in the tooltip."""
     names = [f"{i + 1}" for i in range(len(texts))]
     rows = [

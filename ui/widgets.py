@@ -27,10 +27,18 @@ STATUS_STYLE = {
     "cancelled": ("orange", "stop_circle"),
     "broken": ("red", "warning"),
 }
-# How often live parts (the sidebar's run, the Train page, the Dashboard's rows and details)
-# redraw from the run record while a run is active: with the worker's write interval (1 s) they
-# agree within 2 s; more often only loads a busy 2-core machine with reruns.
-LIVE_REFRESH_S = 1.5
+# How often a run's status line (step, time left, time running) redraws from its record while
+# the run is active. Only the status line is live: every fragment rerun costs the server ~20 ms
+# of CPU on a busy 2-core machine, whatever it draws (bench/app_cpu.py), and the scores, curves
+# and tables change only with a new evaluation, when the whole page is drawn again (live_run).
+# 2 s keeps the status within 3 s of the worker's writes (1 s apart) under load.
+LIVE_REFRESH_S = 2.0
+# The sidebar's run: a second fragment on every page, so slower; the page's own status line
+# is the one to watch.
+SIDEBAR_REFRESH_S = 4.0
+# The Dashboard's runs table (every run's progress cell): slower still; the run's details
+# below it are the live line.
+TABLE_REFRESH_S = 10.0
 _ESCAPE = re.compile("([" + re.escape(string.punctuation) + "])")
 
 
@@ -123,23 +131,40 @@ def live(draw: Callable[[], None], active: bool, refresh_s: float = LIVE_REFRESH
     st.fragment(run_every=refresh_s if active else None)(draw)()
 
 
-def completed_message(record: RunRecord) -> None:
-    """The end of a completed run, celebrated only when the gain over the base model is above
-    the noise of the validation rows (its paired-bootstrap interval above zero)."""
+def completed_message(record: RunRecord, lead: bool = True) -> None:
+    """The end of a completed run (core.train.outcome.judge: the gain, its interval and the
+    labels that got clearly worse), celebrated only when the gain over the base model is above
+    the noise of the validation rows and no label fell clearly. `lead`: begin with "Finetune
+    completed" and the way to the Playground."""
     from core.train.outcome import KEPT_BASE, judge
 
-    done = "Finetune completed. Now you can test your model in the Playground."
+    done = "Finetune completed. Now you can test your model in the Playground." if lead else ""
     if record.final is None or record.baseline is None:
-        st.success(done, icon=":material/check_circle:")
+        if lead:
+            st.success(done, icon=":material/check_circle:")
         return
     outcome = judge(record.final, record.baseline, finetune_kept=record.finetune_kept is not False)
     message = outcome.message
     if outcome.kind == KEPT_BASE and record.note:
         message = record.note  # the run's own figures
+    text = f"{done} {md(message)}".strip()
     if outcome.clear_gain:
-        st.success(f"{done} {md(message)}", icon=":material/celebration:")
+        st.success(text, icon=":material/celebration:")
     else:
-        st.info(f"{done} {md(message)}", icon=":material/info:")
+        st.info(text, icon=":material/info:")
+
+
+def shown(record: RunRecord) -> tuple[object, ...]:
+    """What a page draws from a run besides its status line (scores, curves, messages, links):
+    it changes with a new evaluation, a new status, a name or a test evaluation, never with a
+    step."""
+    return (
+        record.status,
+        len(record.history),
+        record.final is not None,
+        record.name,
+        len(record.tests),
+    )
 
 
 def live_run(
@@ -147,9 +172,12 @@ def live_run(
     draw: Callable[[RunRecord], None],
     refresh_s: float = LIVE_REFRESH_S,
     on_end: Callable[[RunRecord], None] | None = None,
-) -> None:
-    """Draw a run; while it is active, redraw it every `refresh_s` in a fragment (never a
-    blocking loop), and rerun the whole page once when it ends (sidebar, links)."""
+    watch: Callable[[RunRecord], object] = shown,
+) -> RunRecord | None:
+    """Draw a run's status line with `draw` (keep it light); while the run is active, redraw it
+    every `refresh_s` in a fragment (never a blocking loop), and rerun the whole page once when
+    `watch` of the record changes (a new evaluation, the run ending), so the rest of the page,
+    drawn from the record returned here, follows. None when the run cannot be read (said)."""
     from core.errors import EmbedtuneError
     from ui import state
 
@@ -157,7 +185,8 @@ def live_run(
         record = state.store().get(run_id)
     except EmbedtuneError as exc:
         show_error(exc)
-        return
+        return None
+    drawn = watch(record)
 
     @st.fragment(run_every=refresh_s if record.active else None)
     def live() -> None:
@@ -167,9 +196,10 @@ def live_run(
             show_error(exc)
             return
         draw(current)
-        if record.active and not current.active:
-            if on_end is not None:
+        if record.active and watch(current) != drawn:
+            if on_end is not None and not current.active:
                 on_end(current)
             st.rerun(scope="app")
 
     live()
+    return record

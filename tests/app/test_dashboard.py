@@ -9,7 +9,7 @@ from core.config import TrainConfig
 from core.data.labeled import LabeledTexts, split
 from core.runs.store import Progress, RunStore, now_iso
 from core.train.metrics import evaluate_predictions
-from tests.app.helpers import go, open_app, shown
+from tests.app.helpers import go, open_app, shown, unescape
 from tests.helpers import HOSTILE, csv_bytes, tiny_pairs
 
 DASHBOARD = "app_pages/dashboard.py"
@@ -127,3 +127,60 @@ def test_the_train_page_shows_only_a_run_of_the_data_loaded(tmp_path, monkeypatc
     assert [m.value for m in at.main.markdown if mine in m.value]
     assert at.session_state["run_id"] == mine
     assert "Estimated time: about" in shown(at)
+
+
+def fallen_run(store: RunStore) -> str:
+    """A completed run whose finetune got labels a and b right but label c clearly worse."""
+    pairs = [(f"{label} text number {i}", label) for i in range(60) for label in "abc"]
+    dataset = split(LabeledTexts.from_pairs(pairs, name="abc.csv"), seed=0)
+    record, _ = store.create(TrainConfig(seed=5, epochs=1), dataset)
+    truth = list(dataset.valid.labels)
+    seen = {label: 0 for label in "abc"}
+    before, after = [], []
+    for label in truth:
+        i = seen[label] = seen[label] + 1
+        other = {"a": "b", "b": "a", "c": "a"}[label]
+        before.append(label if label == "c" or i % 2 else other)
+        after.append(label if label != "c" or i % 5 == 0 else other)
+    baseline = evaluate_predictions(truth, before, ["a", "b", "c"])
+    final = evaluate_predictions(truth, after, ["a", "b", "c"])
+    (store.path(record.id) / "model").mkdir()
+    store.update(
+        record.id,
+        status="completed",
+        started_at=now_iso(),
+        finished_at=now_iso(),
+        history=({"step": 0, "epoch": 0.0, "metrics": baseline.metrics.to_dict()},),
+        baseline=baseline,
+        final=final,
+    )
+    return record.id
+
+
+def test_every_page_names_the_labels_that_got_clearly_worse(tmp_path, monkeypatch):
+    store = RunStore(tmp_path / "runs")
+    run_id = fallen_run(store)
+    fell = "1 label got clearly worse: c (F1 1.000 -> 0.286)."
+    at = open_app(tmp_path / "runs", monkeypatch, run=run_id)
+    for page in (TRAIN, DASHBOARD, "app_pages/metrics.py"):
+        go(at, page)
+        assert not at.exception and not at.error
+        messages = [m.value for m in (*at.info, *at.success)]
+        assert any(fell in unescape(m) for m in messages), (page, messages)
+        assert not at.success  # not celebrated
+
+
+def test_the_sidebar_follows_the_run_the_train_page_chooses(tmp_path, monkeypatch):
+    store = RunStore(tmp_path / "runs")
+    old = recorded_run(store, tiny_pairs(6), 1, [0.5, 0.7])
+    at = go(open_app(tmp_path / "runs", monkeypatch, run=old), TRAIN)
+    at.switch_page("app_pages/data.py").run()
+    data = csv_bytes(tiny_pairs(16))
+    at.file_uploader(key="upload_train").set_value(("train.csv", data, "text/csv")).run()
+    at.button(key="review_data").click().run()
+    at.button(key="use_data").click().run()
+    mine = recorded_run(store, tiny_pairs(16), 3, [0.5, 0.9])
+    go(at, TRAIN)  # the page makes the run of the data loaded the active one
+    sidebar = "\n".join(m.value for m in at.sidebar.markdown)
+    assert mine in sidebar and old not in sidebar
+    assert "Trained on other data" not in "\n".join(c.value for c in at.sidebar.caption)

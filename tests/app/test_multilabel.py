@@ -52,6 +52,35 @@ def test_joined_labels_are_read_as_one_label_until_the_user_says_otherwise(tmp_p
     assert ("R|B", "food") in (data.train.label_sets or ())
 
 
+def test_the_train_page_offers_multi_label_data_only_the_loss_it_trains_with(tmp_path, monkeypatch):
+    at = open_app(tmp_path / "runs", monkeypatch)
+    raw = jsonl_bytes(tiny_multilabel_rows())
+    at.file_uploader(key="upload_train").set_value(("topics.jsonl", raw, "application/json"))
+    at.run()
+    at.button(key="review_data").click().run()
+    at.button(key="use_data").click().run()
+    go(at, "app_pages/train.py")
+    loss = at.selectbox(key="cfg_loss_multi_label")
+    assert loss.options == ["Binary cross-entropy (multi-label)"] and loss.disabled
+    assert loss.value == "softmax"  # TrainConfig's name of the default loss
+
+
+@pytest.mark.slow
+def test_macro_f1_stands_beside_micro_f1_on_metrics_and_the_dashboard(
+    multilabel_run, tmp_path, monkeypatch
+):
+    run_id = multilabel_run.run_id
+    final = multilabel_run.store.get(run_id).final
+    at = go(open_app(multilabel_run.root, monkeypatch, run=run_id), "app_pages/metrics.py")
+    assert not at.exception and not at.error
+    tiles = {m.label: m.value for m in at.metric}
+    assert list(tiles)[1:3] == ["Micro-F1", "Macro-F1"]
+    assert tiles["Macro-F1"] == f"{final.metrics.macro_f1:.3f}"
+    go(at, "app_pages/dashboard.py")
+    row = at.dataframe[0].value.set_index("id").loc[run_id]
+    assert row["best F1"] == f"{final.metrics.f1:.3f} · macro {final.metrics.macro_f1:.3f}"
+
+
 @pytest.mark.slow
 def test_a_multi_label_finetune_through_the_app(tmp_path, monkeypatch):
     runs = tmp_path / "runs"
@@ -73,7 +102,13 @@ def test_a_multi_label_finetune_through_the_app(tmp_path, monkeypatch):
     go(at, "app_pages/metrics.py")
     assert not at.exception and not at.error
     titles = [m.label for m in at.metric]
-    assert titles[:4] == ["Hamming accuracy", "Micro-F1", "Micro precision", "Micro recall"]
+    assert titles[:5] == [
+        "Hamming accuracy",
+        "Micro-F1",
+        "Macro-F1",
+        "Micro precision",
+        "Micro recall",
+    ]
     assert "subset accuracy" in shown(at)
 
     go(at, "app_pages/playground.py")

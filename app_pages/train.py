@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.config import LOSSES, TrainConfig, config_help
+from core.config import TrainConfig, config_help
 from core.errors import EmbedtuneError
 from core.model.catalogue import CATALOGUE
 from core.runs.estimate import estimate
@@ -35,11 +35,6 @@ from ui.widgets import (
 
 DEFAULTS = TrainConfig()
 HELP = config_help()
-LOSS_NAMES = {
-    "softmax": "Softmax cross-entropy (recommended)",
-    "batch_all_triplet": "Batch-all triplet",
-}
-MULTILABEL_LOSS = {"softmax": "Binary cross-entropy (multi-label)"}
 
 
 def model_line(key: str) -> str:
@@ -71,24 +66,8 @@ def choose_model() -> str:
     return key
 
 
-def losses_for(multi_label: bool) -> list[str]:
-    """The losses the data can train with: for multi-label data only those TrainConfig accepts
-    for it (one label per text is what a triplet needs)."""
-    if not multi_label:
-        return list(LOSSES)
-    fits = []
-    for loss in LOSSES:
-        try:
-            TrainConfig(loss=loss).check_multi_label()
-        except EmbedtuneError:
-            continue
-        fits.append(loss)
-    return fits
-
-
-def settings(multi_label: bool = False) -> dict:
-    """The advanced settings, TrainConfig's defaults filled in and explained; for multi-label
-    data only the settings it can train with."""
+def settings() -> dict:
+    """The advanced settings, TrainConfig's defaults filled in and explained."""
     values: dict = {}
     with st.expander("Advanced settings"):
         st.caption(
@@ -153,19 +132,6 @@ def settings(multi_label: bool = False) -> dict:
                 help=HELP.get("early_stopping_patience"),
             )
         with c3:
-            losses = losses_for(multi_label)
-            values["loss"] = st.selectbox(
-                "Loss",
-                losses,
-                index=losses.index(DEFAULTS.loss),
-                format_func=lambda k: (MULTILABEL_LOSS if multi_label else LOSS_NAMES).get(k, k),
-                key="cfg_loss_multi_label" if multi_label else "cfg_loss",
-                disabled=len(losses) == 1,
-                help=HELP.get("loss")
-                if not multi_label
-                else "Multi-label data trains a sigmoid head with binary cross-entropy: each "
-                "label is its own yes / no. The batch-all triplet loss needs one label per text.",
-            )
             values["evals_per_epoch"] = st.number_input(
                 "Evaluations per epoch",
                 1,
@@ -308,7 +274,7 @@ else:
         f"validation examples · {len(saved.data.classes)} labels"
     )
     key = choose_model()
-    values = settings(saved.data.train.multi_label)
+    values = settings()
     # The run's seed also chooses the validation rows, as on the command line.
     dataset = saved.data.split(values["seed"])
     cleaning = saved.cleaning

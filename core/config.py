@@ -12,8 +12,6 @@ from core.data.cleaning import CleaningConfig
 from core.errors import ConfigError
 from core.records import Record
 
-LOSSES = ("softmax", "batch_all_triplet")
-
 
 @dataclass(frozen=True)
 class TrainConfig(Record):
@@ -27,18 +25,6 @@ class TrainConfig(Record):
             "help": (
                 "The small model: 5x faster than the large one on CPU, and what the benchmarks "
                 "measure."
-            )
-        },
-    )
-    loss: str = field(
-        default="softmax",
-        metadata={
-            "help": (
-                "The finetuning loss. softmax: end-to-end cross-entropy through a softmax head "
-                "initialised from the frozen model's logistic regression (\"linear probe, then "
-                'finetune"). Measured on emotion (500 rows): test macro-F1 0.66 against 0.38 '
-                "frozen. The batch-triplet option was reported weaker (0.88 vs 0.93 on a 3-class "
-                "set) and to collapse on emotion at 10 epochs (0.24)."
             )
         },
     )
@@ -201,7 +187,6 @@ class TrainConfig(Record):
                 raise ConfigError(message)
 
         need(isinstance(self.base_model, str) and self.base_model != "", "base_model is empty")
-        need(self.loss in LOSSES, f"loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
         for name, low, high in (
             ("epochs", 1, 1000),
             ("batch_size", 2, 4096),
@@ -262,15 +247,6 @@ class TrainConfig(Record):
         if isinstance(values.get("cleaning"), dict):
             values["cleaning"] = CleaningConfig.from_dict(values["cleaning"])
         return cls(**values)
-
-    def check_multi_label(self) -> None:
-        """Raise ConfigError when a setting needs one label per text, which multi-label data
-        does not have (its recipe trains a sigmoid head with binary cross-entropy)."""
-        if self.loss != "softmax":
-            raise ConfigError(
-                f"the {self.loss} loss needs one label per text: multi-label data trains with "
-                "the default loss (a sigmoid head, binary cross-entropy)"
-            )
 
     def replace(self, **changes: Any) -> TrainConfig:
         """A copy with some settings changed (validated again)."""

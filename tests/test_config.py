@@ -20,7 +20,6 @@ def test_defaults_are_valid_and_round_trip():
         ({"epochs": 0}, "epochs must be a whole number from 1 to 1000, got 0"),
         ({"batch_size": 1.5}, "batch_size must be a whole number from 2 to 4096, got 1.5"),
         ({"learning_rate": 0}, "learning_rate must be a number above 0 and at most 1, got 0"),
-        ({"loss": "hinge"}, "loss must be one of softmax, batch_all_triplet, got 'hinge'"),
         ({"warmup_ratio": 1}, "warmup_ratio must be from 0 to below 1, got 1"),
         ({"max_seq_length": 4}, "max_seq_length must be from 8 to 8192 tokens, got 4"),
         ({"device": "tpu"}, "device must be cpu, cuda or mps, got 'tpu'"),
@@ -50,15 +49,3 @@ def test_the_public_api_is_importable_from_core():
         assert getattr(core, name) is not None
     with pytest.raises(AttributeError):
         core.no_such_thing  # noqa: B018
-
-
-@pytest.mark.parametrize(
-    ("changes", "message"),
-    [
-        ({"loss": "batch_all_triplet"}, "the batch_all_triplet loss needs one label per text"),
-    ],
-)
-def test_settings_that_need_one_label_per_text_are_refused_for_multi_label_data(changes, message):
-    TrainConfig().check_multi_label()  # the defaults train multi-label data
-    with pytest.raises(ConfigError, match=message):
-        TrainConfig().replace(**changes).check_multi_label()

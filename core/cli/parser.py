@@ -261,12 +261,12 @@ def train_settings(p: argparse.ArgumentParser) -> None:
     import dataclasses
     import typing
 
-    from core.config import LOSSES, TrainConfig
+    from core.config import TrainConfig
 
     group = p.add_argument_group("training settings (TrainConfig)")
     hints = typing.get_type_hints(TrainConfig)
     defaults = TrainConfig()
-    choices = {"loss": LOSSES, "device": ("cpu", "cuda", "mps")}
+    choices = {"device": ("cpu", "cuda", "mps")}
     for field in dataclasses.fields(TrainConfig):
         flags = FLAGS.get(field.name, (f"--{field.name.replace('_', '-')}",))
         if flags is None:

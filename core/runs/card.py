@@ -251,8 +251,9 @@ def model_card(record: RunRecord, checks: Mapping[str, BodyCheck] | None = None)
         "## Recipe and settings",
         "",
         "Embedtune's recipe: the base model's frozen embeddings and a logistic-regression head "
-        "(the baseline), then the body finetuned with sentence-transformers' trainer (loss "
-        f"`{record.config.loss}`, early stopping on validation), then the head fitted again; the "
+        "(the baseline), then the body finetuned with sentence-transformers' trainer "
+        "(cross-entropy through a head started from the baseline's, early stopping on "
+        "validation), then the head fitted again; the "
         "finetuned body is kept only when it beats the baseline on validation.",
         "",
         *_settings(record),

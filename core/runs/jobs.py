@@ -53,8 +53,6 @@ def submit(
     the run, new or reused (the id stays the hash of the data and settings)."""
     store = store or RunStore()
     check_trainable(dataset)
-    if dataset.train.multi_label:
-        config.check_multi_label()
     if force:
         _clear_finished(store, compute_run_id(config, dataset))
     record, created = store.create(config, dataset, name=name)

@@ -21,9 +21,10 @@ from core.runs.timing import Timing
 from core.train.metrics import Evaluation
 
 FORMAT_VERSION = 2
-# Version 2 (issue 27) removed three trial settings that measured as noise; a version-1 run loads
+# Version 2 (issue 27) removed the trial settings that measured as noise or weaker (and with the
+# triplet loss gone, the loss setting itself); a version-1 run loads
 # through migrate_v1 (its id, model and figures unchanged).
-REMOVED_IN_2 = ("contrastive_weight", "dropout_twins", "retrain_on_all")
+REMOVED_IN_2 = ("contrastive_weight", "dropout_twins", "retrain_on_all", "loss")
 STATUSES = ("queued", "running", "completed", "failed", "cancelled")
 ACTIVE = ("queued", "running")
 RUN_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")

@@ -176,10 +176,8 @@ def training_arguments(
         num_train_epochs=config.epochs,
         per_device_train_batch_size=config.batch_size // world_size,
         learning_rate=config.learning_rate,
-        # Only the softmax loss has a head of its own to train at its own rate.
-        learning_rate_mapping=(
-            {r"^classifier\.": config.head_learning_rate} if config.loss == "softmax" else {}
-        ),
+        # The loss's own head trains at its own rate.
+        learning_rate_mapping={r"^classifier\.": config.head_learning_rate},
         warmup_steps=math.ceil(config.warmup_ratio * steps_per_epoch * config.epochs),
         weight_decay=config.weight_decay,
         seed=config.seed,
@@ -201,11 +199,7 @@ def training_arguments(
         fp16=device.precision == "fp16",
         dataloader_num_workers=0,
         **({"ddp_backend": "nccl" if device.kind == "cuda" else "gloo"} if world_size > 1 else {}),
-        batch_sampler=(
-            BatchSamplers.GROUP_BY_LABEL
-            if config.loss == "batch_all_triplet"
-            else BatchSamplers.BATCH_SAMPLER
-        ),
+        batch_sampler=BatchSamplers.BATCH_SAMPLER,
     )
 
 

@@ -254,7 +254,6 @@ class MultiLabel:
         )
 
     def check(self, world_size: int) -> None:
-        self.config.check_multi_label()
         if world_size > 1:
             raise ConfigError(
                 "a multi-label finetune runs on one device: launch it without torchrun"

@@ -52,19 +52,6 @@ def test_joined_labels_are_read_as_one_label_until_the_user_says_otherwise(tmp_p
     assert ("R|B", "food") in (data.train.label_sets or ())
 
 
-def test_the_train_page_offers_multi_label_data_only_the_loss_it_trains_with(tmp_path, monkeypatch):
-    at = open_app(tmp_path / "runs", monkeypatch)
-    raw = jsonl_bytes(tiny_multilabel_rows())
-    at.file_uploader(key="upload_train").set_value(("topics.jsonl", raw, "application/json"))
-    at.run()
-    at.button(key="review_data").click().run()
-    at.button(key="use_data").click().run()
-    go(at, "app_pages/train.py")
-    loss = at.selectbox(key="cfg_loss_multi_label")
-    assert loss.options == ["Binary cross-entropy (multi-label)"] and loss.disabled
-    assert loss.value == "softmax"  # TrainConfig's name of the default loss
-
-
 @pytest.mark.slow
 def test_macro_f1_stands_beside_micro_f1_on_metrics_and_the_dashboard(
     multilabel_run, tmp_path, monkeypatch

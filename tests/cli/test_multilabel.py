@@ -75,13 +75,3 @@ def test_the_run_keeps_its_thresholds_and_says_it_is_multi_label(multilabel_run)
     assert record.data["multi_label"] is True
     assert record.final is not None and record.final.metrics.average == "micro"
     assert record.baseline is not None and record.baseline.metrics.subset_accuracy is not None
-
-
-def test_a_setting_for_single_label_data_is_refused_before_any_run_is_made(tmp_path, capsys):
-    path = _csv(tmp_path / "topics.csv", tiny_multilabel_rows())
-    runs = tmp_path / "runs"
-    argv = ["train", str(path), "--multi-label", "--runs-dir", str(runs)]
-    assert main([*argv, "--loss", "batch_all_triplet"]) != 0
-    _, err = capsys.readouterr()
-    assert "the batch_all_triplet loss needs one label per text" in err and "Traceback" not in err
-    assert not runs.exists() or not any(runs.iterdir())

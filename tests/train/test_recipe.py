@@ -78,11 +78,6 @@ def test_a_finetune_worse_than_the_base_model_is_not_handed_back(tmp_path):
     assert _max_weight_change(wrecked.model) == 0.0
 
 
-def test_the_triplet_loss_is_a_config_choice(tmp_path):
-    result = train(tiny_config(loss="batch_all_triplet"), tiny_dataset(), tmp_path)
-    assert [p["step"] for p in result.history][0] == 0 and len(result.history) == 2
-
-
 def test_without_label_names_the_head_learns_from_the_rows_alone(tmp_path):
     config = tiny_config(epochs=1, label_names=False)
     _assert_head_fitted_on_all_rows(train(config, tiny_dataset(), tmp_path), config, False)

@@ -6,6 +6,7 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
+from core.cli.label import cmd_suggest
 from core.cli.predict import cmd_classify, cmd_embed, cmd_evaluate
 from core.cli.review import cmd_review
 from core.cli.runs import cmd_cancel, cmd_rename, cmd_runs, cmd_status, cmd_train
@@ -14,6 +15,7 @@ from core.cli.serve import cmd_export, cmd_models, cmd_serve
 
 def build_parser() -> argparse.ArgumentParser:
     from core.config import TrainConfig
+    from core.label.strategy import DEFAULT_STRATEGY, STRATEGIES
     from core.quality.review import DROP_KINDS
     from core.train.metrics import UNSEEN_CHOICES
 
@@ -227,6 +229,39 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["int8"],
         help="with --format onnx: quantise the body's weights to int8 (smaller, faster on CPUs)",
     )
+    p = add(
+        "suggest",
+        cmd_suggest,
+        "the next texts of a pool to label, with the model's guess and confidence: label the "
+        "file written and pass it back with --train to continue",
+    )
+    p.add_argument("model", help="the base model (small, large) or a completed run that embeds")
+    p.add_argument("pool", help="the texts to label: any file the readers take (a text column)")
+    p.add_argument("--n", type=int, default=20, help="texts to suggest (default 20)")
+    p.add_argument(
+        "--labels",
+        help="the labels, comma-separated (e.g. billing,delivery,other); names that are words "
+        "let the model guess before anything is labelled",
+    )
+    p.add_argument(
+        "--train",
+        action="append",
+        help="a labelled file (text, label; the file this command wrote, with its label column "
+        "filled): its answers teach the model and are not asked again (repeatable)",
+    )
+    p.add_argument(
+        "--out", required=True, help="the .csv file to write (text,label,guess,confidence)"
+    )
+    p.add_argument(
+        "--strategy",
+        choices=STRATEGIES,
+        default=DEFAULT_STRATEGY,
+        help=f"how to choose (default {DEFAULT_STRATEGY}; random is the benchmark's baseline)",
+    )
+    p.add_argument(
+        "--seed", type=int, default=0, help="the sample of a pool over 10,000 texts (default 0)"
+    )
+    p.add_argument("--text-column", help="the column (name or number) of the texts")
     add("models", cmd_models, "list base models and the compute device")
     p = add("serve", cmd_serve, "serve Embed and Classify over HTTP (the hosted API's format)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")

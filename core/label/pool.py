@@ -124,6 +124,47 @@ def _sample(n: int, first: list[int], limit: int, seed: int) -> list[int]:
     return sorted(chosen)
 
 
+@dataclass(frozen=True)
+class Rows:
+    """A file's rows as read, before the pool is made: texts, labels ("" where none; all ""
+    when the file has no label column), row numbers, the file's name and notes."""
+
+    texts: tuple[str, ...]
+    labels: tuple[str, ...]
+    rows: tuple[int, ...]
+    name: str
+    notes: tuple[str, ...]
+
+
+def read_rows(
+    source: str | os.PathLike[str] | bytes,
+    *,
+    name: str | None = None,
+    text_column: str | None = None,
+    label_column: str | None = None,
+) -> Rows:
+    """The text column of a file of any format the readers take (core.data.files.read_table)
+    and, where the file has one, its label column, which may be empty on rows not labelled
+    yet. A first row that reads as column names ("text", "label", ...) is the header."""
+    from core.data.files import read_table
+
+    table = read_table(source, name=name)
+    if not table.named and table.cells and names_in_first_row(table.cells):
+        table = read_table(source, name=name, header=True)
+    if not table.cells:
+        raise DataError(f"{table.name or 'the pool'} has no texts: expected one text per row")
+    ti, li = table.text_and_label_columns(text_column)
+    if label_column is not None:
+        li = table.column(label_column)
+    elif li is not None and table.named and table.columns[li].casefold() not in LABEL_WORDS:
+        li = None  # ("id", "text"): an id is no label
+    texts = [_cell(cells, ti, table.columns, table.where(row)) for row, cells in _rows(table)]
+    labels = [""] * len(texts)
+    if li is not None and li != ti:
+        labels = [_cell(cells, li, table.columns, table.where(row)) for row, cells in _rows(table)]
+    return Rows(tuple(texts), tuple(labels), table.rows, table.display_name, table.notes)
+
+
 def read_pool(
     source: str | os.PathLike[str] | bytes,
     *,
@@ -133,32 +174,10 @@ def read_pool(
     limit: int = MAX_POOL,
     seed: int = 0,
 ) -> Pool:
-    """The pool in a file of any format the readers take (core.data.files.read_table; a first
-    row of column names is read as the header): its text column and, where the file has one,
-    its label column, which may be empty on rows not labelled yet. A first row that reads as
-    column names ("text", "label", ...) is read as the header, with a note."""
-    from core.data.files import read_table
-
-    table = read_table(source, name=name)
-    if not table.named and table.cells and names_in_first_row(table.cells):
-        first = ", ".join(repr(cell) for cell in table.cells[0])
-        table = read_table(source, name=name, header=True).with_note(
-            f"{table.where(table.rows[0])} looks like column names ({first}), so it was read "
-            "as the header"
-        )
-    if not table.cells:
-        raise DataError(f"{table.name or 'the pool'} has no texts: expected one text per row")
-    ti, li = table.text_and_label_columns(text_column)
-    if label_column is not None:
-        li = table.column(label_column)
-    elif li is not None and table.named and table.columns[li].casefold() not in LABEL_WORDS:
-        li = None  # ("id", "text"): an id is no label
-    texts = [_cell(cells, ti, table.columns, table.where(row)) for row, cells in _rows(table)]
-    labels = None
-    if li is not None and li != ti:
-        labels = [_cell(cells, li, table.columns, table.where(row)) for row, cells in _rows(table)]
-    pool = make_pool(texts, table.rows, labels, name=table.display_name, limit=limit, seed=seed)
-    return Pool(pool.texts, pool.rows, pool.given, pool.name, (*table.notes, *pool.notes))
+    """The pool in a file (`read_rows`): its texts and the labels its rows already have."""
+    found = read_rows(source, name=name, text_column=text_column, label_column=label_column)
+    pool = make_pool(found.texts, found.rows, found.labels, name=found.name, limit=limit, seed=seed)
+    return Pool(pool.texts, pool.rows, pool.given, pool.name, (*found.notes, *pool.notes))
 
 
 def _rows(table: Table) -> Iterable[tuple[int, tuple[str | None, ...]]]:

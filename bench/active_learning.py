@@ -262,7 +262,7 @@ def run(sets: list[str], strategies: list[str], seeds: list[int], out: Path) -> 
     if out.exists():
         for line in out.read_text(encoding="utf-8").splitlines():
             row = json.loads(line)
-            if not row.get("meta"):
+            if not row.get("meta") and not row.get("speed"):
                 done.add((row["set"], row["strategy"], row["seed"]))
     out.parent.mkdir(parents=True, exist_ok=True)
     model = None
@@ -304,7 +304,7 @@ def load_rows(out: Path) -> list[dict]:
     return [
         row
         for line in out.read_text(encoding="utf-8").splitlines()
-        if not (row := json.loads(line)).get("meta")
+        if not (row := json.loads(line)).get("meta") and not row.get("speed")
     ]
 
 
@@ -480,6 +480,43 @@ def chart(out: Path, path: Path, shipped: str) -> None:
     figure.save(str(path), scale_factor=1.5)
 
 
+def speed(strategy: str, out: Path, repeats: int = 5) -> None:
+    """Seconds from answering a batch to the next one (refit + choice) on clinc150 (150 labels,
+    the slowest fit), with 0 and 400 labels given, on its 5,000-text pool and on a 10,000-text
+    one (the pool twice, the copy jittered): median of `repeats`, with the load on the machine."""
+    data = load_set("clinc150", lambda texts: (_ for _ in ()).throw(RuntimeError("not cached")))
+    rng = np.random.default_rng(0)
+    jitter = data.pool + rng.normal(0, 0.01, data.pool.shape).astype(np.float32)
+    jitter /= np.linalg.norm(jitter, axis=1, keepdims=True)
+    pools = {5000: data.pool, 10000: np.vstack([data.pool, jitter])}
+    with out.open("a", encoding="utf-8") as sink:
+        sink.write(json.dumps(meta(threads=1)) + "\n")
+        for size, pool in pools.items():
+            for labelled in (0, 400):
+                chosen = rng.choice(len(data.pool), labelled, replace=False)
+                answers = {int(i): int(data.truth[i]) for i in chosen}
+                times = []
+                for _ in range(repeats):
+                    start = time.perf_counter()
+                    found = guess(pool, answers, data.names, data.name_labels, len(data.labels))
+                    open_texts = np.array([i for i in range(len(pool)) if i not in answers])
+                    choose(pool, found.probabilities, open_texts, 20, strategy=strategy)
+                    times.append(time.perf_counter() - start)
+                row = {
+                    "speed": True,
+                    "set": "clinc150",
+                    "strategy": strategy,
+                    "pool": size,
+                    "labelled": labelled,
+                    "batch": 20,
+                    "seconds_median": round(statistics.median(times), 3),
+                    "seconds": [round(t, 3) for t in times],
+                    "load_average_1min": round(os.getloadavg()[0], 2),
+                }
+                print(json.dumps(row), flush=True)
+                sink.write(json.dumps(row) + "\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", default=",".join(DATASETS))
@@ -488,7 +525,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--summary", action="store_true", help="write the BENCHMARKS section")
     parser.add_argument("--shipped", default=DEFAULT_STRATEGY)
+    parser.add_argument("--speed", action="store_true", help="time one batch on clinc150")
     args = parser.parse_args()
+    if args.speed:
+        speed(args.shipped, args.out)
+        return
     if args.summary:
         from bench.markdown import replace_section
 

@@ -417,23 +417,30 @@ def targets(table, sets: list[str], shipped: str) -> list[str]:
                 if table[(s, shipped)][p] is not None and table[(s, baseline)][p] is not None
             ),
         )
+        mean_labels = statistics.mean(counted)
         lines += [
-            f"- Against `{baseline}`: labels to reach its 400-label F1: {per_set} (mean "
-            f"{statistics.mean(counted):.0f}, a set never reaching it counted as 400); mean F1 "
-            f"at 200 labels {at_200:.3f} against its {goal_mean:.3f} at 400 — "
-            f"{'met' if at_200 >= goal_mean else 'not met'}. Largest shortfall at any point: "
+            f"- Against `{baseline}` at 400 labels: the shipped strategy's mean F1 at 200 labels "
+            f"is {at_200:.3f} against {goal_mean:.3f} — "
+            f"{'met' if at_200 >= goal_mean else 'not met'} read as a mean of F1; the labels it "
+            f"needs to reach each set's figure: {per_set}, mean {mean_labels:.0f} (a set never "
+            f"reaching it counted as 400) — {'met' if mean_labels <= 200 else 'not met'} read "
+            f"as a mean of labels. Never more than 1 point below it: largest shortfall "
             f"{100 * worst[0]:+.1f} points ({worst[1]}, {worst[2]} labels) — "
-            f"{'met' if worst[0] >= -0.01 else 'not met'} (at most 1 point below).",
+            f"{'met' if worst[0] >= -0.01 else 'not met'}.",
         ]
     for name in sets:
         nearest = ISSUE_NEAREST_NAME.get(name) or table.get((name, "nearest-name"), {}).get(0)
         ours = table[(name, shipped)][0]
         if nearest is None or ours is None:
             continue
+        verdict = (
+            f"target +5: {'met' if ours - nearest >= 0.05 else 'not met'}"
+            if name in ISSUE_NEAREST_NAME
+            else "no target"
+        )
         lines.append(
             f"- Names alone, {name}: {ours:.3f} against the nearest label name's {nearest:.3f} "
-            f"({100 * (ours - nearest):+.1f} points; target +5: "
-            f"{'met' if ours - nearest >= 0.05 else 'not met'})."
+            f"({100 * (ours - nearest):+.1f} points; {verdict})."
         )
     return [*lines, ""]
 

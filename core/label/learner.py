@@ -17,9 +17,11 @@ from core.model.heads import Head, fit_head
 from core.train.label_names import label_name_texts
 
 PSEUDO_PER_LABEL = 20
-"""Pool texts taken as examples of each label, the surest ones (self-training). Measured with the
-names alone: clinc150 test macro-F1 0.643 -> 0.754, hwu64 0.464 -> 0.580, sms-spam 0.543 ->
-0.704; 5 per label gained less (docs/BENCHMARKS.md, "Labelling loop")."""
+"""Pool texts taken as examples of each label, the surest ones (self-training). Test macro-F1 of
+the head from the names alone (bench/active_learning.py, 5,000-text pools): clinc150 0.643 ->
+0.740, hwu64 0.464 -> 0.574, sms-spam 0.543 -> 0.704, emotion 0.335 -> 0.327; with 400 labels
+chosen at random, clinc150 0.810 -> 0.857 and hwu64 0.761 -> 0.779, the binary sets unchanged
+(docs/BENCHMARKS.md, "Labelling loop"). It doubles the refit: 0.33 CPU s a batch for clinc150."""
 
 
 @dataclass(frozen=True)

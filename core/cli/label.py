@@ -36,9 +36,12 @@ def cmd_suggest(args: argparse.Namespace) -> int:
     files = [_read_answers(path) for path in args.train or []]
     used = [label for *_, labels, _ in files for label in labels if label]
     labels = merge_labels(typed, [*used, *pool.given_labels]) if typed or used else ()
-    session = new_session(pool, labels, model=args.model, model_key="")
+    if labels:
+        new_session(pool, labels)  # says what is wrong with the labels before a model loads
     embedder, model_key = _load(args)
-    session = new_session(pool, session.labels, model=args.model, model_key=model_key)
+    if not labels and hasattr(embedder, "classes_"):
+        labels = tuple(str(label) for label in embedder.classes_)  # a run: label more for it
+    session = new_session(pool, labels, model=args.model, model_key=model_key)
     extra_texts: list[str] = []
     extra_labels: list[str] = []
     carried: list[tuple[str, str]] = []

@@ -241,7 +241,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--labels",
         help="the labels, comma-separated (e.g. billing,delivery,other); names that are words "
-        "let the model guess before anything is labelled",
+        "let the model guess before anything is labelled (default: those of --train and of the "
+        "pool's label column, or a run's own)",
     )
     p.add_argument(
         "--train",

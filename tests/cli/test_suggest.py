@@ -168,3 +168,19 @@ def test_conflicting_answers_in_the_labelled_file(tmp_path, capsys):
         "error: labelled.csv: rows 2, 4 give the text 'my card has not arrived yet' two answers "
         "('card' and 'refund'): keep one\n"
     )
+
+
+def test_a_run_labels_more_with_its_own_labels(run_copy, tmp_path, capsys):
+    from core.model.classifier import load_classifier_dir
+
+    run = load_classifier_dir(run_copy.store.path(run_copy.run_id))
+    pool = write_lines(tmp_path / "pool.csv", TICKETS)
+    out = tmp_path / "next.csv"
+    code, printed, err = run_cli(
+        capsys, "suggest", run_copy.run_id, str(pool), "--n", "2", "--out", str(out),
+        "--runs-dir", str(run_copy.root),
+    )  # fmt: skip
+    assert code == 0, err
+    labels = [str(label) for label in run.classes_]
+    assert all(row["guess"] in labels for row in read_rows(out))
+    assert f"--labels {','.join(labels)}" in printed

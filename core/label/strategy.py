@@ -2,12 +2,12 @@
 likeliest labels ("breaking ties"), leaving out near-copies of a text already in the batch; with
 no model yet (labels that are codes, nothing labelled), the texts nearest the centres of the
 pool's k-means clusters. Chosen by measurement (bench/active_learning.py; docs/BENCHMARKS.md,
-"Labelling loop"): mixing in diversity (the least sure text of each k-means cluster of the 10 x n
-least sure, "clustered-margin") gained 3.6 points on clinc150 at 50 labels but lost 8 on
-sms-spam there, and over 400 labels it never beat the margin by more than a point; entropy
-trailed the margin on every set; small-text 1.4.1's BreakingTies is the same margin (same
-figures), its EmbeddingKMeans and GreedyCoreset trailed. Random choice is here as the
-benchmark's baseline."""
+"Labelling loop"): mixing in diversity (the least sure text of each k-means cluster of the
+10 x n least sure, "clustered-margin") was ahead at some points (clinc150 +3.6 points at 50
+labels, emotion +2.6 at 100) and behind at others (sms-spam -8 at 50, hwu64 and emotion -1.5 at
+400); entropy trailed the margin at 400 labels on every set of more than two labels; small-text
+1.4.1's BreakingTies is the same margin (same figures), its EmbeddingKMeans and GreedyCoreset
+trailed. Random choice is here as the benchmark's baseline."""
 
 from __future__ import annotations
 

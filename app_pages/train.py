@@ -164,7 +164,16 @@ def estimate_caption(config: TrainConfig, dataset) -> str:
         kind = "cpu"
     run_id = compute_run_id(config, dataset)
     rows = finetune_rows(len(dataset.train), dataset.classes, config.label_names)
-    guess = estimate(config, rows, len(dataset.valid), state.store(), kind, run_id)
+    guess = estimate(
+        config,
+        rows,
+        len(dataset.valid),
+        state.store(),
+        kind,
+        run_id,
+        labels=len(dataset.classes),
+        multi_label=dataset.train.multi_label,
+    )
     text = (
         f"Estimated time: {about(guess.seconds)} ({rough(guess.low)} to {rough(guess.high)}), "
         f"{guess.source}"

@@ -85,7 +85,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     from core.train.label_names import finetune_rows
 
     rows = finetune_rows(len(dataset.train), dataset.classes, config.label_names)
-    guess = estimate(config, rows, len(dataset.valid), store, choose_device(config.device).kind)
+    guess = estimate(
+        config,
+        rows,
+        len(dataset.valid),
+        store,
+        choose_device(config.device).kind,
+        labels=len(dataset.classes),
+        multi_label=dataset.train.multi_label,
+    )
     submission = submit(config, dataset, store, force=args.force, name=args.name)
     hint = " --force trains again." if submission.reused and not submission.record.active else ""
     print(submission.message + hint, file=sys.stderr)

@@ -276,6 +276,23 @@ class DeviceInfo(Record):
         return f"{self.kind.upper()} ({self.name}, {self.precision})"
 
 
+def cpu_supports_bf16() -> bool:
+    """Whether this CPU multiplies bf16 matrices natively (AVX512-BF16 or AMX-BF16 units).
+
+    Without them PyTorch emulates bf16 and runs slower than fp32, so the answer is read from the
+    CPU (torch's capability report), never assumed; False where torch cannot tell.
+    """
+    try:
+        import torch
+
+        if not torch.backends.mkldnn.is_available():
+            return False
+        capabilities = torch.cpu.get_capabilities()
+    except (ImportError, AttributeError, RuntimeError):
+        return False
+    return bool(capabilities.get("avx512_bf16") or capabilities.get("amx_bf16"))
+
+
 def select_device(
     *, cuda: bool, mps: bool, bf16: bool = False, cuda_name: str = "", cpu_name: str = "CPU"
 ) -> DeviceInfo:

@@ -94,3 +94,23 @@ def test_cuda_training_arguments_use_mixed_precision(tmp_path, precision, bf16, 
     assert (args["bf16"], args["fp16"], args["use_cpu"]) == (bf16, fp16, False)
     cpu = training_arguments(TrainConfig(), DeviceInfo("cpu", "CPU", "fp32"), tmp_path, 100)
     assert (cpu["bf16"], cpu["fp16"], cpu["use_cpu"]) == (False, False, True)
+
+
+def _cpuinfo_flags() -> set[str] | None:
+    from pathlib import Path
+
+    cpuinfo = Path("/proc/cpuinfo")
+    if not cpuinfo.is_file():
+        return None
+    for line in cpuinfo.read_text().splitlines():
+        if line.startswith("flags"):
+            return set(line.split(":", 1)[1].split())
+    return None
+
+
+def test_cpu_bf16_detection_agrees_with_the_flags_the_kernel_reports():
+    flags = _cpuinfo_flags()
+    if flags is None:
+        pytest.skip("no x86 /proc/cpuinfo flags to compare with")
+    expected = bool(flags & {"avx512_bf16", "amx_bf16"})
+    assert models.cpu_supports_bf16() is expected

@@ -12,6 +12,10 @@ from core.data.cleaning import CleaningConfig
 from core.errors import ConfigError
 from core.records import Record
 
+# Training precision: "auto" uses the device's mixed precision where it runs it natively (bf16 on
+# a bf16 CPU or GPU, fp16 on older GPUs); "fp32" is the off switch.
+PRECISIONS = ("auto", "fp32")
+
 
 @dataclass(frozen=True)
 class TrainConfig(Record):
@@ -180,6 +184,16 @@ class TrainConfig(Record):
             "help": ('Force a device ("cpu", "cuda", "mps"); None picks CUDA, then MPS, then CPU.')
         },
     )
+    precision: str = field(
+        default="fp32",
+        metadata={
+            "help": (
+                '"auto" trains in bf16 where the CPU or GPU runs it natively (fp16 on older GPUs); '
+                '"fp32" (the default until measured) trains in full precision everywhere. The '
+                "saved model keeps fp32 weights (docs/BENCHMARKS.md, bf16 training)."
+            )
+        },
+    )
 
     def __post_init__(self) -> None:
         def need(ok: bool, message: str) -> None:
@@ -228,6 +242,10 @@ class TrainConfig(Record):
         need(
             self.device in (None, "cpu", "cuda", "mps"),
             f"device must be cpu, cuda or mps, got {self.device!r}",
+        )
+        need(
+            self.precision in PRECISIONS,
+            f"precision must be {' or '.join(PRECISIONS)}, got {self.precision!r}",
         )
         for name in (
             "balanced_weights",

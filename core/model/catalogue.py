@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from core.config import PRECISIONS
 from core.env import set_offline_env
 from core.errors import ModelError
 from core.records import Record
@@ -294,18 +295,33 @@ def cpu_supports_bf16() -> bool:
 
 
 def select_device(
-    *, cuda: bool, mps: bool, bf16: bool = False, cuda_name: str = "", cpu_name: str = "CPU"
+    *,
+    cuda: bool,
+    mps: bool,
+    bf16: bool = False,
+    cuda_name: str = "",
+    cpu_name: str = "CPU",
+    cpu_bf16: bool = False,
+    precision: str = "auto",
 ) -> DeviceInfo:
-    """The rule: CUDA (bf16 where supported, else fp16 mixed precision), then MPS, then CPU."""
+    """The rule: CUDA (bf16 where supported, else fp16 mixed precision), then MPS, then CPU
+    (bf16 where the CPU multiplies it natively, else fp32); precision "fp32" turns mixed
+    precision off on any device."""
+    if precision not in PRECISIONS:
+        raise ModelError(f"unknown precision {precision!r}: choose {' or '.join(PRECISIONS)}")
+    mixed = precision == "auto"
     if cuda:
-        return DeviceInfo("cuda", cuda_name or "CUDA GPU", "bf16" if bf16 else "fp16")
+        return DeviceInfo(
+            "cuda", cuda_name or "CUDA GPU", ("bf16" if bf16 else "fp16") if mixed else "fp32"
+        )
     if mps:
         return DeviceInfo("mps", "Apple GPU", "fp32")
-    return DeviceInfo("cpu", cpu_name, "fp32")
+    return DeviceInfo("cpu", cpu_name, "bf16" if mixed and cpu_bf16 else "fp32")
 
 
-def choose_device(prefer: str | None = None) -> DeviceInfo:
-    """Pick the best available device, or the one asked for (EMBEDTUNE_DEVICE / `prefer`)."""
+def choose_device(prefer: str | None = None, precision: str = "auto") -> DeviceInfo:
+    """Pick the best available device, or the one asked for (EMBEDTUNE_DEVICE / `prefer`), and
+    its training precision ("auto": the fastest the device runs natively; "fp32": off)."""
     import torch
 
     prefer = prefer or os.environ.get("EMBEDTUNE_DEVICE") or None
@@ -322,4 +338,19 @@ def choose_device(prefer: str | None = None) -> DeviceInfo:
         bf16=cuda and torch.cuda.is_bf16_supported(),
         cuda_name=torch.cuda.get_device_name(0) if cuda else "",
         cpu_name=f"CPU, {torch.get_num_threads()} threads",
+        cpu_bf16=not (cuda or mps) and cpu_supports_bf16(),
+        precision=precision,
     )
+
+
+def autocast(device: DeviceInfo) -> Any:
+    """A context in which forward passes run at the device's precision (bf16 / fp16 autocast,
+    weights stay fp32); a no-op at fp32."""
+    import contextlib
+
+    import torch
+
+    if device.precision == "fp32":
+        return contextlib.nullcontext()
+    dtype = torch.bfloat16 if device.precision == "bf16" else torch.float16
+    return torch.autocast(device.kind, dtype=dtype)

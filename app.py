@@ -83,7 +83,7 @@ def sidebar() -> None:
             live_run(record.id, sidebar_run, SIDEBAR_REFRESH_S, watch=lambda r: r.active)
             if saved is not None and not trained_on(record, saved.data):
                 # Still the run the Metrics and Playground pages use, but not of the data above.
-                st.caption(f"Trained on other data: {md(record.data.get('train_name') or '?')}")
+                st.caption(f"Trained on other data: {md(record.data.train_name or '?')}")
 
         st.markdown("**Device**")
         try:

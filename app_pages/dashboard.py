@@ -9,6 +9,7 @@ import streamlit as st
 from core.errors import EmbedtuneError
 from core.runs.store import NAME_MAX, BrokenRun, RunRecord, RunStore
 from core.train.metrics import METRIC_TITLES
+from core.train.task import gain_intervals, scored_task
 from ui import charts, state
 from ui.widgets import (
     METRICS_PAGE,
@@ -48,7 +49,7 @@ def best_f1(run: RunRecord) -> str:
     """The run's validation F1 for the table; a multi-label run's headline is micro-F1, so its
     macro-F1 (every label alike) stands beside it."""
     final = run.final
-    if final is None or final.metrics.average != "micro":
+    if final is None or "macro_f1" not in scored_task(final).headline:
         return score(run.best_f1, run)
     return f"{final.metrics.f1:.3f} · macro {final.metrics.macro_f1:.3f}"
 
@@ -66,14 +67,14 @@ def table(runs: list[RunRecord | BrokenRun], store: RunStore) -> pd.DataFrame:
             {
                 "status": status_text(run.status),
                 "run": run.title,
-                "data": run.data.get("train_name") or "",
-                "labels": len(run.data.get("classes", [])),
+                "data": run.data.train_name or "",
+                "labels": len(run.data.classes),
                 "best F1": best_f1(run),
                 "test F1": score(run.tests[0].f1 if run.tests else None),
                 "duration": fmt_duration(run.duration_s),
                 "progress": progress_text(run, store, brief=True) if run.active else "",
                 "base model": run.config.base_model,
-                "rows": f"{run.data.get('train_rows')} / {run.data.get('valid_rows')}",
+                "rows": f"{run.data.train_rows} / {run.data.valid_rows}",
                 "created": fmt_time(run.created_at),
                 "id": run.id,
             }
@@ -140,7 +141,7 @@ def compare_table(runs: list[RunRecord]) -> pd.DataFrame:
     rows = []
     for run in runs:
         final, base = run.final, run.baseline
-        gains = final.gain_intervals(base) if final and base else {}
+        gains = gain_intervals(final, base) if final and base else {}
         row: dict[str, object] = {
             "run": series_label(run),
             "Macro-F1": final.metrics.macro_f1 if final else None,
@@ -154,8 +155,8 @@ def compare_table(runs: list[RunRecord]) -> pd.DataFrame:
         for name, title in METRIC_TITLES.items():
             if name != "macro_f1":
                 row[title] = getattr(final.metrics, name) if final else None
-        row["data"] = run.data.get("train_name")
-        row["validation rows"] = run.data.get("valid_rows")
+        row["data"] = run.data.train_name
+        row["validation rows"] = run.data.valid_rows
         row["evaluations"] = len(run.history)
         row["duration"] = fmt_duration(run.duration_s)
         rows.append(row)
@@ -194,7 +195,7 @@ def compare(runs: list[RunRecord]) -> None:
         }
         | {"gain in Macro-F1": st.column_config.NumberColumn(format="%+.3f")},
     )
-    if any(r.data.get("multi_label") for r in picked):
+    if any(r.data.multi_label for r in picked):
         st.caption(
             "A multi-label run's Accuracy is Hamming accuracy and its F1, precision and recall "
             "are micro-averaged; its Macro-F1 counts every label alike."
@@ -282,8 +283,8 @@ def details(run: RunRecord | BrokenRun) -> None:
         f"learning rate {run.config.learning_rate:g} · seed {run.config.seed}"
     )
     c2.caption(
-        f"Data: {md(run.data.get('train_name') or 'uploaded file')} · "
-        f"{run.data.get('train_rows')} training, {run.data.get('valid_rows')} validation rows"
+        f"Data: {md(run.data.train_name or 'uploaded file')} · "
+        f"{run.data.train_rows} training, {run.data.valid_rows} validation rows"
     )
     c3.caption(f"Created {fmt_time(run.created_at)}")
     rename(run)

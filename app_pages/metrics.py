@@ -18,17 +18,16 @@ from core.runs.store import RunRecord
 from core.train.metrics import (
     FEW_EXAMPLES,
     HEADLINE,
-    METRIC_TITLES,
     Evaluation,
     describe_unseen,
+    label_text,
     mistakes,
     unseen_labels,
 )
-from core.train.multilabel import METRIC_TITLES as MULTILABEL_TITLES
 from core.train.outcome import fmt_interval, judge
+from core.train.task import gain_intervals, scored_task
 from ui import charts, state
 from ui.many_labels import MANY_LABELS, confused_pairs, matrix_labels, per_label_table
-from ui.multilabel import headline_names
 from ui.widgets import (
     PLAYGROUND_PAGE,
     TRAIN_PAGE,
@@ -54,32 +53,21 @@ ERROR_COLUMNS = ["row", "true label", "predicted label", "confidence", "text"]
 
 
 def scope(evaluation: Evaluation, where: str) -> str:
-    m = evaluation.metrics
-    if m.average == "micro":
-        what = (
-            "Multi-label: Hamming accuracy (right yes / no answers over every text and label), "
-            f"micro-averaged F1, precision and recall; subset accuracy {m.subset_accuracy:.3f} "
-            "(texts with exactly the right labels)"
-        )
-    elif m.average == "binary":
-        what = f"F1, precision and recall of the label {md(repr(m.positive_label))}"
-    else:
-        what = "F1, precision and recall averaged over the labels (macro)"
+    what = md(scored_task(evaluation).scope(evaluation.metrics))
     return f"{what}; {where} of {evaluation.n} examples; [95 % bootstrap interval]"
 
 
 def tiles(final: Evaluation, baseline: Evaluation | None) -> None:
     """The headline scores, each with its interval, and the gain with its paired one."""
     gains = final.metrics.gain_over(baseline.metrics) if baseline is not None else {}
-    gain_intervals = final.gain_intervals(baseline) if baseline is not None else {}
-    titles = MULTILABEL_TITLES if final.metrics.average == "micro" else METRIC_TITLES
-    names = headline_names(final.metrics.average)
-    for col, name in zip(st.columns(len(names)), names, strict=True):
+    gains_within = gain_intervals(final, baseline) if baseline is not None else {}
+    task = scored_task(final)
+    for col, name in zip(st.columns(len(task.headline)), task.headline, strict=True):
         value = getattr(final.metrics, name)
         gain = gains.get(name)
         before = None if baseline is None else getattr(baseline.metrics, name)
         col.metric(
-            titles[name],
+            task.titles[name],
             f"{value:.3f}",
             None if gain is None else f"{gain:+.3f}",
             border=True,
@@ -90,8 +78,8 @@ def tiles(final: Evaluation, baseline: Evaluation | None) -> None:
         lines = []
         if name in final.intervals:
             lines.append(f"[{fmt_interval(final.intervals[name])}]")
-        if name in gain_intervals:
-            lines.append(f"gain [{fmt_interval(gain_intervals[name], signed=True)}]")
+        if name in gains_within:
+            lines.append(f"gain [{fmt_interval(gains_within[name], signed=True)}]")
         if lines:
             col.caption(" · ".join(lines))
 
@@ -222,6 +210,8 @@ def errors(evaluation: Evaluation, texts, rows, key: str, where: str) -> None:
         st.caption("None: every text got its label." if evaluation.y_pred else "Not kept.")
         return
     frame = pd.DataFrame([m.to_dict() for m in found])
+    for column in ("label", "predicted"):  # a multi-label row's labels as one cell
+        frame[column] = [label_text(y) for y in frame[column]]
     frame = frame.rename(columns={"label": "true label", "predicted": "predicted label"})
     frame = frame[ERROR_COLUMNS]
     c1, c2 = st.columns([3, 1])
@@ -281,9 +271,9 @@ def record_status(current: RunRecord) -> None:
     c = current.config
     st.markdown(f"**Run `{current.id}`** {status_badge(current.status)}")
     st.caption(
-        f"Base model {c.base_model} · {current.data.get('train_rows')} training, "
-        f"{current.data.get('valid_rows')} validation examples · "
-        f"{len(current.data.get('classes', []))} labels · {c.epochs} epochs · "
+        f"Base model {c.base_model} · {current.data.train_rows} training, "
+        f"{current.data.valid_rows} validation examples · "
+        f"{len(current.data.classes)} labels · {c.epochs} epochs · "
         f"{'running for' if current.active else 'took'} {fmt_duration(current.duration_s)}"
     )
     if current.active:
@@ -346,7 +336,7 @@ def test_upload(record: RunRecord) -> None:
     try:
         table, notes = read_test_table(upload.name, raw)
         columns = choose_test_columns(table, record.id)
-        if record.data.get("multi_label"):  # label lists or cells joined by "|"
+        if record.data.multi_label:  # label lists or cells joined by "|"
             test = labeled_multi(table, *columns)
         else:
             test = table.labeled(*columns)
@@ -379,21 +369,10 @@ def test_upload(record: RunRecord) -> None:
         st.rerun()  # the run's record now lists the evaluation
 
 
-UNSEEN_OPTIONS = {
-    "count": "Count their rows as errors (the model cannot get them right: the file's own score)",
-    "skip": "Leave their rows out (score only the labels the run learnt)",
-}
-MULTILABEL_UNSEEN = {
-    "count": "Count each as a label the model missed (it cannot predict them: the file's own "
-    "score)",
-    "skip": "Leave the rows that carry them out",
-}
-
-
 def choose_unseen(record: RunRecord, test) -> str:
     """Before the Evaluate button: the test file's labels the run never learnt, named briefly,
     and what to do with their rows ('count' or 'skip'); 'count' when there are none."""
-    unseen = unseen_labels(test, record.data.get("classes", []))
+    unseen = unseen_labels(test, record.data.classes)
     if not unseen:
         return "count"
     rows = len({row for found in unseen.values() for row in found})
@@ -402,7 +381,7 @@ def choose_unseen(record: RunRecord, test) -> str:
         "with them:",
         icon=":material/help:",
     )
-    options = UNSEEN_OPTIONS | (MULTILABEL_UNSEEN if record.data.get("multi_label") else {})
+    options = record.task.unseen_options
     return st.radio(
         "Rows of labels the run never learnt",
         list(options),
@@ -423,17 +402,9 @@ def unseen_note(evaluation: Evaluation) -> None:
     if evaluation.skipped:
         rows = f"{evaluation.skipped} row{'s' if evaluation.skipped != 1 else ''}"
         st.caption(f":material/help: {rows} of {labels} ({named}) left out of these scores.")
-    elif evaluation.metrics.average == "micro":
-        st.caption(
-            f":material/help: {labels.capitalize()} ({named}): each counts as a label the model "
-            "missed."
-        )
     else:
-        n = sum(1 for y in evaluation.y_true if y in set(unseen))
-        st.caption(
-            f":material/help: {labels.capitalize()} ({named}): "
-            f"{n} row{' counts as an error' if n == 1 else 's count as errors'}."
-        )
+        cost = scored_task(evaluation).unseen_cost(evaluation)
+        st.caption(f":material/help: {labels.capitalize()} ({named}): {cost}.")
 
 
 def draw_test(result: TestResult) -> None:

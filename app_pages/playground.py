@@ -223,7 +223,7 @@ def classify_tab(record: RunRecord | None, backend: str = "torch") -> None:
         )
         st.page_link(TRAIN_PAGE, label="Go to the Train page", icon=":material/arrow_forward:")
         return
-    classes = record.data.get("classes", [])
+    classes = record.data.classes
     if len(classes) <= MANY_LABELS:
         st.caption(f"Labels of this model: {md(', '.join(classes))}")
     else:
@@ -410,7 +410,7 @@ def map_tab(record: RunRecord | None) -> None:
     )
     store = state.store()
     if source == "Upload texts":
-        multi = bool(record.data.get("multi_label"))
+        multi = record.data.multi_label
         labels_are = 'labels optional, a JSON list or joined by "|"' if multi else "label optional"
         upload = st.file_uploader(
             f"A file of text, label per row ({labels_are}; CSV, .xlsx, JSON Lines / JSON or "
@@ -428,7 +428,7 @@ def map_tab(record: RunRecord | None) -> None:
         warn_encoding(upload.getvalue(), upload.name, given.notes)
         texts, labels = given.texts, given.labels
         if multi and labels is not None:  # coloured by the first label, as the run's own map
-            labels = first_of_cells(labels, record.data.get("classes", []))
+            labels = first_of_cells(labels, record.data.classes)
     else:
         validation_map(record)
         return
@@ -457,7 +457,7 @@ def validation_map(record: RunRecord) -> None:
         maps = load_run_map(store, record.id)
         if maps is None:
             st.info(
-                f"Computing the map of the run's {record.data.get('valid_rows')} validation texts "
+                f"Computing the map of the run's {record.data.valid_rows} validation texts "
                 "(both models embed them, UMAP places them); it is kept with the run, so this "
                 "happens once. The rest of the page stays usable.",
                 icon=":material/hourglass_top:",
@@ -492,12 +492,12 @@ def choose_highlight(labels, classes: list[str]) -> str | None:
 
 
 def draw_maps(maps, record: RunRecord) -> None:
-    if record.data.get("multi_label"):
+    if record.data.multi_label:
         st.caption(
             "Multi-label run: each point is coloured by its first label (in label order), and a "
             "cross marks a text whose most likely label is not that one."
         )
-    classes = list(record.data.get("classes", []))
+    classes = list(record.data.classes)
     if maps.labels is not None:
         classes += [c for c in dict.fromkeys(maps.labels) if c not in classes]
     highlight = choose_highlight(maps.labels, classes)

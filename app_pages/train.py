@@ -14,10 +14,8 @@ from core.runs.sharing import DemoSettings, check_submission
 from core.runs.status import about, rough
 from core.runs.store import RunRecord, compute_run_id
 from core.train.label_names import finetune_rows
-from core.train.metrics import METRIC_TITLES
-from core.train.multilabel import METRIC_TITLES as MULTILABEL_TITLES
+from core.train.task import scored_task
 from ui import loaders, state
-from ui.multilabel import headline_names
 from ui.widgets import (
     DASHBOARD_PAGE,
     DATA_PAGE,
@@ -218,12 +216,10 @@ def scores(record: RunRecord) -> None:
         st.caption(f"Latest validation scores: {where}")
     else:
         return
-    # A multi-label run's accuracy is Hamming accuracy, its F1 micro-averaged (macro beside).
-    titles = MULTILABEL_TITLES if m.get("average") == "micro" else METRIC_TITLES
-    names = headline_names(m.get("average"))
-    for col, name in zip(st.columns(len(names)), names, strict=True):
+    task = scored_task(m)
+    for col, name in zip(st.columns(len(task.headline)), task.headline, strict=True):
         delta = None if base is None else f"{m[name] - base[name]:+.3f}"
-        col.metric(titles[name], f"{m[name]:.3f}", delta)
+        col.metric(task.titles[name], f"{m[name]:.3f}", delta)
 
 
 def run_status(record: RunRecord) -> None:

@@ -189,6 +189,7 @@ def run_embedtune(
 ) -> dict[str, float]:
     from core.model.classifier import Classifier
     from core.train.recipe import train as train_model
+    from core.train.task import gain_intervals
 
     started = time.perf_counter()
     config = TrainConfig.from_dict({**TrainConfig().to_dict(), "device": device, **overrides})
@@ -201,7 +202,7 @@ def run_embedtune(
     classifier = Classifier(result.model, result.head, result.labels, result.cleaning)
     predicted = classifier.predict(list(test.texts))
     best_epoch = max(result.history, key=lambda p: p["metrics"]["macro_f1"])["epoch"]
-    gain = result.final.gain_intervals(result.baseline).get("macro_f1")
+    gain = gain_intervals(result.final, result.baseline).get("macro_f1")
     return {
         "valid_rows": result.final.n,
         "valid_log_loss": result.valid_log_loss and result.valid_log_loss[0],

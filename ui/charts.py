@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from core.train.metrics import METRIC_TITLES, Evaluation
-from core.train.multilabel import METRIC_TITLES as MULTILABEL_TITLES
+from core.train.task import scored_task
 from ui.many_labels import NO_LABEL, OTHER, colour_groups
 
 # What a layered chart with properties is to altair's types (Streamlit draws either).
@@ -59,8 +59,8 @@ def metric_history(history: Sequence[dict[str, Any]], name: str) -> Layered:
         for p in history
     ]
     frame = pd.DataFrame(points, columns=["step", "epoch", "value"])
-    multi = bool(history) and history[-1]["metrics"].get("average") == "micro"
-    title = (MULTILABEL_TITLES if multi else METRIC_TITLES).get(name, name)
+    titles = scored_task(history[-1]["metrics"]).titles if history else METRIC_TITLES
+    title = titles.get(name, name)
     # Zoom in on the scores (a gain of 2 points is invisible on 0-100 %), never past 0 or 1.
     values = [p["value"] for p in points] or [0.0, 1.0]
     low = max(0.0, math.floor((min(values) - 0.05) * 20) / 20)

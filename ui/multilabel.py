@@ -11,17 +11,7 @@ import streamlit as st
 from core.data.multilabel import SEPARATOR, looks_multi_label
 from core.data.table import Table
 from core.quality.multilabel import MultiLabelStats
-from core.train.metrics import HEADLINE
 from ui.widgets import md
-
-
-def headline_names(average: str | None) -> tuple[str, ...]:
-    """The scores a page shows as tiles; a multi-label run's F1 is micro-averaged (frequent
-    labels weigh most), so its macro-F1 (every label alike) stands beside it."""
-    if average != "micro":
-        return HEADLINE
-    at = HEADLINE.index("f1") + 1
-    return (*HEADLINE[:at], "macro_f1", *HEADLINE[at:])
 
 
 def multilabel_options(

@@ -14,6 +14,7 @@ from core.runs.store import RunRecord, RunStore
 
 # Page files, for st.page_link / st.switch_page (registered in app.py).
 DATA_PAGE = "app_pages/data.py"
+LABEL_PAGE = "app_pages/label.py"
 TRAIN_PAGE = "app_pages/train.py"
 DASHBOARD_PAGE = "app_pages/dashboard.py"
 METRICS_PAGE = "app_pages/metrics.py"
@@ -109,9 +110,9 @@ def run_fraction(record: RunRecord, store: RunStore | None = None) -> float:
 def run_title(record: RunRecord) -> str:
     """A one-line description of a run for pickers (plain text, not Markdown)."""
     data = record.data
-    classes = data.get("classes", [])
+    classes = data.classes
     f1 = f" · F1 {record.best_f1:.3f}" if record.best_f1 is not None else ""
-    name = data.get("train_name") or "data"
+    name = data.train_name or "data"
     named = f"{record.name} · " if record.name else ""
     return (
         f"{named}{record.id} · {record.config.base_model} · {name} · "

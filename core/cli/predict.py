@@ -16,11 +16,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from core.runs.evaluate import evaluate_run
     from core.train.metrics import FEW_EXAMPLES, describe_unseen, unseen_labels
     from core.train.outcome import judge
+    from core.train.task import gain_intervals as task_gain_intervals
 
     store = open_store(args)
     record = store.get(args.run)
     # A multi-label run reads its test file as multi-label (label lists or joined cells).
-    multi = bool(record.data.get("multi_label"))
+    multi = record.data.multi_label
     test = read_labeled(args.test, args, multi=multi, infer_header=True)
     kept = {t.key: t.evaluated_at for t in record.tests}
     result = evaluate_run(store, args.run, test, unseen=args.unseen)
@@ -36,7 +37,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     known = [label for label in final.labels if label not in final.unseen_labels]
     unseen = unseen_labels(test, known)
     gains = final.metrics.gain_over(baseline.metrics)
-    gain_intervals = final.gain_intervals(baseline)
+    gain_intervals = task_gain_intervals(final, baseline)
     outcome = judge(final, baseline, finetune_kept=result.finetune_kept, where="test")
     if args.json:
         print_json(

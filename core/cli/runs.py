@@ -178,7 +178,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
         name = f"  {r.name}" if r.name else ""
         print(
             f"{r.id}  {r.status:<10} {r.config.base_model:<6} "
-            f"{r.data.get('train_rows', '?'):>6} rows  {r.created_at}  {f1}{name}"
+            f"{r.data.train_rows:>6} rows  {r.created_at}  {f1}{name}"
         )
     return EXIT_OK
 

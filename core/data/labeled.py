@@ -84,6 +84,11 @@ class LabeledTexts(Record):
         return len(self.texts)
 
     @property
+    def row_labels(self) -> tuple[tuple[str, ...], ...]:
+        """Each row's labels as a tuple (one label per row unless multi-label)."""
+        return self.label_sets if self.label_sets is not None else tuple((x,) for x in self.labels)
+
+    @property
     def classes(self) -> tuple[str, ...]:
         """Distinct labels (empty labels excluded) in a stable order; see sort_labels."""
         if self.label_sets is not None:

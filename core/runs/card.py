@@ -35,7 +35,7 @@ def _metadata(record: RunRecord, files: str) -> str:
                     task_type="text-classification",
                     task_name="Text Classification",
                     dataset_type="custom",
-                    dataset_name=str(record.data.get("valid_name") or "validation split"),
+                    dataset_name=str(record.data.valid_name or "validation split"),
                     dataset_split="validation",
                     metric_type="accuracy" if name == "accuracy" else "f1",
                     metric_name=f"{METRIC_TITLES.get(name, name)} ({which})",
@@ -52,7 +52,7 @@ def _metadata(record: RunRecord, files: str) -> str:
         library_name="sentence-transformers",
         pipeline_tag="text-classification",
         tags=tags,
-        labels=[str(label) for label in record.data.get("classes", [])],
+        labels=[str(label) for label in record.data.classes],
         metrics=["accuracy", "f1"],
         model_name=record.id,
         eval_results=results or None,
@@ -69,7 +69,7 @@ def _results(record: RunRecord) -> list[str]:
     if not tuned:
         return ["The run stored no evaluation."]
     lines = [
-        f"On the validation split ({record.data.get('valid_rows', '?')} rows), the base model "
+        f"On the validation split ({record.data.valid_rows} rows), the base model "
         "(its body frozen, the same kind of head) against the finetuned model:",
         "",
         "| metric | base model | finetuned | gain |",
@@ -116,7 +116,7 @@ def _checks(checks: Mapping[str, BodyCheck]) -> list[str]:
 
 
 def _usage(record: RunRecord, checks: Mapping[str, BodyCheck]) -> list[str]:
-    labels = ", ".join(repr(str(c)) for c in record.data.get("classes", [])[:3])
+    labels = ", ".join(repr(str(c)) for c in record.data.classes[:3])
     lines = ["The folder holds the body (`model/`), the logistic-regression head"]
     lines[-1] += f" (`{HEAD_FILE}`: `coef`, `intercept`) and its labels (`{LABELS_FILE}`)."
     if not checks:
@@ -216,7 +216,7 @@ def model_card(record: RunRecord, checks: Mapping[str, BodyCheck] | None = None)
     base = record.config.base_model
     base_name = CATALOGUE[base].name if base in CATALOGUE else base
     data = record.data
-    counts = data.get("train_class_counts", {})
+    counts = data.train_class_counts
     kind = {"": "PyTorch (safetensors)", "onnx": "ONNX fp32", "onnx-int8": "ONNX int8"}
     fmt = kind.get(_backend(checks) if checks else "", "ONNX")
     lines = [
@@ -229,20 +229,19 @@ def model_card(record: RunRecord, checks: Mapping[str, BodyCheck] | None = None)
         f"The sentence-embedding model [{base_name}](https://huggingface.co/"
         f"{HUB_IDS.get(base, base)}) finetuned with Embedtune, with a logistic-regression head "
         "over its normalised "
-        f"embeddings. Labels: {', '.join(f'`{c}`' for c in data.get('classes', []))}. This "
+        f"embeddings. Labels: {', '.join(f'`{c}`' for c in data.classes)}. This "
         f"export's body: {fmt}.",
         "",
         "## Data",
         "",
-        f"- training: {data.get('train_rows', '?')} rows from `{data.get('train_name', '?')}`",
-        f"- validation: {data.get('valid_rows', '?')} rows "
+        f"- training: {data.train_rows} rows from `{data.train_name or '?'}`",
+        f"- validation: {data.valid_rows} rows "
         + (
-            f"(a stratified {data['split'].get('valid_fraction')} split, seed "
-            f"{data['split'].get('seed')})"
-            if data.get("split", {}).get("valid_source") == "split"
-            else f"from `{data.get('valid_name', '?')}`"
+            f"(a stratified {data.split.valid_fraction} split, seed {data.split.seed})"
+            if data.split.valid_source == "split"
+            else f"from `{data.valid_name or '?'}`"
         ),
-        f"- data fingerprint: `{data.get('fingerprint', '?')}`",
+        f"- data fingerprint: `{data.fingerprint or '?'}`",
         "",
         "| label | training rows |",
         "|---|---:|",

@@ -101,7 +101,7 @@ def work_texts(texts: int, labels: int) -> float:
 
 def _labels(record: RunRecord) -> tuple[int, bool]:
     """(labels, multi-label) of a run."""
-    return len(record.data.get("classes") or ()) or 2, bool(record.data.get("multi_label"))
+    return len(record.data.classes or ()) or 2, bool(record.data.multi_label)
 
 
 def _map_s(store: RunStore, record: RunRecord) -> float | None:
@@ -266,11 +266,11 @@ def _record_seconds(record: RunRecord, rates: Rates, steps_fraction: float | Non
     """A queued or running run's seconds from its start to its end, from what its record keeps:
     its rows, label-name rows and labels."""
     n_train = finetune_rows(
-        int(record.data.get("train_rows") or 0),
-        record.data.get("classes") or [],
+        int(record.data.train_rows or 0),
+        record.data.classes or [],
         record.config.label_names,
     )
-    n_valid = int(record.data.get("valid_rows") or 0)
+    n_valid = int(record.data.valid_rows or 0)
     return run_seconds(
         record.config, n_train, n_valid, rates, steps_fraction, labels=_labels(record)[0]
     )

@@ -6,17 +6,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from core.config import TrainConfig
 from core.data.labeled import LabeledTexts
-from core.errors import RunError
+from core.errors import DataError, RunError
 from core.io import atomic_write_text
 from core.records import Record
 from core.runs.store import RunRecord, RunStore, TestSummary, now_iso
-from core.train.metrics import Evaluation
-from core.train.task import evaluate_classifier
+from core.train.metrics import UNSEEN_CHOICES, Evaluation, describe_unseen, unseen_labels
+from core.train.task import task_for
 
 if TYPE_CHECKING:
     from core.model.classifier import Classifier
@@ -60,6 +61,31 @@ def test_key(test: LabeledTexts, unseen: str = "count") -> str:
     the rows of labels the run never learnt were left out, that choice."""
     payload = test.fingerprint() + ("" if unseen == "count" else f":{unseen}")
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def evaluate_classifier(
+    classifier: Classifier, test: LabeledTexts, unseen: str = "count"
+) -> Evaluation:
+    """A classifier scored on labelled texts it was not trained on. Rows of a label it never
+    learnt count as errors (`unseen="count"`) or are left out (`"skip"`)."""
+    if unseen not in UNSEEN_CHOICES:
+        raise ValueError(f"unseen must be one of {UNSEEN_CHOICES}, got {unseen!r}")
+    labels = [str(c) for c in classifier.classes_]
+    new = unseen_labels(test, labels)
+    skipped = 0
+    if new and unseen == "skip":
+        drop = {row for rows in new.values() for row in rows}
+        keep = [i for i, row in enumerate(test.rows) if row not in drop]
+        if not keep:
+            raise DataError(
+                "every row of the test file has a label the run never learnt "
+                f"({describe_unseen(new)})"
+            )
+        skipped, test = len(test) - len(keep), test.subset(keep)
+    extra = tuple(new) if unseen == "count" else ()
+    task = task_for([*labels, *extra], classifier.multi_label, TrainConfig())
+    evaluation = task.score_classifier(classifier, test)
+    return replace(evaluation, unseen_labels=tuple(new), skipped=skipped)
 
 
 def base_classifier(record: RunRecord, store: RunStore) -> Classifier:

@@ -13,6 +13,7 @@ from core.errors import EmbedtuneError
 from core.io import atomic_write_text
 from core.model.maps import ComparisonMaps, first_labels
 from core.runs.store import RunRecord, RunStore
+from core.train.metrics import label_text
 
 log = logging.getLogger("embedtune.maps")
 MAP_FILE = "map.json"
@@ -73,7 +74,8 @@ def build_run_map(store: RunStore, run_id: str) -> ComparisonMaps | None:
         kept_rows = _validation_predictions(record, len(valid))
         truth = None
         if kept_rows and valid.multi_label and record.final is not None:
-            truth = record.final.y_true[:MAX_TEXTS]  # label cells, compared whole
+            # A row's labels as one cell ("a|b"): the map shows them and compares them whole.
+            truth = tuple(label_text(y) for y in record.final.y_true[:MAX_TEXTS])
         maps = compare_maps(
             load_embedder(record.config.base_model),
             load_run(run_id, store),
@@ -109,7 +111,7 @@ def _validation_predictions(
     base, final = record.baseline, record.final
     if base is None or final is None or not (len(base.y_pred) == len(final.y_pred) == n):
         return None
-    return base.y_pred, final.y_pred
+    return tuple(map(label_text, base.y_pred)), tuple(map(label_text, final.y_pred))
 
 
 def build_quietly(store: RunStore, run_id: str) -> None:

@@ -27,6 +27,6 @@ def _exact(data: Data) -> str | None:
 def _matches(record: RunRecord, rows: str, exact: str | None) -> bool:
     """The rows' print decides; a run recorded before the print was kept matches on its exact
     data set instead."""
-    if "rows_fingerprint" in record.data:
-        return record.data["rows_fingerprint"] == rows
-    return exact is not None and record.data.get("fingerprint") == exact
+    if record.data.rows_fingerprint is not None:
+        return record.data.rows_fingerprint == rows
+    return exact is not None and record.data.fingerprint == exact

@@ -30,17 +30,13 @@ class RunReporter:
         from core.runs.estimate import prior, rates
         from core.train.label_names import finetune_rows
         from core.train.schedule import schedule
-        from core.train.task import task_for
 
         self.store, self.run_id = store, run_id
         record = record or store.get(run_id)
         self.config = record.config
-        self.n_train = finetune_rows(
-            int(record.data.get("train_rows") or 0),
-            record.data.get("classes") or [],
-            self.config.label_names,
-        )
-        self.n_valid = int(record.data.get("valid_rows") or 0)
+        data = record.data
+        self.n_train = finetune_rows(data.train_rows, data.classes, self.config.label_names)
+        self.n_valid = data.valid_rows
         device_kind = (record.device or {}).get("kind", "cpu")
         measured = rates(store, self.config.base_model, device_kind)
         self.prior = prior(self.config, self.n_train, self.n_valid, measured)
@@ -56,9 +52,7 @@ class RunReporter:
         # Each finetune evaluation's score, in order: the metric early stopping watches (the
         # task's checkpoint metric).
         self.scores: list[float] = []
-        self.score_key = task_for(
-            record.data.get("classes", ()), bool(record.data.get("multi_label")), self.config
-        ).checkpoint_metric
+        self.score_key = record.task.checkpoint_metric
         self.last_step_at: float | None = None
         self.started = time.monotonic()
         self.finetune_started: float | None = None

@@ -19,6 +19,7 @@ from core.records import Record
 from core.runs.fingerprint import rows_fingerprint
 from core.runs.timing import Timing
 from core.train.metrics import Evaluation
+from core.train.task import Task, task_for
 
 FORMAT_VERSION = 2
 # Version 2 (issue 27) removed the trial settings that measured as noise or weaker (and with the
@@ -100,6 +101,46 @@ class TestSummary(Record):
     evaluated_at: str
 
 
+@dataclass(frozen=True)
+class SplitSummary(Record):
+    valid_source: str = "split"  # "file" (the user gave one) or "split" (taken from training)
+    valid_fraction: float | None = None
+    seed: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class DataSummary(Record):
+    """What a run keeps of its data set: prints, names, sizes, labels and the split."""
+
+    fingerprint: str = ""  # the exact data set (core.data.labeled.DataSet.fingerprint)
+    rows_fingerprint: str | None = None  # the rows however split; runs before it kept none
+    train_name: str = ""
+    valid_name: str = ""
+    train_rows: int = 0
+    valid_rows: int = 0
+    classes: tuple[str, ...] = ()
+    train_class_counts: dict[str, int] = field(default_factory=dict)
+    valid_class_counts: dict[str, int] = field(default_factory=dict)
+    multi_label: bool = False
+    split: SplitSummary = field(default_factory=SplitSummary)
+
+    @classmethod
+    def of(cls, dataset: DataSet) -> DataSummary:
+        return cls(
+            fingerprint=dataset.fingerprint(),
+            rows_fingerprint=rows_fingerprint(dataset),
+            train_name=dataset.train.name,
+            valid_name=dataset.valid.name,
+            train_rows=len(dataset.train),
+            valid_rows=len(dataset.valid),
+            classes=dataset.classes,
+            train_class_counts=dataset.train.class_counts(),
+            valid_class_counts=dataset.valid.class_counts(),
+            multi_label=dataset.train.multi_label,
+            split=SplitSummary(dataset.valid_source, dataset.valid_fraction, dataset.seed),
+        )
+
+
 @dataclass(frozen=True, kw_only=True)
 class RunRecord(Record):
     """Everything about a run: its settings, data, status, progress and results (fields in
@@ -113,7 +154,7 @@ class RunRecord(Record):
     started_at: str | None = None
     finished_at: str | None = None
     config: TrainConfig
-    data: dict[str, Any]
+    data: DataSummary
     device: dict[str, str] | None = None
     progress: Progress = field(default_factory=Progress)
     history: tuple[dict[str, Any], ...] = ()
@@ -146,6 +187,11 @@ class RunRecord(Record):
     @property
     def best_f1(self) -> float | None:
         return self.final.metrics.f1 if self.final else None
+
+    @property
+    def task(self) -> Task:
+        """The run's task (core.train.task): what its labels, head and scores are."""
+        return task_for(self.data.classes, self.data.multi_label, self.config)
 
     def replace(self, **changes: Any) -> RunRecord:
         return dataclasses.replace(self, **changes)
@@ -184,24 +230,3 @@ class BrokenRun:
     id: str
     reason: str
     status: str = "broken"
-
-
-def data_summary(dataset: DataSet) -> dict[str, Any]:
-    """What a run keeps of its data set: fingerprints, names, sizes, labels and the split."""
-    return {
-        "fingerprint": dataset.fingerprint(),
-        "rows_fingerprint": rows_fingerprint(dataset),
-        "train_name": dataset.train.name,
-        "valid_name": dataset.valid.name,
-        "train_rows": len(dataset.train),
-        "valid_rows": len(dataset.valid),
-        "classes": list(dataset.classes),
-        "train_class_counts": dataset.train.class_counts(),
-        "valid_class_counts": dataset.valid.class_counts(),
-        **({"multi_label": True} if dataset.train.multi_label else {}),
-        "split": {
-            "valid_source": dataset.valid_source,
-            "valid_fraction": dataset.valid_fraction,
-            "seed": dataset.seed,
-        },
-    }

@@ -25,11 +25,11 @@ from core.runs.record import (
     NAME_MAX,  # noqa: F401
     RUN_ID_PATTERN,
     BrokenRun,
+    DataSummary,
     Progress,  # noqa: F401
     RunRecord,
     TestSummary,  # noqa: F401
     compute_run_id,
-    data_summary,
     now_iso,
     validate_name,
     validate_run_id,
@@ -259,7 +259,7 @@ class RunStore:
                 id=run_id,
                 name=name,
                 config=config,
-                data=data_summary(dataset),
+                data=DataSummary.of(dataset),
                 created_at=now_iso(),
                 # Also the run's place in the queue; its worker is spawned right after this.
                 spawned_at=time.time(),

@@ -98,7 +98,7 @@ class Service:
                     "finetuned": True,
                     "context_length": context,
                     "base_model": base,
-                    "labels": list(record.data.get("classes", [])),
+                    "labels": list(record.data.classes),
                     "metrics": {
                         "baseline": record.baseline.metrics.to_dict() if record.baseline else None,
                         "finetuned": record.final.metrics.to_dict() if record.final else None,

@@ -72,6 +72,17 @@ class ClassReport(Record):
     support: int
 
 
+Label = str | tuple[str, ...]
+"""A row's label: one name, or the tuple of a multi-label row's labels (in the run's order)."""
+
+
+def label_text(label: Label) -> str:
+    """A row's label as a file cell or a table shows it ("a|b" for several)."""
+    from core.data.multilabel import join_labels
+
+    return label if isinstance(label, str) else join_labels(label)
+
+
 # A label with fewer evaluation examples than this has per-label scores that one text swings.
 FEW_EXAMPLES = 5
 
@@ -88,8 +99,8 @@ class Evaluation(Record):
     confusion_matrix: tuple[tuple[int, ...], ...] = field(default_factory=tuple)
     n: int = 0
     intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
-    y_true: tuple[str, ...] = ()
-    y_pred: tuple[str, ...] = ()
+    y_true: tuple[Label, ...] = ()
+    y_pred: tuple[Label, ...] = ()
     confidence: tuple[float, ...] = ()
     # Labels of the evaluated file the model never learnt: their rows count as errors, or were
     # left out (`skipped` of them) when the user chose so.
@@ -100,46 +111,16 @@ class Evaluation(Record):
         """Labels with fewer than `below` evaluation examples (their scores rest on a handful)."""
         return [c.label for c in self.per_class if c.support < below]
 
-    def gain_intervals(self, baseline: Evaluation) -> dict[str, tuple[float, float]]:
-        """Paired-bootstrap 95 % intervals of each score's gain over `baseline`, measured on the
-        same rows; empty when either lacks its per-row predictions (runs from before they were
-        kept) or the rows differ."""
-        from core.train.intervals import gain_intervals
+    def __post_init__(self) -> None:
+        # A multi-label evaluation kept before 2026-12-05 holds each row's labels as one cell
+        # ("a|b"); read as the tuple of its labels, as they are kept now.
+        if self.metrics.average == "micro" and any(isinstance(y, str) for y in self.y_true):
+            from core.data.multilabel import split_cell
 
-        if not self.y_pred or self.y_true != baseline.y_true or not baseline.y_pred:
-            return {}
-        if self.metrics.average == "micro":  # multi-label: rows kept as label cells
-            from core.train.multilabel_intervals import cell_gain_intervals
-
-            return cell_gain_intervals(self.y_true, self.y_pred, baseline.y_pred, self.labels)
-        positive = self.metrics.positive_label if self.metrics.average == "binary" else None
-        return gain_intervals(self.y_true, self.y_pred, baseline.y_pred, self.labels, positive)
-
-    def label_gain_intervals(self, baseline: Evaluation) -> dict[str, tuple[float, float]]:
-        """Each label's paired-bootstrap 95 % interval of its F1 gain over `baseline` on the
-        same rows; empty when the rows differ or were not kept."""
-        if not self.y_pred or self.y_true != baseline.y_true or not baseline.y_pred:
-            return {}
-        if self.metrics.average == "micro":  # multi-label: rows kept as label cells
-            from core.train.multilabel_intervals import cell_label_gain_intervals
-
-            return cell_label_gain_intervals(self.y_true, self.y_pred, baseline.y_pred, self.labels)
-        from core.train.intervals import label_gain_intervals
-
-        return label_gain_intervals(self.y_true, self.y_pred, baseline.y_pred, self.labels)
-
-    def labels_clearly_worse(self, baseline: Evaluation) -> list[tuple[str, float, float]]:
-        """The labels whose F1 fell below the baseline's by more than the noise of these rows
-        (their gain's interval below zero), as (label, F1 before, F1 after), largest fall
-        first."""
-        before = {c.label: c.f1 for c in baseline.per_class}
-        after = {c.label: c.f1 for c in self.per_class}
-        fell = [
-            (label, before.get(label, 0.0), after.get(label, 0.0))
-            for label, (_, high) in self.label_gain_intervals(baseline).items()
-            if high < 0
-        ]
-        return sorted(fell, key=lambda item: item[2] - item[1])
+            for name in ("y_true", "y_pred"):
+                rows = getattr(self, name)
+                sets = tuple(split_cell(y) if isinstance(y, str) else y for y in rows)
+                object.__setattr__(self, name, sets)
 
 
 @dataclass(frozen=True)
@@ -148,8 +129,8 @@ class Mistake(Record):
 
     row: int  # in the user's file
     text: str
-    label: str  # the true label
-    predicted: str
+    label: Label  # the true label
+    predicted: Label
     confidence: float | None  # the model's probability of its prediction
 
 
@@ -253,6 +234,10 @@ def evaluate_predictions(
 UNSEEN_CHOICES = ("count", "skip")
 """What scoring does with the rows of a label the model never learnt: count them as errors (the
 model cannot get them right: an honest score of the file), or leave them out."""
+UNSEEN_OPTIONS = {
+    "count": "Count their rows as errors (the model cannot get them right: the file's own score)",
+    "skip": "Leave their rows out (score only the labels the run learnt)",
+}
 
 
 def unseen_labels(test: LabeledTexts, known: Sequence[str]) -> dict[str, list[int]]:

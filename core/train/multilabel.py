@@ -33,6 +33,13 @@ METRIC_TITLES = {
 }
 
 
+UNSEEN_OPTIONS = {
+    "count": "Count each as a label the model missed (it cannot predict them: the file's own "
+    "score)",
+    "skip": "Leave the rows that carry them out",
+}
+
+
 def label_sets_of(data: LabeledTexts) -> tuple[tuple[str, ...], ...]:
     """Each row's labels; single-label data gives one label per row."""
     return data.label_sets if data.label_sets is not None else tuple((x,) for x in data.labels)
@@ -77,13 +84,11 @@ def evaluate_multilabel(
     """Metrics and the per-label table (no confusion matrix: each label is its own yes/no)."""
     from sklearn.metrics import precision_recall_fscore_support
 
-    from core.data.multilabel import join_labels
-
     p, r, f, s = precision_recall_fscore_support(y_true, y_pred, average=None, zero_division=0)
     names = np.asarray(labels, dtype=object)
 
-    def cells(y: np.ndarray) -> tuple[str, ...]:
-        return tuple(join_labels(names[row.astype(bool)]) for row in y)
+    def sets(y: np.ndarray) -> tuple[tuple[str, ...], ...]:
+        return tuple(tuple(names[row.astype(bool)]) for row in y)
 
     return Evaluation(
         metrics=compute_multilabel_metrics(y_true, y_pred),
@@ -94,9 +99,9 @@ def evaluate_multilabel(
         ),
         n=len(y_true),
         intervals=multilabel_intervals(y_true, y_pred),
-        # Each row's labels as one cell ("a|b"): the table of errors and the paired gain.
-        y_true=cells(y_true),
-        y_pred=cells(y_pred),
+        # Each row's labels (in `labels` order): the table of errors and the paired gain.
+        y_true=sets(y_true),
+        y_pred=sets(y_pred),
     )
 
 

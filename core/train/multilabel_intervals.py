@@ -1,6 +1,7 @@
 """Bootstrap intervals of multi-label scores (0/1 matrices of texts x labels), drawn as
 core.train.intervals draws single-label rows: the scores, their paired gains, each label's F1
-gain. No records here: core.train.metrics' Evaluation and core.train.multilabel read them."""
+gain. No records here: core.train.multilabel and the task (core.train.task.MultiLabel) read
+them."""
 
 from __future__ import annotations
 
@@ -76,18 +77,6 @@ def multilabel_intervals(
     return centred_intervals(parts, scores(np.ones((1, n), dtype=np.int64)), LEVEL)
 
 
-def cell_gain_intervals(
-    y_true: Sequence[str], y_pred: Sequence[str], y_base: Sequence[str], labels: Sequence[str]
-) -> dict[str, tuple[float, float]]:
-    """The paired gain intervals of two multi-label evaluations kept as label cells ("a|b")."""
-    from core.data.multilabel import split_cell
-
-    def matrix(cells: Sequence[str]) -> np.ndarray:
-        return indicator([split_cell(cell) for cell in cells], labels)
-
-    return multilabel_intervals(matrix(y_true), matrix(y_pred), matrix(y_base))
-
-
 def label_gain_intervals(
     y_true: np.ndarray, y_pred: np.ndarray, y_base: np.ndarray, labels: Sequence[str]
 ) -> dict[str, tuple[float, float]]:
@@ -114,15 +103,3 @@ def label_gain_intervals(
         for i, label in enumerate(labels)
         if truth[:, i].any()
     }
-
-
-def cell_label_gain_intervals(
-    y_true: Sequence[str], y_pred: Sequence[str], y_base: Sequence[str], labels: Sequence[str]
-) -> dict[str, tuple[float, float]]:
-    """label_gain_intervals of two multi-label evaluations kept as label cells ("a|b")."""
-    from core.data.multilabel import split_cell
-
-    def matrix(cells: Sequence[str]) -> np.ndarray:
-        return indicator([split_cell(cell) for cell in cells], labels)
-
-    return label_gain_intervals(matrix(y_true), matrix(y_pred), matrix(y_base), labels)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.train.metrics import Evaluation
+from core.train.task import gain_intervals, labels_clearly_worse, scored_task
 
 GAIN, UNCLEAR, KEPT_BASE = "gain", "unclear", "kept_base"
 
@@ -23,14 +24,6 @@ class Outcome:
         return self.kind == GAIN
 
 
-def f1_name(evaluation: Evaluation) -> str:
-    """'F1 of the label 'spam'' or 'macro-F1': which F1 the headline is."""
-    m = evaluation.metrics
-    if m.average == "micro":  # multi-label (core.train.multilabel)
-        return "micro-F1"
-    return f"F1 of the label {m.positive_label!r}" if m.average == "binary" else "macro-F1"
-
-
 def fmt_interval(interval: tuple[float, float], signed: bool = False) -> str:
     low, high = interval
     spec = "+.3f" if signed else ".3f"
@@ -45,10 +38,12 @@ def judge(
     where: str = "validation",
 ) -> Outcome:
     """The outcome of a run on one evaluation set (`where`: 'validation' or 'test')."""
-    name = f1_name(final)
+    task = scored_task(final)
+    name = task.f1_name(final.metrics)
     before, after = baseline.metrics.f1, final.metrics.f1
     gain = after - before
-    interval = final.gain_intervals(baseline).get("f1")
+    gains = gain_intervals(final, baseline)
+    interval = gains.get("f1")
     rows = f"{final.n} {where} texts"
     if not finetune_kept:
         return Outcome(
@@ -69,9 +64,10 @@ def judge(
             None,
         )
     span = f"95 % interval {fmt_interval(interval, signed=True)} on the same {rows}"
-    also = _macro_sentence(final, baseline)
-    fell = final.labels_clearly_worse(baseline)
-    macro_fell = bool(also) and final.gain_intervals(baseline).get("macro_f1", (0, 0))[1] < 0
+    # Beside a headline that is not macro-F1 (multi-label: micro), macro-F1 with its interval.
+    also = _macro_sentence(final, baseline, gains) if "macro_f1" in task.headline else ""
+    fell = labels_clearly_worse(final, baseline)
+    macro_fell = bool(also) and gains.get("macro_f1", (0, 0))[1] < 0
     if interval[0] > 0 and not fell and not macro_fell:
         return Outcome(
             GAIN,
@@ -111,12 +107,9 @@ def _fell_sentence(fell: list[tuple[str, float, float]]) -> str:
     return f" {len(fell)} {word} got clearly worse: {named}{more}."
 
 
-def _macro_sentence(final: Evaluation, baseline: Evaluation) -> str:
-    """For a multi-label run, whose headline is micro-F1: macro-F1 (every label counted
-    alike) beside it, with its interval, or ''."""
-    if final.metrics.average != "micro":
-        return ""
+def _macro_sentence(final: Evaluation, baseline: Evaluation, gains: dict) -> str:
+    """Macro-F1 (every label counted alike) with its gain's interval, as a sentence."""
     before, after = baseline.metrics.macro_f1, final.metrics.macro_f1
-    interval = final.gain_intervals(baseline).get("macro_f1")
+    interval = gains.get("macro_f1")
     span = f"; 95 % interval {fmt_interval(interval, signed=True)}" if interval else ""
     return f" Macro-F1 went from {before:.3f} to {after:.3f} ({after - before:+.3f}{span})."

@@ -31,6 +31,7 @@ from core.train.task import (
     base_head,
     better,
     dataset_task,
+    gain_intervals,
     served_head,
     training_rows,
 )
@@ -334,7 +335,7 @@ def _labels(rows: Rows) -> list[Any]:
 def _kept_base_note(task: Task, final: Evaluation, baseline: Evaluation) -> str:
     name = task.checkpoint_metric
     after, before = getattr(final.metrics, name), getattr(baseline.metrics, name)
-    interval = final.gain_intervals(baseline).get(name)
+    interval = gain_intervals(final, baseline).get(name)
     span = (
         f"; 95 % interval of the gain {interval[0]:+.3f} to {interval[1]:+.3f}" if interval else ""
     )

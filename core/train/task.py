@@ -1,41 +1,35 @@
 """What single- and multi-label classification differ in, in one place: how labels become
-targets, the head (fit, predict, thresholds), the finetuning loss, what "a better checkpoint"
-means, and how the base model is scored. The recipe (core.train.recipe), the test-file
-evaluation (core.runs.evaluate) and the run's progress read a task; none of them branches on
-multi-label. As SetFit makes multi-label one argument (`multi_target_strategy`) and
-scikit-learn lets the estimator own its target.
-
-- `SingleLabel`: one label per text; a softmax logistic-regression head; cross-entropy; a
-  checkpoint is better when its validation macro-F1 is higher.
-- `MultiLabel`: any number of labels per text; one-vs-rest logistic regressions with a decision
-  threshold per label chosen on validation; binary cross-entropy; better = validation micro-F1.
-
-The base model's head, for the validation baseline and the test-file baseline alike, is
-`base_head` below.
+targets, the head (fit, predict, thresholds), the finetuning loss, which scores lead and what
+"a better checkpoint" means, and how the base model is scored (`base_head`). The recipe, the
+test-file evaluation, the outcome and the pages read a task; none of them branches on
+multi-label (as SetFit makes it one argument, `multi_target_strategy`, and scikit-learn lets
+the estimator own its target). docs/ARCHITECTURE.md tabulates the two tasks.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import numpy as np
 
 from core.config import TrainConfig
 from core.data.labeled import DataSet, LabeledTexts
-from core.errors import ConfigError, DataError
+from core.errors import ConfigError
 from core.model.heads import SigmoidHead, fit_head, fit_multilabel_head, head_as_softmax
+from core.train import intervals, multilabel_intervals
+from core.train import multilabel as ml
 from core.train.label_names import with_label_names
 from core.train.metrics import (
-    UNSEEN_CHOICES,
+    HEADLINE,
+    METRIC_TITLES,
+    UNSEEN_OPTIONS,
     Evaluation,
-    describe_unseen,
+    Metrics,
     evaluate_predictions,
     positive_label,
-    unseen_labels,
 )
-from core.train.multilabel import evaluate_multilabel, fit_thresholded_head
 from core.train.multilabel_intervals import indicator
 
 if TYPE_CHECKING:
@@ -46,6 +40,7 @@ if TYPE_CHECKING:
     from core.model.classifier import Classifier
 
 Head = Any  # LogisticRegression (single-label) or SigmoidHead (multi-label)
+Intervals = dict[str, tuple[float, float]]
 
 
 class Task(Protocol):
@@ -55,27 +50,30 @@ class Task(Protocol):
     def labels(self) -> tuple[str, ...]: ...
 
     @property
-    def multi_label(self) -> bool: ...
+    def checkpoint_metric(self) -> str: ...  # the validation score choosing checkpoints
 
     @property
-    def checkpoint_metric(self) -> str:
-        """The validation score that chooses checkpoints and the kept model."""
-        ...
+    def metric_words(self) -> str: ...  # that score in the user's words
 
     @property
-    def metric_words(self) -> str:
-        """That score in the user's words."""
-        ...
+    def head_words(self) -> str: ...  # the head in the user's words, for messages
+
+    titles: ClassVar[Mapping[str, str]]  # each score's title
+    headline: ClassVar[tuple[str, ...]]  # the scores a page shows as tiles, in order
+    unseen_options: ClassVar[Mapping[str, str]]  # UNSEEN_CHOICES in words
 
     @property
-    def head_words(self) -> str:
-        """The head in the user's words, for messages."""
-        ...
+    def positive(self) -> str | None: ...  # the positive label of two (its F1 leads), else None
 
-    @property
-    def positive(self) -> str | None:
-        """The positive label of two (its F1 is the headline), else None."""
-        ...
+    def f1_name(self, metrics: Metrics) -> str: ...  # which F1 the headline is, in words
+
+    def scope(self, metrics: Metrics) -> str: ...  # what the shown scores are, in a sentence
+
+    def unseen_cost(self, evaluation: Evaluation) -> str: ...  # what unlearnt labels cost
+
+    def gains(self, final: Evaluation, baseline: Evaluation) -> Intervals: ...  # paired
+
+    def label_gains(self, final: Evaluation, baseline: Evaluation) -> Intervals: ...  # per label
 
     def targets(self, data: LabeledTexts) -> np.ndarray: ...
 
@@ -99,30 +97,82 @@ class Task(Protocol):
 def better(task: Task, final: Evaluation, baseline: Evaluation) -> bool:
     """Whether a finetune keeps its place over the base model: unless it is clearly worse on
     the validation split (the paired-bootstrap interval of its checkpoint metric's gain lies
-    below zero; without per-row predictions, its score is lower).
-
-    With one or two validation rows per label a finetune that ties or trails its base model by
-    a text or two is noise; "keep the better score" then threw away finetunes that were better
-    on the test file (bench/selection.py, docs/BENCHMARKS.md "Keep or discard")."""
+    below zero; without per-row predictions, its score is lower). "Keep the better score" threw
+    away finetunes that were better on the test file (docs/BENCHMARKS.md "Keep or discard")."""
     name = task.checkpoint_metric
-    interval = final.gain_intervals(baseline).get(name)
+    interval = gain_intervals(final, baseline).get(name)
     if interval is None:
         return getattr(final.metrics, name) >= getattr(baseline.metrics, name)
     return interval[1] >= 0
+
+
+def _same_rows(final: Evaluation, baseline: Evaluation) -> bool:
+    # Runs from before per-row predictions were kept, or another file's rows: no paired gain.
+    return bool(final.y_pred and baseline.y_pred) and final.y_true == baseline.y_true
+
+
+def _rows(final: Evaluation, baseline: Evaluation) -> tuple[Any, Any, Any]:
+    return final.y_true, final.y_pred, baseline.y_pred
+
+
+def gain_intervals(final: Evaluation, baseline: Evaluation) -> Intervals:
+    """Paired-bootstrap 95 % intervals of each score's gain over `baseline` on the same rows;
+    empty when either lacks its per-row predictions or the rows differ."""
+    return scored_task(final).gains(final, baseline) if _same_rows(final, baseline) else {}
+
+
+def labels_clearly_worse(final: Evaluation, baseline: Evaluation) -> list[tuple[str, float, float]]:
+    """The labels whose F1 fell below the baseline's by more than the noise of these rows
+    (their gain's interval below zero), as (label, F1 before, F1 after), largest fall first."""
+    if not _same_rows(final, baseline):
+        return []
+    before = {c.label: c.f1 for c in baseline.per_class}
+    after = {c.label: c.f1 for c in final.per_class}
+    fell = [
+        (label, before.get(label, 0.0), after.get(label, 0.0))
+        for label, (_, high) in scored_task(final).label_gains(final, baseline).items()
+        if high < 0
+    ]
+    return sorted(fell, key=lambda item: item[2] - item[1])
 
 
 @dataclass(frozen=True)
 class SingleLabel:
     labels: tuple[str, ...]
     config: TrainConfig
-    multi_label: bool = False
     checkpoint_metric: str = "macro_f1"
     metric_words: str = "macro-F1"
     head_words: str = "a logistic-regression head"
+    titles: ClassVar[Mapping[str, str]] = METRIC_TITLES
+    headline: ClassVar[tuple[str, ...]] = HEADLINE
+    unseen_options: ClassVar[Mapping[str, str]] = UNSEEN_OPTIONS
 
     @property
     def positive(self) -> str | None:
         return positive_label(self.labels)
+
+    def f1_name(self, metrics: Metrics) -> str:
+        """'F1 of the label 'spam'' (two labels) or 'macro-F1'."""
+        pos = metrics.positive_label
+        return "macro-F1" if pos is None else f"F1 of the label {pos!r}"
+
+    def scope(self, metrics: Metrics) -> str:
+        pos = metrics.positive_label
+        of = "averaged over the labels (macro)" if pos is None else f"of the label {pos!r}"
+        return f"F1, precision and recall {of}"
+
+    def unseen_cost(self, evaluation: Evaluation) -> str:
+        n = sum(y in evaluation.unseen_labels for y in evaluation.y_true)
+        return f"{n} row{' counts as an error' if n == 1 else 's count as errors'}"
+
+    def gains(self, final: Evaluation, baseline: Evaluation) -> Intervals:
+        truth, pred, base = _rows(final, baseline)
+        return intervals.gain_intervals(
+            truth, pred, base, final.labels, final.metrics.positive_label
+        )
+
+    def label_gains(self, final: Evaluation, baseline: Evaluation) -> Intervals:
+        return intervals.label_gain_intervals(*_rows(final, baseline), final.labels)
 
     def targets(self, data: LabeledTexts) -> np.ndarray:
         index = {label: i for i, label in enumerate(self.labels)}
@@ -182,41 +232,61 @@ class SingleLabel:
         if self.config.balanced_weights:
             counts = np.bincount(y_train, minlength=k).astype(np.float64)
             class_weights = torch.tensor(len(y_train) / (k * np.maximum(counts, 1))).float()
-        return SoftmaxClassificationLoss(
-            model,
-            k,
-            weight=torch.tensor(weight),
-            bias=torch.tensor(bias),
-            class_weights=class_weights,
-        )
+        start = {"weight": torch.tensor(weight), "bias": torch.tensor(bias)}
+        return SoftmaxClassificationLoss(model, k, **start, class_weights=class_weights)
 
     def check(self, world_size: int) -> None:
-        """Any launch trains one label per text."""
+        return  # any launch trains one label per text
 
 
 @dataclass(frozen=True)
 class MultiLabel:
     labels: tuple[str, ...]
     config: TrainConfig
-    multi_label: bool = True
     checkpoint_metric: str = "f1"  # micro-F1
     metric_words: str = "micro-F1"
     head_words: str = "one-vs-rest logistic-regression heads"
+    titles: ClassVar[Mapping[str, str]] = ml.METRIC_TITLES
+    unseen_options: ClassVar[Mapping[str, str]] = ml.UNSEEN_OPTIONS
+    # Micro-F1 weighs frequent labels most, so macro-F1 (every label alike) stands beside it.
+    headline: ClassVar[tuple[str, ...]] = ("accuracy", "f1", "macro_f1", "precision", "recall")
 
     @property
     def positive(self) -> str | None:
         return None
 
+    def f1_name(self, metrics: Metrics) -> str:
+        return "micro-F1"
+
+    def scope(self, metrics: Metrics) -> str:
+        exact = (
+            f"subset accuracy {metrics.subset_accuracy:.3f} (texts with exactly the right labels)"
+        )
+        return (
+            "Multi-label: Hamming accuracy (right yes / no answers over every text and label), "
+            f"micro-averaged F1, precision and recall; {exact}"
+        )
+
+    def unseen_cost(self, evaluation: Evaluation) -> str:
+        return "each counts as a label the model missed"
+
+    def gains(self, final: Evaluation, baseline: Evaluation) -> Intervals:
+        truth, pred, base = (indicator(y, final.labels) for y in _rows(final, baseline))
+        return multilabel_intervals.multilabel_intervals(truth, pred, base)
+
+    def label_gains(self, final: Evaluation, baseline: Evaluation) -> Intervals:
+        truth, pred, base = (indicator(y, final.labels) for y in _rows(final, baseline))
+        return multilabel_intervals.label_gain_intervals(truth, pred, base, final.labels)
+
     def targets(self, data: LabeledTexts) -> np.ndarray:
-        sets = data.label_sets if data.label_sets is not None else [(x,) for x in data.labels]
-        return indicator(sets, self.labels)
+        return indicator(data.row_labels, self.labels)
 
     def fit_head(
         self, x_train: np.ndarray, y_train: np.ndarray, x_valid: np.ndarray, y_valid: np.ndarray
     ) -> SigmoidHead:
         """One-vs-rest heads on the training rows, a threshold per label chosen on validation."""
-        head, _ = fit_thresholded_head(x_train, y_train, x_valid, y_valid, self.labels, self.config)
-        return head
+        y = (y_train, x_valid, y_valid)
+        return ml.fit_thresholded_head(x_train, *y, self.labels, self.config)[0]
 
     def refit_head(self, head: SigmoidHead, x: np.ndarray, y: np.ndarray) -> SigmoidHead:
         """The heads learnt again from more rows; the thresholds stay those chosen on
@@ -225,12 +295,12 @@ class MultiLabel:
         return refitted if head.thresholds_ is None else refitted.with_thresholds(head.thresholds_)
 
     def evaluate(self, head: SigmoidHead, x: np.ndarray, y: np.ndarray) -> Evaluation:
-        return evaluate_multilabel(y, head.predict(x), self.labels)
+        return ml.evaluate_multilabel(y, head.predict(x), self.labels)
 
     def score_classifier(self, classifier: Classifier, test: LabeledTexts) -> Evaluation:
         """A served classifier scored on labelled texts: every label above its threshold."""
         predicted = indicator(classifier.predict_labels(test.texts), self.labels)
-        return evaluate_multilabel(self.targets(test), predicted, self.labels)
+        return ml.evaluate_multilabel(self.targets(test), predicted, self.labels)
 
     def log_loss(self, head: SigmoidHead, x: np.ndarray, y: np.ndarray) -> float | None:
         return None  # measured for single-label checkpoints only
@@ -245,38 +315,34 @@ class MultiLabel:
         if self.config.balanced_weights:
             positives = np.maximum(y_train.sum(axis=0), 1).astype(np.float64)
             pos_weight = torch.tensor((len(y_train) - positives) / positives).float()
-        return SigmoidClassificationLoss(
-            model,
-            len(self.labels),
-            weight=torch.tensor(head.coef_),
-            bias=torch.tensor(head.intercept_),
-            pos_weight=pos_weight,
-        )
+        start = {"weight": torch.tensor(head.coef_), "bias": torch.tensor(head.intercept_)}
+        return SigmoidClassificationLoss(model, len(self.labels), **start, pos_weight=pos_weight)
 
     def check(self, world_size: int) -> None:
         if world_size > 1:
-            raise ConfigError(
-                "a multi-label finetune runs on one device: launch it without torchrun"
-            )
+            message = "a multi-label finetune runs on one device: launch it without torchrun"
+            raise ConfigError(message)
 
 
 def task_for(labels: Sequence[str], multi_label: bool, config: TrainConfig) -> Task:
-    """The task of a run's labels."""
-    kind = MultiLabel if multi_label else SingleLabel
-    return kind(tuple(labels), config)
+    return (MultiLabel if multi_label else SingleLabel)(tuple(labels), config)
 
 
 def dataset_task(dataset: DataSet, config: TrainConfig) -> Task:
     return task_for(dataset.classes, dataset.train.multi_label, config)
 
 
-# ----------------------------------------------------------------------------- the rows
+def scored_task(scores: Evaluation | Metrics | Mapping[str, Any]) -> Task:
+    """The task whose scores these are (an evaluation, its metrics or their stored dict)."""
+    labels = scores.labels if isinstance(scores, Evaluation) else ()
+    metrics = scores.metrics if isinstance(scores, Evaluation) else scores
+    average = metrics.average if isinstance(metrics, Metrics) else metrics.get("average")
+    return task_for(labels, average == "micro", TrainConfig())
 
 
 @dataclass(frozen=True)
 class Rows:
-    """A data set as the recipe learns from it: cleaned texts and their targets, the label
-    names joined to the training rows (when they say something)."""
+    """A data set as the recipe learns from it: cleaned texts, targets, label-name rows."""
 
     train_texts: list[str]
     y_train: np.ndarray
@@ -295,14 +361,10 @@ def training_rows(task: Task, dataset: DataSet, config: TrainConfig) -> Rows:
     return Rows(train_texts, y_train, valid_texts, task.targets(dataset.valid), added)
 
 
-# ----------------------------------------------------------------------------- the baseline
-
-
 @dataclass(frozen=True)
 class BaseHead:
-    """The base model's head: `measured` learnt from the training rows and scored on the
-    validation rows (`evaluation`); `served` is what a user of the base model gets (learnt
-    from every labelled row when the config refits on all)."""
+    """`measured` learnt from the training rows and scored on validation (`evaluation`);
+    `served`, what a user of the base model gets (see served_head)."""
 
     measured: Head
     served: Head
@@ -310,21 +372,15 @@ class BaseHead:
 
 
 def base_head(
-    task: Task,
-    rows: Rows,
-    x_train: np.ndarray,
-    x_valid: np.ndarray,
-    config: TrainConfig,
+    task: Task, rows: Rows, x_train: np.ndarray, x_valid: np.ndarray, config: TrainConfig
 ) -> BaseHead:
     """The one rule for scoring the base model: the run's head recipe on the frozen model's
     embeddings of the same rows (`x_train`, `x_valid`: the base model's encodes of
     `rows.train_texts` and `rows.valid_texts`). The recipe's validation baseline and the
     test-file baseline (core.runs.evaluate) are both this."""
     measured = task.fit_head(x_train, rows.y_train, x_valid, rows.y_valid)
-    evaluation = task.evaluate(measured, x_valid, rows.y_valid)
-    return BaseHead(
-        measured, served_head(task, measured, rows, x_train, x_valid, config), evaluation
-    )
+    served = served_head(task, measured, rows, x_train, x_valid, config)
+    return BaseHead(measured, served, task.evaluate(measured, x_valid, rows.y_valid))
 
 
 def served_head(
@@ -342,31 +398,3 @@ def served_head(
         return head
     y = np.concatenate([rows.y_train, rows.y_valid])  # label ids or indicator rows
     return task.refit_head(head, np.vstack([x_train, x_valid]), y)
-
-
-# ----------------------------------------------------------------------------- scoring a model
-
-
-def evaluate_classifier(
-    classifier: Classifier, test: LabeledTexts, unseen: str = "count"
-) -> Evaluation:
-    """A classifier scored on labelled texts it was not trained on. Rows of a label it never
-    learnt count as errors (`unseen="count"`) or are left out (`"skip"`)."""
-    if unseen not in UNSEEN_CHOICES:
-        raise ValueError(f"unseen must be one of {UNSEEN_CHOICES}, got {unseen!r}")
-    labels = [str(c) for c in classifier.classes_]
-    new = unseen_labels(test, labels)
-    skipped = 0
-    if new and unseen == "skip":
-        drop = {row for rows in new.values() for row in rows}
-        keep = [i for i, row in enumerate(test.rows) if row not in drop]
-        if not keep:
-            raise DataError(
-                "every row of the test file has a label the run never learnt "
-                f"({describe_unseen(new)})"
-            )
-        skipped, test = len(test) - len(keep), test.subset(keep)
-    extra = tuple(new) if unseen == "count" else ()
-    task = task_for([*labels, *extra], classifier.multi_label, TrainConfig())
-    evaluation = task.score_classifier(classifier, test)
-    return replace(evaluation, unseen_labels=tuple(new), skipped=skipped)

@@ -72,6 +72,6 @@ def test_the_run_keeps_its_thresholds_and_says_it_is_multi_label(multilabel_run)
     classifier = load_run(multilabel_run.run_id, multilabel_run.store, device="cpu")
     assert classifier.multi_label and list(classifier.thresholds_) == meta["thresholds"]
     record = multilabel_run.store.get(multilabel_run.run_id)
-    assert record.data["multi_label"] is True
+    assert record.data.multi_label is True
     assert record.final is not None and record.final.metrics.average == "micro"
     assert record.baseline is not None and record.baseline.metrics.subset_accuracy is not None

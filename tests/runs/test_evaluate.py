@@ -64,8 +64,7 @@ def test_the_test_file_baseline_is_the_runs_own_validation_baseline(run_copy):
     """One rule scores the base model: fitted as the run's baseline was (label names included),
     it gives the run's validation baseline back on the validation rows. The served head also
     learns from the validation rows (refit_head_on_all), so that setting is off here."""
-    from core.runs.evaluate import base_classifier
-    from core.train.task import evaluate_classifier
+    from core.runs.evaluate import base_classifier, evaluate_classifier
 
     store, run_id = run_copy.store, run_copy.run_id
     store.modify(run_id, lambda r: r.replace(config=r.config.replace(refit_head_on_all=False)))

@@ -72,8 +72,8 @@ def test_create_writes_a_record_that_round_trips_with_its_data(store, dataset):
     assert raw["format_version"] == 2 and raw["config"] == TrainConfig().to_dict()
     again = store._read_raw(record.id)
     assert again.final == evaluation and again.progress.fraction == pytest.approx(0.3)
-    assert again.data["train_rows"] == len(dataset.train)
-    assert again.data["classes"] == ["neg", "pos"]
+    assert again.data.train_rows == len(dataset.train) and again.data.classes == ("neg", "pos")
+    assert raw["data"]["classes"] == ["neg", "pos"] and raw["data"]["split"]["seed"] == 0
 
 
 def test_a_version_1_run_loads_through_the_migration(store, dataset):
@@ -85,10 +85,16 @@ def test_a_version_1_run_loads_through_the_migration(store, dataset):
     raw["format_version"] = 1
     raw["config"].pop("label_names")
     raw["config"] |= {"contrastive_weight": 0.5, "dropout_twins": True, "retrain_on_all": False}
+    # A summary of its data as runs of that time kept it: no rows print, no multi-label flag.
+    raw["data"] = {
+        k: v for k, v in raw["data"].items() if k not in ("rows_fingerprint", "multi_label")
+    }
     path.write_text(json.dumps(raw))
     again = store._read_raw(record.id)
     assert again.id == record.id and again.format_version == 2
     assert again.config == TrainConfig(label_names=False)
+    assert again.data.rows_fingerprint is None and again.data.multi_label is False
+    assert again.data.train_rows == record.data.train_rows and again.data.split.seed == 0
 
 
 def test_a_run_of_a_newer_format_is_refused_with_what_to_do(store, dataset):

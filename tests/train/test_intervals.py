@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from core.train.intervals import gain_intervals, score_intervals, scores_from_confusions
 from core.train.metrics import compute_metrics, evaluate_predictions
+from core.train.task import gain_intervals as task_gains
 
 LABELS = ["a", "b", "c"]
 
@@ -90,9 +91,9 @@ def test_an_evaluation_keeps_its_rows_and_names_labels_with_few_examples():
     low, high = evaluation.intervals["macro_f1"]
     assert low <= evaluation.metrics.macro_f1 <= high
     baseline = evaluate_predictions(truth, ["a"] * 43, LABELS)
-    assert evaluation.gain_intervals(baseline)["macro_f1"][0] > 0
+    assert task_gains(evaluation, baseline)["macro_f1"][0] > 0
     # A run stored before the rows were kept has no gain interval rather than a wrong one.
-    assert evaluation.gain_intervals(dataclasses.replace(baseline, y_true=(), y_pred=())) == {}
+    assert task_gains(evaluation, dataclasses.replace(baseline, y_true=(), y_pred=())) == {}
 
 
 # ----------------------------------------------------------------------------- many labels

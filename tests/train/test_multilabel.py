@@ -72,11 +72,7 @@ def test_the_sigmoid_loss_starts_from_the_probe(small_model):
 
 
 def test_bootstrap_intervals_of_multi_label_scores():
-    from core.train.multilabel_intervals import (
-        _drawn_scores,
-        cell_gain_intervals,
-        multilabel_intervals,
-    )
+    from core.train.multilabel_intervals import _drawn_scores, multilabel_intervals
 
     # One draw of every row once: the scores themselves.
     once = _drawn_scores(np.ones((1, len(Y_TRUE)), dtype=np.int64), Y_TRUE, Y_PRED)
@@ -92,17 +88,29 @@ def test_bootstrap_intervals_of_multi_label_scores():
         assert low <= getattr(point, name) <= high and high - low < 0.3, name
     same = multilabel_intervals(y_true, y_pred, y_pred)
     assert all(interval == (0.0, 0.0) for interval in same.values())
-    cells = ["a|b", "", "c"]
-    assert cell_gain_intervals(cells, cells, ["a", "b", "c"], ["a", "b", "c"])["f1"][1] > 0
 
 
-def test_a_multi_label_evaluation_keeps_its_rows_as_label_cells():
+def test_a_multi_label_evaluation_keeps_each_rows_labels_as_a_tuple():
+    from core.train.task import gain_intervals, labels_clearly_worse
+
     evaluation = evaluate_multilabel(Y_TRUE, Y_PRED, ["a", "b", "c"])
-    assert evaluation.y_true == ("a|c", "b", "a|b", "")
-    assert evaluation.y_pred == ("a", "b", "a|c", "")
+    assert evaluation.y_true == (("a", "c"), ("b",), ("a", "b"), ())
+    assert evaluation.y_pred == (("a",), ("b",), ("a", "c"), ())
     assert set(evaluation.intervals) >= {"accuracy", "f1", "macro_f1", "subset_accuracy"}
-    gains = evaluation.gain_intervals(evaluation)
-    assert gains["f1"] == (0.0, 0.0)
+    assert gain_intervals(evaluation, evaluation)["f1"] == (0.0, 0.0)
+    assert labels_clearly_worse(evaluation, evaluation) == []
+    # Through JSON and back (run.json): the tuples come back as tuples.
+    assert type(evaluation).from_dict(evaluation.to_dict()) == evaluation
+
+
+def test_a_multi_label_evaluation_kept_with_label_cells_reads_as_tuples():
+    """Runs before 2026-12-05 kept each multi-label row's labels as one cell ("a|c")."""
+    evaluation = evaluate_multilabel(Y_TRUE, Y_PRED, ["a", "b", "c"])
+    stored = evaluation.to_dict() | {
+        "y_true": ["a|c", "b", "a|b", ""],
+        "y_pred": ["a", "b", "a|c", ""],
+    }
+    assert type(evaluation).from_dict(stored) == evaluation
 
 
 @pytest.mark.slow

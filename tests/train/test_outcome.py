@@ -3,7 +3,8 @@
 import pytest
 
 from core.train.metrics import evaluate_predictions
-from core.train.outcome import GAIN, KEPT_BASE, UNCLEAR, f1_name, judge
+from core.train.outcome import GAIN, KEPT_BASE, UNCLEAR, judge
+from core.train.task import labels_clearly_worse, scored_task
 
 LABELS = ["a", "b", "c"]
 TRUTH = [LABELS[i % 3] for i in range(300)]
@@ -44,8 +45,9 @@ def test_a_run_that_kept_its_base_model_is_never_celebrated():
 def test_the_headline_f1_is_named_for_two_labels():
     truth = ["ham", "spam"] * 20
     evaluation = evaluate_predictions(truth, truth, ["ham", "spam"])
-    assert f1_name(evaluation) == "F1 of the label 'spam'"
-    assert f1_name(evaluate_predictions(TRUTH, TRUTH, LABELS)) == "macro-F1"
+    assert scored_task(evaluation).f1_name(evaluation.metrics) == "F1 of the label 'spam'"
+    macro = evaluate_predictions(TRUTH, TRUTH, LABELS).metrics
+    assert scored_task(macro).f1_name(macro) == "macro-F1"
 
 
 def test_a_headline_gain_with_a_label_that_fell_clearly_is_not_celebrated_and_names_it():
@@ -58,7 +60,7 @@ def test_a_headline_gain_with_a_label_that_fell_clearly_is_not_celebrated_and_na
     tuned = [labels[1] if t == labels[0] else t for t in truth]
     before = evaluate_predictions(truth, base, labels)
     after = evaluate_predictions(truth, tuned, labels)
-    assert after.labels_clearly_worse(before) == [("intent_0", 1.0, 0.0)]
+    assert labels_clearly_worse(after, before) == [("intent_0", 1.0, 0.0)]
     outcome = judge(after, before)
     assert outcome.interval[0] > 0 and outcome.kind == UNCLEAR and not outcome.clear_gain
     assert "1 label got clearly worse: intent_0 (F1 1.000 -> 0.000)." in outcome.message

@@ -13,6 +13,7 @@ from ui import loaders, state
 from ui.widgets import (
     DASHBOARD_PAGE,
     DATA_PAGE,
+    LABEL_PAGE,
     METRICS_PAGE,
     PLAYGROUND_PAGE,
     SIDEBAR_REFRESH_S,
@@ -28,6 +29,7 @@ st.set_page_config(page_title="Embedtune", page_icon=":material/explore:", layou
 
 PAGES = [
     st.Page(DATA_PAGE, title="Data", icon=":material/description:", default=True),
+    st.Page(LABEL_PAGE, title="Label", icon=":material/label:"),
     st.Page(TRAIN_PAGE, title="Train", icon=":material/model_training:"),
     st.Page(DASHBOARD_PAGE, title="Dashboard", icon=":material/dashboard:"),
     st.Page(METRICS_PAGE, title="Metrics", icon=":material/monitoring:"),

@@ -15,6 +15,7 @@ from core.runs.store import RunRecord, RunStore
 # Page files, for st.page_link / st.switch_page (registered in app.py).
 DATA_PAGE = "app_pages/data.py"
 LABEL_PAGE = "app_pages/label.py"
+LABEL_PAGE = "app_pages/label.py"
 TRAIN_PAGE = "app_pages/train.py"
 DASHBOARD_PAGE = "app_pages/dashboard.py"
 METRICS_PAGE = "app_pages/metrics.py"

@@ -92,7 +92,7 @@ def guess(
     rows, targets = np.vstack(x).astype(np.float32), np.concatenate(y).astype(np.int64)
     if len(np.unique(targets)) < 2:
         return None
-    head, probabilities = _fit(rows, targets, pool, num_labels, config)
+    head, probabilities = fit(rows, targets, pool, num_labels, config)
     pseudo = 0
     if pseudo_per_label > 0:
         chosen = surest(probabilities, asked, pseudo_per_label)
@@ -100,7 +100,7 @@ def guess(
             pseudo = len(chosen)
             rows = np.vstack([rows, pool[chosen]])
             targets = np.concatenate([targets, probabilities[chosen].argmax(axis=1)])
-            head, probabilities = _fit(rows, targets, pool, num_labels, config)
+            head, probabilities = fit(rows, targets, pool, num_labels, config)
     labelled = len(answers) + (0 if extra is None else len(extra[1]))
     return Guesses(probabilities, head, labelled, len(name_labels), pseudo)
 
@@ -117,10 +117,10 @@ def surest(probabilities: np.ndarray, exclude: np.ndarray, per_label: int) -> np
     return np.concatenate(chosen) if chosen else np.zeros(0, dtype=np.int64)
 
 
-def _fit(
+def fit(
     rows: np.ndarray, targets: np.ndarray, pool: np.ndarray, num_labels: int, config: TrainConfig
 ) -> tuple[LabelHead, np.ndarray]:
-    """Fit the head; it and its probabilities for the pool."""
+    """Fit the head on `rows` (label positions `targets`); it and its probabilities for `pool`."""
     import warnings
 
     from threadpoolctl import threadpool_limits

@@ -16,6 +16,7 @@ from core.errors import DataError
 from core.label.embeddings import Encode, Progress, cached_embeddings
 from core.label.learner import Guesses, guess, name_rows
 from core.label.pool import ANSWERS
+from core.label.progress import estimate
 from core.label.session import Session
 from core.label.strategy import DEFAULT_STRATEGY, choose
 
@@ -179,3 +180,27 @@ def next_turn(
         known |= set(extra_rows[1].tolist())
     unknown = tuple(label for i, label in enumerate(session.labels) if i not in known)
     return Turn(session.asking(picked), suggestions, guesses, unknown)
+
+
+def advance(
+    session: Session,
+    vectors: Embedded,
+    n: int,
+    *,
+    extra: Extra | None = None,
+    config: TrainConfig | None = None,
+    strategy: str = DEFAULT_STRATEGY,
+) -> Turn:
+    """After a batch: the next turn (next_turn), and the session's curve with the head's
+    accuracy estimated from the labelled texts at this count (core.label.progress.estimate)."""
+    turn = next_turn(session, vectors, n, extra=extra, config=config, strategy=strategy)
+    position = {label: i for i, label in enumerate(session.labels)}
+    answers = {i: position[label] for i, label in session.labelled.items()}
+    point = estimate(
+        vectors.pool, answers, vectors.names, vectors.name_labels, len(session.labels), config
+    )
+    if point is None:
+        return turn
+    return Turn(
+        turn.session.with_estimate(point), turn.suggestions, turn.guesses, turn.unknown_labels
+    )

@@ -19,6 +19,7 @@ from core.errors import DataError, StorageError
 from core.io import atomic_write_text
 from core.label.embeddings import texts_fingerprint
 from core.label.pool import ANSWERS, Pool, check_answers, merge_labels, parse_labels
+from core.label.progress import Estimate
 from core.records import Record
 
 SESSIONS_DIR = ".labelling"
@@ -40,6 +41,7 @@ class Session(Record):
     batch: tuple[int, ...] = ()
     created_at: str = ""
     updated_at: str = ""
+    history: tuple[Estimate, ...] = ()  # the accuracy estimate after each batch: the curve
 
     @property
     def id(self) -> str:
@@ -68,6 +70,11 @@ class Session(Record):
     def asking(self, batch: Sequence[int]) -> Session:
         """This session asking `batch` next."""
         return replace(self, batch=tuple(int(i) for i in batch), updated_at=_now())
+
+    def with_estimate(self, point: Estimate) -> Session:
+        """This session with `point` on its curve (replacing one at the same labelled count)."""
+        kept = tuple(p for p in self.history if p.labelled != point.labelled)
+        return replace(self, history=(*kept, point))
 
     def with_labels(self, typed: str | Sequence[str]) -> Session:
         """This session with its labels replaced by `typed`: a label may be added, or dropped

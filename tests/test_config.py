@@ -23,6 +23,7 @@ def test_defaults_are_valid_and_round_trip():
         ({"warmup_ratio": 1}, "warmup_ratio must be from 0 to below 1, got 1"),
         ({"max_seq_length": 4}, "max_seq_length must be from 8 to 8192 tokens, got 4"),
         ({"device": "tpu"}, "device must be cpu, cuda or mps, got 'tpu'"),
+        ({"precision": "bf16"}, "precision must be auto or fp32, got 'bf16'"),
         ({"seed": -1}, "seed must be a whole number from 0 to 4294967295, got -1"),
     ],
 )

@@ -13,15 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from core.config import PRECISIONS
+from core.config import PRECISIONS, TrainConfig
 from core.env import set_offline_env
 from core.errors import ModelError
 from core.records import Record
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
-
-    from core.config import TrainConfig
 
 set_offline_env()
 
@@ -319,10 +317,12 @@ def select_device(
     return DeviceInfo("cpu", cpu_name, "bf16" if mixed and cpu_bf16 else "fp32")
 
 
-def choose_device(prefer: str | None = None, precision: str = "auto") -> DeviceInfo:
+def choose_device(prefer: str | None = None, precision: str | None = None) -> DeviceInfo:
     """Pick the best available device, or the one asked for (EMBEDTUNE_DEVICE / `prefer`), and
-    its training precision ("auto": the fastest the device runs natively; "fp32": off)."""
+    its training precision for the setting (TrainConfig.precision; None: its default)."""
     import torch
+
+    precision = precision or TrainConfig().precision
 
     prefer = prefer or os.environ.get("EMBEDTUNE_DEVICE") or None
     cuda = torch.cuda.is_available() and prefer in (None, "cuda")

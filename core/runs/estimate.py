@@ -11,7 +11,8 @@ from datetime import UTC, datetime
 import numpy as np
 
 from core.config import TrainConfig
-from core.model.catalogue import CATALOGUE
+from core.errors import ModelError
+from core.model.catalogue import CATALOGUE, choose_device
 from core.runs.queue import queue_order
 from core.runs.store import RunRecord, RunStore
 from core.runs.timing import Prior
@@ -49,6 +50,10 @@ HEAD_TEXTS_PER_LABEL = 0.001
 # its validation texts, UMAP places them) before it hands the CPU to the run queued behind:
 # 7-8 s quiet, 13-24 s at load 5-9, whatever the labels (bench/results/estimates-labels*.jsonl).
 MAP_S_DEFAULT = 15.0
+# Without runs measured at bf16: bf16 autocast's speed-up over the catalogue's fp32 figures on a
+# CPU that has it (MODELS.md, 2 threads: a training step 275 ms vs 399, encode 403 vs 221 texts/s).
+BF16_TRAIN_SPEEDUP = 1.45
+BF16_ENCODE_SPEEDUP = 1.8
 # The range around the expected time: early stopping at its earliest (patience + 1 evaluations)
 # to the whole schedule, and a machine up to this much slower or faster than the runs measured.
 SLOWER = 1.25
@@ -70,6 +75,7 @@ class Rates:
     runs: int = 0
     eval_fixed_s: float = 0.0  # what each evaluation takes besides its work (keep a checkpoint)
     map_s: float = MAP_S_DEFAULT  # on a CPU, the map after the run, before the next one starts
+    precision: str = "fp32"  # the precision of the runs measured (runs of another never count)
 
     def eval_s(self, texts: int, labels: int = 2) -> float:
         """Seconds of one evaluation (or the baseline's or the head's) of `texts` texts and
@@ -79,17 +85,19 @@ class Rates:
     @property
     def source(self) -> str:
         """Where the figures come from, in a reader's words."""
+        at = "" if self.precision == "fp32" else f" at {self.precision}"
         if self.runs:
-            plural = "run" if self.runs == 1 else "runs"
-            return f"measured by {self.runs} finished {plural} of the {self.base_model} model here"
+            runs = f"{self.runs} finished run{'' if self.runs == 1 else 's'}"
+            return f"measured by {runs} of the {self.base_model} model here{at}"
+        sped = ", sped up by bf16's measured speed-up" if self.precision == "bf16" else ""
         if self.base_model not in CATALOGUE:  # a model folder: the small model's figures
             return (
-                f"from the catalogue's CPU figures for the small model ({self.base_model} is not "
-                "in the catalogue and no finished run measured it yet)"
+                f"from the catalogue's CPU figures for the small model{sped} ({self.base_model} "
+                f"is not in the catalogue and no finished run{at} measured it yet)"
             )
         return (
-            f"from the catalogue's CPU figures for the {self.base_model} model (no finished run "
-            "to measure yet)"
+            f"from the catalogue's CPU figures for the {self.base_model} model{sped} (no "
+            f"finished run{at} to measure yet)"
         )
 
 
@@ -118,8 +126,22 @@ def _map_s(store: RunStore, record: RunRecord) -> float | None:
     return seconds if record.timing and seconds <= record.timing.run_s else None
 
 
-def timed_runs(store: RunStore, base_model: str, device_kind: str) -> list[RunRecord]:
-    """The newest completed runs of a base model on a device kind that measured their time."""
+def run_precision(config: TrainConfig, device_kind: str, device: dict | None = None) -> str:
+    """The precision a run trains at: the one its record says it ran at, else what its setting
+    gives on this device kind here (bf16 only where the device runs it natively)."""
+    if device and device.get("precision"):
+        return str(device["precision"])
+    try:
+        return choose_device(device_kind, config.precision).precision
+    except ModelError:
+        return "fp32"
+
+
+def timed_runs(
+    store: RunStore, base_model: str, device_kind: str, precision: str = "fp32"
+) -> list[RunRecord]:
+    """The newest completed runs of a base model on a device kind at a precision that measured
+    their time (a bf16 run's pace says nothing of an fp32 run's, and back)."""
     runs = [
         r
         for r in store.list()
@@ -128,18 +150,24 @@ def timed_runs(store: RunStore, base_model: str, device_kind: str) -> list[RunRe
         and r.timing is not None
         and r.config.base_model == base_model
         and (r.device or {}).get("kind", "cpu") == device_kind
+        and (r.device or {}).get("precision", "fp32") == precision
     ]
     runs.sort(key=lambda r: r.finished_at or "", reverse=True)
     return runs[:MEASURED_RUNS]
 
 
 def rates(
-    store: RunStore, base_model: str, device_kind: str = "cpu", multi_label: bool | None = None
+    store: RunStore,
+    base_model: str,
+    device_kind: str = "cpu",
+    multi_label: bool | None = None,
+    precision: str = "fp32",
 ) -> Rates:
-    """This machine's throughput for a base model: the median of its newest measured runs, or the
-    catalogue's figures when none finished yet. With `multi_label`, the share of its schedule a
-    finetune runs comes from the runs of that kind only (else that kind's default)."""
-    records = timed_runs(store, base_model, device_kind)
+    """This machine's throughput for a base model at a precision: the median of its newest
+    measured runs at that precision, or the catalogue's figures (sped up by BF16_* at bf16) when
+    none finished yet. With `multi_label`, the share of its schedule a finetune runs comes from
+    the runs of that kind only (else that kind's default)."""
+    records = timed_runs(store, base_model, device_kind, precision)
     default_fraction = MULTI_STEPS_FRACTION_DEFAULT if multi_label else STEPS_FRACTION_DEFAULT
     fractions = [
         r.timing.steps_fraction
@@ -149,15 +177,18 @@ def rates(
     steps_fraction = statistics.median(fractions) if fractions else default_fraction
     if not records:
         spec = CATALOGUE.get(base_model, CATALOGUE["small"])
+        bf16 = precision == "bf16"
         return Rates(
             base_model=base_model,
-            train_examples_per_s=spec.train_examples_per_s_cpu,
-            encode_texts_per_s=spec.encode_per_s_cpu,
+            train_examples_per_s=spec.train_examples_per_s_cpu
+            * (BF16_TRAIN_SPEEDUP if bf16 else 1),
+            encode_texts_per_s=spec.encode_per_s_cpu * (BF16_ENCODE_SPEEDUP if bf16 else 1),
             startup_s=STARTUP_S_DEFAULT,
             start_s=START_S_DEFAULT,
             end_s=END_S_DEFAULT,
             steps_fraction=steps_fraction,
             eval_fixed_s=EVAL_FIXED_S_DEFAULT,
+            precision=precision,
         )
     runs = [r.timing for r in records if r.timing]
     fixed_s, encode_per_s = _evaluation_fit(records)
@@ -174,6 +205,7 @@ def rates(
         steps_fraction=steps_fraction,
         runs=len(runs),
         map_s=statistics.median(maps) if maps else MAP_S_DEFAULT,
+        precision=precision,
     )
 
 
@@ -295,9 +327,10 @@ def time_left(record: RunRecord, store: RunStore) -> float:
         eta = record.progress.eta_s
         if eta is not None:
             return max(0.0, eta - _age_s(record.progress.updated_at))
-        measured = rates(store, record.config.base_model, device_kind, _labels(record)[1])
+    precision = run_precision(record.config, device_kind, record.device)
+    measured = rates(store, record.config.base_model, device_kind, _labels(record)[1], precision)
+    if record.status == "running":
         return max(0.0, _record_seconds(record, measured) - (record.duration_s or 0.0))
-    measured = rates(store, record.config.base_model, device_kind, _labels(record)[1])
     return measured.startup_s + _record_seconds(record, measured)
 
 
@@ -308,7 +341,8 @@ def wait_behind(record: RunRecord, store: RunStore) -> float:
     device_kind = (record.device or {}).get("kind", "cpu")
     if not record.active or device_kind != "cpu":
         return left
-    return left + rates(store, record.config.base_model, device_kind).map_s
+    precision = run_precision(record.config, device_kind, record.device)
+    return left + rates(store, record.config.base_model, device_kind, precision=precision).map_s
 
 
 def time_left_range(record: RunRecord) -> tuple[float, float] | None:
@@ -338,7 +372,8 @@ def estimate(
     included: core.train.label_names.finetune_rows), `n_valid` validation rows and `labels`
     labels. `run_id`, the id the run would get, is never a run ahead of itself (submitting an
     identical active run reuses it)."""
-    measured = rates(store, config.base_model, device_kind, multi_label)
+    precision = run_precision(config, device_kind)
+    measured = rates(store, config.base_model, device_kind, multi_label, precision)
     # A new run waits behind every active one.
     ahead = [r for r in queue_order(store) if r.id != run_id]
     queue = sum(wait_behind(r, store) for r in ahead)

@@ -38,7 +38,8 @@ class RunReporter:
         self.n_train = finetune_rows(data.train_rows, data.classes, self.config.label_names)
         self.n_valid = data.valid_rows
         device_kind = (record.device or {}).get("kind", "cpu")
-        measured = rates(store, self.config.base_model, device_kind)
+        precision = (record.device or {}).get("precision", "fp32")
+        measured = rates(store, self.config.base_model, device_kind, precision=precision)
         self.prior = prior(self.config, self.n_train, self.n_valid, measured)
         self.plan = schedule(self.config, self.n_train)
         self.clock = StepClock(self.prior)

@@ -78,7 +78,7 @@ def run_job(store: RunStore, run_id: str, queue: bool = True) -> str:
         return "cancelled"
     workdir = store.path(run_id) / ".checkpoints"
     try:
-        device = choose_device(record.config.device)
+        device = choose_device(record.config.device, record.config.precision)
         record = store.update(
             run_id, status="running", started_at=now_iso(), device=device.to_dict()
         )

@@ -18,7 +18,7 @@ from sentence_transformers.util.distributed import distributed_evaluation
 from core.config import TrainConfig
 from core.data.cleaning import CleaningConfig
 from core.data.labeled import DataSet
-from core.model.catalogue import DeviceInfo, choose_device, load_base_model
+from core.model.catalogue import DeviceInfo, autocast, choose_device, load_base_model
 from core.model.heads import embedding_dim, encode
 from core.train.distributed import broadcast_head, stop_everywhere, world
 from core.train.metrics import Evaluation
@@ -164,7 +164,8 @@ def training_arguments(
     checkpoint_metric: str = "macro_f1",
 ) -> dict[str, Any]:
     """The trainer's settings for a config on a device: evaluation and checkpoint interval,
-    best-checkpoint selection on validation macro-F1, mixed precision on CUDA. Under a
+    best-checkpoint selection on validation macro-F1, mixed precision where the device has it
+    (bf16 / fp16 autocast, CPU included; the weights stay fp32). Under a
     distributed launch `batch_size` stays the batch of one optimizer step, split evenly between
     the processes, so the same config trains the same recipe on 1 or N devices."""
     from sentence_transformers.sentence_transformer.training_args import BatchSamplers
@@ -234,7 +235,7 @@ def train(
     task.check(world_size)
     transformers.set_seed(config.seed)
     transformers.logging.set_verbosity_warning()
-    device = choose_device(config.device)
+    device = choose_device(config.device, config.precision)
     labels = task.labels
     # Label names that are words join the training rows (the finetune's and the head's).
     rows = training_rows(task, dataset, config)
@@ -245,10 +246,13 @@ def train(
     # out between the processes); the others need only the baseline head, for the loss.
     with distributed_evaluation(model) as leader:
         if leader:
-            base_train, base_valid = (
-                encode(model, rows.train_texts),
-                encode(model, rows.valid_texts),
-            )
+            # At the precision the finetune's evaluations encode in, so that the baseline and
+            # the finetune are compared alike.
+            with autocast(device):
+                base_train, base_valid = (
+                    encode(model, rows.train_texts),
+                    encode(model, rows.valid_texts),
+                )
             base = base_head(task, rows, base_train, base_valid, config)
             baseline_head, baseline = base.measured, base.evaluation
             base_point = {"step": 0, "epoch": 0.0, "metrics": baseline.metrics.to_dict()}
@@ -287,13 +291,17 @@ def train(
     trainer.train()
     if stop_everywhere(reporter):
         raise Cancelled
-    model = trainer.model
+    # Under mixed precision accelerate leaves an autocast wrapper on the model's forward: the
+    # head phase encodes under autocast on purpose (as the evaluations did), but the model handed
+    # over must run in fp32 like the saved weights (which stay fp32) when loaded again.
+    model = trainer.accelerator.unwrap_model(trainer.model, keep_fp32_wrapper=False)
 
     with distributed_evaluation(model) as leader:
         if not leader:
             return None  # rank 0 fits the head, evaluates and saves; this rank lent its encodes
         reporter.phase("head")
-        x_train, x_valid = encode(model, rows.train_texts), encode(model, rows.valid_texts)
+        with autocast(device):
+            x_train, x_valid = encode(model, rows.train_texts), encode(model, rows.valid_texts)
         head = task.fit_head(x_train, rows.y_train, x_valid, rows.y_valid)
         final = task.evaluate(head, x_valid, rows.y_valid)
         losses = (

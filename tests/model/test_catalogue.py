@@ -66,6 +66,10 @@ def test_small_model_loads_offline_and_embeds():
         ({"cuda": True, "mps": True, "bf16": False}, ("cuda", "fp16")),
         ({"cuda": False, "mps": True}, ("mps", "fp32")),
         ({"cuda": False, "mps": False}, ("cpu", "fp32")),
+        ({"cuda": False, "mps": False, "cpu_bf16": True}, ("cpu", "bf16")),
+        ({"cuda": False, "mps": False, "cpu_bf16": True, "precision": "fp32"}, ("cpu", "fp32")),
+        ({"cuda": True, "mps": False, "bf16": True, "precision": "fp32"}, ("cuda", "fp32")),
+        ({"cuda": False, "mps": True, "cpu_bf16": True}, ("mps", "fp32")),
     ],
 )
 def test_device_rule_prefers_cuda_with_mixed_precision_then_mps_then_cpu(flags, expected):
@@ -114,3 +118,31 @@ def test_cpu_bf16_detection_agrees_with_the_flags_the_kernel_reports():
         pytest.skip("no x86 /proc/cpuinfo flags to compare with")
     expected = bool(flags & {"avx512_bf16", "amx_bf16"})
     assert models.cpu_supports_bf16() is expected
+
+
+def test_an_unknown_precision_is_refused_by_the_device_rule():
+    with pytest.raises(ModelError, match="^unknown precision 'fp8': choose auto or fp32$"):
+        select_device(cuda=False, mps=False, precision="fp8")
+
+
+def test_the_device_line_says_bf16_only_where_the_cpu_has_it_and_it_is_on():
+    import torch
+
+    threads = torch.get_num_threads()
+    on = models.choose_device("cpu", "auto")
+    expected = "bf16" if models.cpu_supports_bf16() else "fp32"
+    assert on.describe() == f"CPU (CPU, {threads} threads, {expected})"
+    assert models.choose_device("cpu", "fp32").describe() == f"CPU (CPU, {threads} threads, fp32)"
+    # Without a setting the device line follows TrainConfig's default.
+    assert models.choose_device("cpu") == models.choose_device("cpu", TrainConfig().precision)
+
+
+@pytest.mark.parametrize("precision", ["bf16", "fp32"])
+def test_autocast_runs_forward_passes_at_the_devices_precision(precision):
+    import torch
+
+    layer = torch.nn.Linear(4, 4)
+    with models.autocast(DeviceInfo("cpu", "CPU", precision)):
+        out = layer(torch.ones(2, 4))
+    assert out.dtype == (torch.bfloat16 if precision == "bf16" else torch.float32)
+    assert layer.weight.dtype == torch.float32

@@ -12,8 +12,10 @@ import pytest
 from core.config import TrainConfig
 from core.data.labeled import DataSet, LabeledTexts, split
 from core.data.multilabel import from_label_sets
-from core.model.catalogue import CATALOGUE
+from core.model.catalogue import CATALOGUE, cpu_supports_bf16
 from core.runs.estimate import (
+    BF16_ENCODE_SPEEDUP,
+    BF16_TRAIN_SPEEDUP,
     MAP_S_DEFAULT,
     MULTI_STEPS_FRACTION_DEFAULT,
     STEPS_FRACTION_DEFAULT,
@@ -77,6 +79,7 @@ def finished(
     base_model: str = "small",
     kind="cpu",
     data: DataSet | None = None,
+    precision: str = "fp32",
 ):
     record, _ = store.create(TrainConfig(seed=seed, base_model=base_model), data or tiny_dataset())
     (store.path(record.id) / "model").mkdir()  # a completed run has its model folder
@@ -85,7 +88,7 @@ def finished(
         status="completed",
         started_at=now_iso(),
         finished_at=now_iso(),
-        device={"kind": kind, "name": kind.upper()},
+        device={"kind": kind, "name": kind.upper(), "precision": precision},
         timing=measured,
     )
 
@@ -286,3 +289,53 @@ def test_the_map_each_finished_run_took_is_the_wait_for_the_next(tmp_path):
     assert estimate(CONFIG, 400, 100, store).queue_s == pytest.approx(100 + 16.0, abs=2)
     store.update(running.id, device={"kind": "cuda", "name": "GPU"})
     assert estimate(CONFIG, 400, 100, store).queue_s == pytest.approx(100, abs=2)
+
+
+def test_bf16_runs_and_fp32_runs_each_set_only_their_own_pace(tmp_path):
+    store = RunStore(tmp_path / "runs")
+    for seed in range(2):
+        finished(store, seed, timing(examples_per_s=40.0, encode_per_s=200.0))
+        finished(
+            store, 10 + seed, timing(examples_per_s=60.0, encode_per_s=360.0), precision="bf16"
+        )
+    fp32, bf16 = rates(store, "small"), rates(store, "small", precision="bf16")
+    assert (fp32.train_examples_per_s, fp32.runs) == (40.0, 2)
+    assert (bf16.train_examples_per_s, bf16.runs) == (60.0, 2)
+    # Paces net of the head's work for the tiny data's 3 labels (work_texts).
+    assert fp32.encode_texts_per_s == pytest.approx(200.0 * work_texts(100, 3) / 100)
+    assert bf16.encode_texts_per_s == pytest.approx(360.0 * work_texts(100, 3) / 100)
+    assert fp32.source == "measured by 2 finished runs of the small model here"
+    assert bf16.source == "measured by 2 finished runs of the small model here at bf16"
+
+
+def test_without_a_bf16_run_the_catalogue_figures_are_sped_up_and_said_so(tmp_path):
+    store = RunStore(tmp_path / "runs")
+    finished(store, 0, timing(examples_per_s=40.0))  # an fp32 run never sets bf16's pace
+    bf16 = rates(store, "small", precision="bf16")
+    spec = CATALOGUE["small"]
+    assert bf16.runs == 0
+    assert bf16.train_examples_per_s == pytest.approx(
+        spec.train_examples_per_s_cpu * BF16_TRAIN_SPEEDUP
+    )
+    assert bf16.encode_texts_per_s == pytest.approx(spec.encode_per_s_cpu * BF16_ENCODE_SPEEDUP)
+    assert bf16.source == (
+        "from the catalogue's CPU figures for the small model, sped up by bf16's measured "
+        "speed-up (no finished run at bf16 to measure yet)"
+    )
+
+
+def test_the_estimate_of_a_run_follows_the_precision_it_will_train_at(tmp_path):
+    store = RunStore(tmp_path / "runs")
+    for seed in range(2):
+        finished(store, seed, timing(examples_per_s=40.0, encode_per_s=200.0))
+        finished(
+            store, 10 + seed, timing(examples_per_s=80.0, encode_per_s=400.0), precision="bf16"
+        )
+    off = estimate(TrainConfig(precision="fp32"), 400, 100, store)
+    auto = estimate(TrainConfig(precision="auto"), 400, 100, store)
+    assert off.source == "measured by 2 finished runs of the small model here"
+    if cpu_supports_bf16():  # "auto" trains in bf16 here: the bf16 runs set its pace
+        assert auto.source.endswith(" at bf16")
+        assert auto.seconds < off.seconds
+    else:  # a CPU without bf16 trains in fp32 whatever the setting
+        assert auto == off

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any
+
 import streamlit as st
 
-from core.config import TrainConfig, config_help
+from core.config import TrainConfig, config_help, page_settings
 from core.errors import EmbedtuneError
 from core.model.catalogue import CATALOGUE
 from core.runs.estimate import estimate
@@ -64,92 +67,45 @@ def choose_model() -> str:
     return key
 
 
+def setting_input(f: dataclasses.Field) -> Any:
+    """One setting's input, built from its TrainConfig metadata: label, help, range, choices."""
+    meta, default, key = f.metadata, getattr(DEFAULTS, f.name), f"cfg_{f.name}"
+    if "choices" in meta:
+        choices = list(meta["choices"])
+        return st.selectbox(
+            meta["label"], choices, choices.index(default), key=key, help=meta["help"]
+        )
+    if isinstance(default, bool):
+        return st.checkbox(meta["label"], default, key=key, help=meta["help"])
+    return st.number_input(
+        meta["label"],
+        min_value=meta.get("min"),
+        max_value=meta.get("max"),
+        value=default,
+        step=meta.get("step"),
+        format=meta.get("format"),
+        key=key,
+        help=meta["help"],
+    )
+
+
 def settings() -> dict:
-    """The advanced settings, TrainConfig's defaults filled in and explained."""
+    """The advanced settings: every TrainConfig setting with a page label, its default filled in
+    and its help beside it."""
+    shown = page_settings()
     values: dict = {}
     with st.expander("Advanced settings"):
         st.caption(
             "The defaults come from the benchmarks (docs/BENCHMARKS.md); hover the ? beside a "
             "setting for why."
         )
-        c1, c2, c3 = st.columns(3)
-        with c1:
-            values["epochs"] = st.number_input(
-                "Epochs (passes over the training data)",
-                1,
-                1000,
-                DEFAULTS.epochs,
-                key="cfg_epochs",
-                help=HELP.get("epochs"),
-            )
-            values["batch_size"] = st.number_input(
-                "Batch size",
-                2,
-                4096,
-                DEFAULTS.batch_size,
-                key="cfg_batch_size",
-                help=HELP.get("batch_size"),
-            )
-            values["seed"] = st.number_input(
-                "Seed",
-                0,
-                2**32 - 1,
-                DEFAULTS.seed,
-                key="cfg_seed",
-                help="Chooses the validation rows (when there is no validation file) and fixes "
-                "the shuffling and initialisation: the same seed, data and settings give the "
-                "same model, from this page or the command line (and reuse the finished run).",
-            )
-        with c2:
-            values["learning_rate"] = st.number_input(
-                "Learning rate (model body)",
-                min_value=1e-7,
-                max_value=1.0,
-                value=DEFAULTS.learning_rate,
-                format="%.1e",
-                step=1e-5,
-                key="cfg_learning_rate",
-                help=HELP.get("learning_rate"),
-            )
-            values["head_learning_rate"] = st.number_input(
-                "Learning rate (softmax head)",
-                min_value=1e-6,
-                max_value=10.0,
-                value=DEFAULTS.head_learning_rate,
-                format="%.1e",
-                step=1e-4,
-                key="cfg_head_learning_rate",
-                help=HELP.get("head_learning_rate"),
-            )
-            values["early_stopping_patience"] = st.number_input(
-                "Early stopping patience (evaluations, 0 = off)",
-                0,
-                1000,
-                DEFAULTS.early_stopping_patience,
-                key="cfg_patience",
-                help=HELP.get("early_stopping_patience"),
-            )
-        with c3:
-            values["evals_per_epoch"] = st.number_input(
-                "Evaluations per epoch",
-                1,
-                100,
-                DEFAULTS.evals_per_epoch,
-                key="cfg_evals",
-                help=HELP.get("evals_per_epoch"),
-            )
-            values["balanced_weights"] = st.checkbox(
-                "Balance label weights in the loss",
-                DEFAULTS.balanced_weights,
-                key="cfg_balanced",
-                help=HELP.get("balanced_weights"),
-            )
-            values["label_names"] = st.checkbox(
-                "Label names as examples",
-                DEFAULTS.label_names,
-                key="cfg_label_names",
-                help=HELP.get("label_names"),
-            )
+        per_column = -(-len(shown) // 3)
+        for column, fields in zip(
+            st.columns(3), (shown[i : i + per_column] for i in range(0, len(shown), per_column))
+        ):
+            with column:
+                for f in fields:
+                    values[f.name] = setting_input(f)
     return values
 
 

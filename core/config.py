@@ -17,157 +17,129 @@ from core.records import Record
 PRECISIONS = ("auto", "fp32")
 
 
+def setting(default: Any, help: str, **page: Any) -> Any:
+    """A TrainConfig field: its default and its help (what it does, its default and why, where
+    the measurement is). With a `label` it appears on the Train page, built from `page`: `min` /
+    `max` (a whole number: the range; a number: at most `max`, above 0, `min` the smallest the
+    page offers), `step` and `format`, or `choices`. The ranges are those __post_init__ checks."""
+    return field(default=default, metadata={"help": help, **page})
+
+
+BENCH = "docs/BENCHMARKS.md"
+TRIALS = "docs/EXPERIMENTS.md"
+
+
 @dataclass(frozen=True)
 class TrainConfig(Record):
-    """How a finetune runs. Each field's help says what it does, why its default, and the
-    measurement behind it (figures: docs/BENCHMARKS.md, 500 training rows, all-MiniLM-L6-v2,
-    2 CPU cores); the app and the command line show the same text."""
+    """How a finetune runs. The app and the command line show each field's help; the figures
+    behind the defaults are in docs/BENCHMARKS.md and docs/EXPERIMENTS.md."""
 
-    base_model: str = field(
-        default="small",
-        metadata={
-            "help": (
-                "The small model: 5x faster than the large one on CPU, and what the benchmarks "
-                "measure."
-            )
-        },
+    base_model: str = setting(
+        "small",
+        "The sentence-embedding model to finetune. The small one (the default) is 5x faster "
+        f"than the large one on CPU and is what the benchmarks measure ({BENCH}).",
     )
-    epochs: int = field(
-        default=8,
-        metadata={
-            "help": (
-                "Passes over the training rows, at most. Validation macro-F1 on emotion still "
-                "rose until epoch 6-7 at 1e-4; early stopping ends the runs that stop gaining "
-                "sooner (binary sets peak after 1-3 epochs)."
-            )
-        },
+    epochs: int = setting(
+        8,
+        "Passes over the training rows, at most: early stopping ends most runs sooner. 8, as "
+        f"emotion's validation macro-F1 still rose until epoch 6-7 ({TRIALS}).",
+        label="Epochs (passes over the training data)",
+        min=1,
+        max=1000,
     )
-    batch_size: int = field(
-        default=16,
-        metadata={
-            "help": ("Texts per training step; 16 is the size the CPU figures were measured at.")
-        },
+    batch_size: int = setting(
+        16,
+        "Texts per training step; 16, the size the CPU figures were measured at.",
+        label="Batch size",
+        min=2,
+        max=4096,
     )
-    learning_rate: float = field(
-        default=1e-4,
-        metadata={
-            "help": (
-                "The body's learning rate. 1e-4: emotion reached 0.66 test macro-F1 at 1e-4 but "
-                "0.53 at 5e-5 (slower, stopped early); on sst2 both rates gave 0.78-0.79 "
-                "(docs/BENCHMARKS.md)."
-            )
-        },
+    learning_rate: float = setting(
+        1e-4,
+        "The body's learning rate; 1e-4 beat 5e-5 on emotion (0.66 against 0.53 test macro-F1) "
+        f"and tied it on sst2 ({TRIALS}).",
+        label="Learning rate (model body)",
+        min=1e-7,
+        max=1.0,
+        step=1e-5,
+        format="%.1e",
     )
-    head_learning_rate: float = field(
-        default=1e-3,
-        metadata={
-            "help": (
-                "The softmax head's learning rate while the body trains. It starts from the "
-                "probe's solution; a higher rate lets it follow the body."
-            )
-        },
+    head_learning_rate: float = setting(
+        1e-3,
+        "The softmax head's learning rate while the body trains (1e-3): the head starts from the "
+        "probe's solution and follows the body.",
+        label="Learning rate (softmax head)",
+        min=1e-6,
+        max=10.0,
+        step=1e-4,
+        format="%.1e",
     )
-    warmup_ratio: float = field(
-        default=0.1,
-        metadata={
-            "help": (
-                "Fraction of the steps over which the learning rate warms up: a short warm-up "
-                "keeps the first steps from distorting the pretrained features."
-            )
-        },
+    warmup_ratio: float = setting(
+        0.1,
+        "Share of the steps over which the learning rate warms up (0.1), so that the first steps "
+        "do not distort the pretrained features.",
     )
-    weight_decay: float = field(
-        default=0.01,
-        metadata={
-            "help": ("AdamW's weight decay on the body: the usual 0.01 of transformers' recipes.")
-        },
+    weight_decay: float = setting(
+        0.01, "AdamW's weight decay on the body: 0.01, as in transformers' recipes."
     )
-    max_seq_length: int | None = field(
-        default=None,
-        metadata={
-            "help": (
-                "Tokens read per text; None: the base model's own limit (256 tokens for the small "
-                "model, 384 for the large)."
-            )
-        },
+    max_seq_length: int | None = setting(
+        None,
+        "Tokens read per text; unset, the base model's own limit (256 for the small model, 384 "
+        "for the large).",
     )
-    seed: int = field(
-        default=42,
-        metadata={
-            "help": (
-                "Random seed of the finetune (dropout, batch order) and of the head; the same "
-                "seed and data give the same run."
-            )
-        },
+    seed: int = setting(
+        42,
+        "Chooses the validation rows (when there is no validation file) and fixes the shuffling "
+        "and initialisation: the same seed, data and settings give the same run (and reuse a "
+        "finished one).",
+        label="Seed",
+        min=0,
+        max=2**32 - 1,
     )
-    early_stopping_patience: int = field(
-        default=3,
-        metadata={
-            "help": ("Evaluations without a gain in validation macro-F1 before training stops.")
-        },
+    early_stopping_patience: int = setting(
+        3,
+        "Evaluations without a gain in the validation score before training stops (0: never).",
+        label="Early stopping patience (evaluations, 0 = off)",
+        min=0,
+        max=1000,
     )
-    evals_per_epoch: int = field(
-        default=1,
-        metadata={
-            "help": (
-                "Evaluations per epoch: each fits the logistic-regression head on the current "
-                "embeddings, so the curve shows the classifier the user gets; more often for very "
-                "short runs."
-            )
-        },
+    evals_per_epoch: int = setting(
+        1,
+        "Evaluations per epoch (1): each fits the head on the current embeddings, so the curve "
+        "shows the classifier you get; more for very short runs.",
+        label="Evaluations per epoch",
+        min=1,
+        max=100,
     )
-    balanced_weights: bool = field(
-        default=False,
-        metadata={
-            "help": (
-                "Weight labels inversely to their frequency in the finetuning loss (the head "
-                "weighs them on its own: head_balanced)."
-            )
-        },
+    balanced_weights: bool = setting(
+        False,
+        "Weight labels inversely to their frequency in the finetuning loss (off; the head "
+        "weighs them on its own: head_balanced).",
+        label="Balance label weights in the loss",
     )
-    refit_head_on_all: bool = field(
-        default=True,
-        metadata={
-            "help": (
-                "Fit the served head on training + validation rows once the checkpoint is chosen "
-                "(the reported validation scores stay those of the head fitted on training rows "
-                "alone)."
-            )
-        },
+    refit_head_on_all: bool = setting(
+        True,
+        "Fit the served head on training and validation rows once the checkpoint is chosen "
+        "(on); the validation scores stay those of the head fitted on training rows alone "
+        f"({TRIALS}).",
     )
-    head_c: float = field(
-        default=4.0,
-        metadata={
-            "help": (
-                "Inverse regularisation strength of the logistic-regression head (scikit-learn's "
-                "C). On unit-length embeddings C=1 keeps the weights so small that the label "
-                "counts decide: with balanced weights, C=4 gave the best mean test macro-F1 of "
-                "the frozen model over the 7 shared sets (0.811 against 0.761 for C=1, clinc150 "
-                "0.822 against 0.625) and lost at most 1.2 points on any set (docs/BENCHMARKS.md, "
-                "Head)."
-            )
-        },
+    head_c: float = setting(
+        4.0,
+        "The head's inverse regularisation strength (scikit-learn's C). 4 gave the frozen "
+        f"model's best mean test macro-F1 over the 7 shared sets ({BENCH}, Head).",
+        max=1e6,
     )
-    head_balanced: bool = field(
-        default=True,
-        metadata={
-            "help": (
-                "Weight labels inversely to their frequency in the head, so that a label with 4 "
-                "rows does not outvote one with 3 (measured with head_c: see its help)."
-            )
-        },
+    head_balanced: bool = setting(
+        True,
+        "Weight labels inversely to their frequency in the head (on), so that a label with 4 "
+        f"rows does not outvote one with 3 ({BENCH}, Head).",
     )
-    label_names: bool = field(
-        default=True,
-        metadata={
-            "help": (
-                "When the labels are words (card_arrival, joy, spam), add each label's name as "
-                "one more training row of that label, for the finetune and the head; labels that "
-                "are numbers or codes are left as they are. clinc150 (150 intents, 3-4 rows "
-                "each): test macro-F1 0.840 -> 0.871, validation 0.824 -> 0.903; emotion and "
-                "sms-spam within their seed-to-seed spread (docs/BENCHMARKS.md)."
-            )
-        },
+    label_names: bool = setting(
+        True,
+        "When the labels are words (card_arrival, joy), each label's name is one more training "
+        "row of it; codes and numbers are left out. On: clinc150 gained 3 points of test "
+        f"macro-F1 ({BENCH}, Label names as examples).",
+        label="Label names as examples",
     )
     cleaning: CleaningConfig = field(
         default_factory=CleaningConfig,
@@ -178,11 +150,8 @@ class TrainConfig(Record):
             )
         },
     )
-    device: str | None = field(
-        default=None,
-        metadata={
-            "help": ('Force a device ("cpu", "cuda", "mps"); None picks CUDA, then MPS, then CPU.')
-        },
+    device: str | None = setting(
+        None, 'Force a device ("cpu", "cuda", "mps"); unset: CUDA, then MPS, then CPU.'
     )
     precision: str = field(
         default="fp32",
@@ -191,7 +160,9 @@ class TrainConfig(Record):
                 '"auto" trains in bf16 where the CPU or GPU runs it natively (fp16 on older GPUs); '
                 '"fp32" (the default until measured) trains in full precision everywhere. The '
                 "saved model keeps fp32 weights (docs/BENCHMARKS.md, bf16 training)."
-            )
+            ),
+            "label": "Training precision",
+            "choices": PRECISIONS,
         },
     )
 
@@ -201,31 +172,19 @@ class TrainConfig(Record):
                 raise ConfigError(message)
 
         need(isinstance(self.base_model, str) and self.base_model != "", "base_model is empty")
-        for name, low, high in (
-            ("epochs", 1, 1000),
-            ("batch_size", 2, 4096),
-            ("seed", 0, 2**32 - 1),
-            ("early_stopping_patience", 0, 1000),
-            ("evals_per_epoch", 1, 100),
-        ):
-            value = getattr(self, name)
-            need(
-                isinstance(value, int) and not isinstance(value, bool) and low <= value <= high,
-                f"{name} must be a whole number from {low} to {high}, got {value!r}",
-            )
-        for name, bottom, top in (
-            ("learning_rate", 0.0, 1.0),
-            ("head_learning_rate", 0.0, 10.0),
-            ("head_c", 0.0, 1e6),
-        ):
-            value = getattr(self, name)
-            need(
-                isinstance(value, int | float)
-                and not isinstance(value, bool)
-                and math.isfinite(value)
-                and bottom < value <= top,
-                f"{name} must be a number above {bottom:g} and at most {top:g}, got {value!r}",
-            )
+        for f in dataclasses.fields(self):
+            value, low, high = getattr(self, f.name), f.metadata.get("min"), f.metadata.get("max")
+            number = isinstance(value, int | float) and not isinstance(value, bool)
+            if isinstance(f.default, int) and not isinstance(f.default, bool) and high:
+                need(
+                    number and isinstance(value, int) and low <= value <= high,
+                    f"{f.name} must be a whole number from {low} to {high}, got {value!r}",
+                )
+            elif isinstance(f.default, float) and high:
+                need(
+                    number and math.isfinite(value) and 0 < value <= high,
+                    f"{f.name} must be a number above 0 and at most {high:g}, got {value!r}",
+                )
         need(
             isinstance(self.warmup_ratio, int | float) and 0 <= self.warmup_ratio < 1,
             f"warmup_ratio must be from 0 to below 1, got {self.warmup_ratio!r}",
@@ -247,13 +206,9 @@ class TrainConfig(Record):
             self.precision in PRECISIONS,
             f"precision must be {' or '.join(PRECISIONS)}, got {self.precision!r}",
         )
-        for name in (
-            "balanced_weights",
-            "refit_head_on_all",
-            "head_balanced",
-            "label_names",
-        ):
-            need(isinstance(getattr(self, name), bool), f"{name} must be true or false")
+        for f in dataclasses.fields(self):
+            if isinstance(f.default, bool):
+                need(isinstance(getattr(self, f.name), bool), f"{f.name} must be true or false")
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TrainConfig:
@@ -280,3 +235,8 @@ class TrainConfig(Record):
 def config_help() -> dict[str, str]:
     """Each TrainConfig setting's help text, by name."""
     return {f.name: f.metadata.get("help", "") for f in dataclasses.fields(TrainConfig)}
+
+
+def page_settings() -> list[dataclasses.Field]:
+    """The settings the Train page offers (a `label` in their metadata), in TrainConfig's order."""
+    return [f for f in dataclasses.fields(TrainConfig) if "label" in f.metadata]

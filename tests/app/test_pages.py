@@ -175,6 +175,43 @@ def test_a_refreshed_browser_finds_the_run_in_the_url(tmp_path, monkeypatch):
     assert "The run was cancelled" in shown(at)
 
 
+def test_train_page_builds_its_settings_from_the_config_metadata(tmp_path, monkeypatch):
+    """Every setting with a page label is offered with its label, help, default, range or
+    choices as TrainConfig's metadata gives them; nothing else is."""
+    import dataclasses
+
+    from core.config import page_settings
+    from core.data.labeled import TrainingData
+    from core.errors import ConfigError
+    from core.runs.datasets import SavedData, save_data
+
+    runs = tmp_path / "runs"
+    saved = SavedData(TrainingData(LabeledTexts.from_pairs(tiny_pairs(12), name="tiny.csv")))
+    key = save_data(RunStore(runs), saved)
+    at = go(open_app(runs, monkeypatch, data=key), "app_pages/train.py")
+    defaults = TrainConfig()
+    widgets = {w.key: w for kind in ("number_input", "checkbox", "selectbox") for w in at.get(kind)}
+    offered = {k for k in widgets if k.startswith("cfg_")}
+    fields = page_settings()
+    assert offered == {f"cfg_{f.name}" for f in fields} and len(fields) >= 9
+    for f in fields:
+        widget, meta = widgets[f"cfg_{f.name}"], f.metadata
+        assert (widget.label, widget.help) == (meta["label"], meta["help"]), f.name
+        assert widget.value == getattr(defaults, f.name), f.name
+        if "choices" in meta:
+            assert list(widget.options) == list(meta["choices"]), f.name
+        elif hasattr(widget, "min"):  # a number input
+            assert (widget.min, widget.max) == (meta["min"], meta["max"]), f.name
+            if "step" in meta:
+                assert widget.step == meta["step"], f.name
+    # The ranges the page offers are those the config accepts.
+    for f in fields:
+        if isinstance(f.default, int) and not isinstance(f.default, bool) and "max" in f.metadata:
+            dataclasses.replace(defaults, **{f.name: f.metadata["max"]})
+            with pytest.raises(ConfigError):
+                dataclasses.replace(defaults, **{f.name: f.metadata["max"] + 1})
+
+
 # ----------------------------------------------------------------------------- dashboard
 
 

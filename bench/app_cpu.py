@@ -29,14 +29,12 @@ import os
 import random
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import textwrap
 import time
-import urllib.request
 from collections import defaultdict
 from contextlib import ExitStack
 from pathlib import Path
@@ -47,17 +45,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.machine import meta  # noqa: E402
+from tests.app.browser import ARGS, CHROMIUM, start_streamlit  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "clinc150" / "train.csv"
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 PAGES = ("train", "dashboard", "metrics")
 GC_OFF = "before, postScriptGC off"  # the old pages without Streamlit's GC after each run
 HEADING = "## App CPU while a run trains (issue 26)"
@@ -75,12 +65,6 @@ WATCH = """() => {
   read();
   window.__timer = setInterval(read, 200);
 }"""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def sample(rows_per_label: int, labels: int, seed: int, path: Path) -> None:
@@ -153,45 +137,6 @@ def app_before(commit: str, into: Path) -> tuple[Path, list[str]]:
     rejected = sorted(str(r.relative_to(into)) for r in into.rglob("*.rej"))
     (into / "core").symlink_to(ROOT / "core")
     return into, rejected
-
-
-def start_server(
-    app_dir: Path, runs: Path, log: Path, flags: tuple[str, ...] = ()
-) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    streamlit = Path(sys.executable).parent / "streamlit"
-    process = subprocess.Popen(
-        [
-            str(streamlit),
-            "run",
-            "app.py",
-            "--server.headless",
-            "true",
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-            "--browser.gatherUsageStats",
-            "false",
-            *flags,
-        ],
-        cwd=app_dir,
-        env=dict(os.environ, EMBEDTUNE_RUNS_DIR=str(runs)),
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.read().strip() == b"ok":
-                    return process, url
-        except OSError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(log.read_text(errors="replace"))
-        time.sleep(0.3)
 
 
 def cpu_s(pid: int) -> float:
@@ -311,7 +256,8 @@ def run_bench(args: argparse.Namespace) -> None:
         servers: dict[str, subprocess.Popen] = {}
         urls: dict[str, str] = {}
         for i, (name, (app_dir, flags)) in enumerate(apps.items()):
-            process, url = start_server(app_dir, runs, tmp / f"server-{i}.log", flags)
+            log = tmp / f"server-{i}.log"
+            process, url = start_streamlit(runs, log, app_dir=app_dir, flags=flags)
             stack.callback(process.wait, 15)
             stack.callback(process.terminate)
             servers[name], urls[name] = process, url

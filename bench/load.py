@@ -19,13 +19,10 @@ import argparse
 import asyncio
 import os
 import platform
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from datetime import date
 from pathlib import Path
 
@@ -34,14 +31,11 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-CHROMIUM = "/usr/bin/chromium"
+from tests.app.browser import ARGS as BROWSER_ARGS  # noqa: E402
+from tests.app.browser import CHROMIUM, start_streamlit, stop_streamlit  # noqa: E402
+
 ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
+    *BROWSER_ARGS,
     # Pages in background contexts must keep running their websocket and drawing.
     "--disable-background-timer-throttling",
     "--disable-renderer-backgrounding",
@@ -50,40 +44,6 @@ ARGS = [
 TEXTS = ["the soup was too salty", "she scored twice in the final", "my phone keeps crashing"]
 STEP_TIMEOUT_MS = 300_000
 ERROR_SELECTOR = '[data-testid="stException"], [data-testid="stAlertContentError"]'
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(runs: str, log_path: Path) -> tuple[subprocess.Popen, str]:
-    """`streamlit run app.py` on a free loopback port; returns it once /_stcore/health is ok."""
-    port = free_port()
-    log = open(log_path, "wb")  # noqa: SIM115 - closed with the process by the caller
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py"]
-        + ["--server.headless", "true", "--server.port", str(port)]
-        + ["--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT,
-        env=dict(os.environ, EMBEDTUNE_RUNS_DIR=runs),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.read().strip() == b"ok":
-                    return process, url
-        except OSError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError(log_path.read_text(errors="replace"))
-        time.sleep(0.3)
 
 
 async def settled(page) -> None:
@@ -193,7 +153,7 @@ def main() -> None:
         done = wait(store, submit(tiny_config(), tiny_dataset(), store).record.id, timeout_s=600)
         assert done.status == "completed", done.error
         log_path = Path(tmp) / "server.log"
-        server, url = start_server(runs, log_path)
+        server, url = start_streamlit(runs, log_path, timeout_s=120)
         busy = None
         try:
             # The job that keeps training (and the CPU busy) during the whole measurement.
@@ -208,11 +168,7 @@ def main() -> None:
             if busy is not None:
                 store.request_cancel(busy)
                 wait(store, busy, timeout_s=180)
-            server.terminate()
-            try:
-                server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            stop_streamlit(server)
         log = log_path.read_text(errors="replace")
 
     errors = result["errors"]

@@ -26,7 +26,7 @@ if session is None:
     draw_new()
     st.stop()
 
-top, leave = st.columns([5, 1], vertical_alignment="center")
+top, leave = st.columns([3, 1], vertical_alignment="center")
 top.markdown(f"**Session:** {md(describe(session))}")
 top.caption(answered_words(session))
 if leave.button("Other session", key="label_leave", icon=":material/swap_horiz:"):
@@ -45,6 +45,9 @@ except EmbedtuneError as exc:
 with st.expander("The model's guesses for the pool", expanded=not session.labelled):
     draw_guesses(session, guesses)
 
+st.subheader("Progress")
+draw_progress(session, guesses)
+
 st.subheader("Next to label")
 st.number_input(
     "Texts a batch",
@@ -55,9 +58,6 @@ st.number_input(
     help="The texts asked at a time; the model is refitted after each batch.",
 )
 draw_batch(session, guesses)
-
-st.subheader("Progress")
-draw_progress(session, guesses)
 
 st.subheader("Use the labelled rows")
 draw_export(session)

@@ -21,6 +21,7 @@ ALL_AS_BUTTONS = 8
 """Up to this many labels, every label is a button; above, the head's likeliest TOP_GUESSES are
 buttons and the others a searchable list (150 buttons a text would bury the text)."""
 TOP_GUESSES = 4
+SCROLL = "label_scroll"  # a batch was just asked: bring it into view
 BATCH_TIME = "label_batch_s"  # seconds the last "Next batch" took (refit, estimate, choice)
 
 
@@ -56,13 +57,12 @@ def draw_batch(session: Session, guesses: Guesses | None) -> None:
     for number, index in enumerate(batch, start=1):
         answer = session.answers.get(index)
         with st.container(border=True):
-            top, mark = st.columns([12, 1])
-            top.markdown(f"**{number}.** {md(session.pool.texts[index])}")
-            if answer is not None:
-                mark.markdown(":green[:material/check_circle:]")
+            done = ":green[:material/check_circle:] " if answer is not None else ""
+            guessed = ""
             if guesses is not None:
                 label = session.labels[int(guesses.predictions[index])]
-                st.caption(f"Guess: {md(label)} ({guesses.confidences[index]:.0%} sure)")
+                guessed = f" :gray[· guess: {md(label)}, {guesses.confidences[index]:.0%} sure]"
+            st.markdown(f"{done}**{number}.** {md(session.pool.texts[index])}{guessed}")
             choices = options(session, guesses, index)
             key = f"label_answer_{session.id}_{index}"
             st.session_state.setdefault(key, answer if answer in choices else None)
@@ -109,6 +109,8 @@ def draw_batch(session: Session, guesses: Guesses | None) -> None:
     )
     if asked:
         next_batch(session.id)
+    if st.session_state.pop(SCROLL, False):
+        scroll_to_batch()
 
 
 def next_batch(session_id: str) -> None:
@@ -126,7 +128,23 @@ def next_batch(session_id: str) -> None:
         return
     label_state.remember_guesses(turn.session, turn.guesses)
     label_state.show_batch(turn.session)
+    st.session_state[SCROLL] = True
     st.rerun()
+
+
+def scroll_to_batch() -> None:
+    """After "Next batch" the page would stay at its foot: bring the new batch into view."""
+    import streamlit.components.v1 as components
+
+    components.html(
+        """<script>
+        const doc = window.parent.document;
+        const heading = [...doc.querySelectorAll("h2, h3")]
+            .find((h) => h.textContent.startsWith("Next to label"));
+        if (heading) heading.scrollIntoView({block: "start"});
+        </script>""",
+        height=0,
+    )
 
 
 def answered_words(session: Session) -> str:

@@ -33,8 +33,10 @@ def label_table(session: Session, guesses: Guesses | None) -> pd.DataFrame:
         {
             "label": list(session.labels),
             "labelled": [counts[label] for label in session.labels],
-            "guessed in the pool": list(found.counts) if found else [0] * len(session.labels),
-            "mean confidence": list(found.confidence) if found else [None] * len(session.labels),
+            "guessed": list(found.counts) if found else [0] * len(session.labels),
+            "sure": [None if c is None else round(100 * c) for c in found.confidence]
+            if found
+            else [None] * len(session.labels),
         }
     )
 
@@ -60,8 +62,12 @@ def draw_guesses(session: Session, guesses: Guesses | None) -> None:
             .mark_bar()
             .encode(
                 y=alt.Y("label:N", sort=list(session.labels), title=None),
-                x=alt.X("guessed in the pool:Q", title="pool texts guessed as the label"),
-                tooltip=["label:N", "guessed in the pool:Q", "labelled:Q"],
+                x=alt.X(
+                    "guessed:Q",
+                    title="pool texts guessed as the label",
+                    axis=alt.Axis(tickMinStep=1, format="d"),
+                ),
+                tooltip=["label:N", "guessed:Q", "labelled:Q"],
             )
         )
         st.altair_chart(chart, width="stretch")
@@ -118,7 +124,13 @@ def draw_progress(session: Session, guesses: Guesses | None) -> None:
             hide_index=True,
             height=min(400, 38 + 35 * len(table)),
             column_config={
-                "mean confidence": st.column_config.NumberColumn(format="percent"),
+                "labelled": st.column_config.NumberColumn(help="Texts you labelled with it"),
+                "guessed": st.column_config.NumberColumn(
+                    help="Pool texts the model now guesses as it"
+                ),
+                "sure": st.column_config.NumberColumn(
+                    format="%d %%", help="The model's mean confidence in those guesses"
+                ),
             },
         )
     with right:

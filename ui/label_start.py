@@ -132,6 +132,9 @@ def draw_new() -> None:
         if uploaded is None:
             st.caption("Upload the texts to label to start.")
         return
+    if not typed.strip() and not pool.given_labels:
+        st.caption("Type the labels to start (press Ctrl+Enter or click outside the box).")
+        return
     try:
         labels = merge_labels(parse_labels(typed) if typed.strip() else (), pool.given_labels)
         new_session(pool, labels)  # says what is wrong with the labels before a model loads

@@ -223,7 +223,7 @@ def parse_labels(typed: str | Iterable[str]) -> tuple[str, ...]:
         shown = f" (only {labels[0]!r})" if labels else ""
         raise DataError(
             f"give at least 2 labels{shown}: a classifier chooses between labels, e.g. "
-            "--labels billing,delivery,other"
+            "billing, delivery, other"
         )
     return tuple(labels)
 

@@ -77,7 +77,7 @@ def test_from_typed_labels_to_two_batches_and_train(page, tmp_path):
     text = shown(at)
     assert "Next to label" in text
     assert "The model learnt from 0 labelled texts, 5 label names" in text
-    assert "Guess: " in text
+    assert "· guess: " in text
     asked = answer_batch(at, tmp_path / "runs")
     assert asked == 12
     # every click is kept in the workspace at once

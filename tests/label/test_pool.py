@@ -89,7 +89,7 @@ def test_labels_typed():
         (
             "joy",
             "give at least 2 labels (only 'joy'): a classifier chooses between labels, e.g. "
-            "--labels billing,delivery,other",
+            "billing, delivery, other",
         ),
     ],
 )

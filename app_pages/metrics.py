@@ -52,6 +52,11 @@ SIDE_BY_SIDE = 12
 ERROR_COLUMNS = ["row", "true label", "predicted label", "confidence", "text"]
 
 
+def label_columns(*names: str) -> dict:
+    """Table columns of labels: medium width, so that long label names stay readable."""
+    return {name: st.column_config.TextColumn(name, width="medium") for name in names}
+
+
 def scope(evaluation: Evaluation, where: str) -> str:
     what = md(scored_task(evaluation).scope(evaluation.metrics))
     return f"{what}; {where} of {evaluation.n} examples; [95 % bootstrap interval]"
@@ -128,7 +133,7 @@ def per_label(final: Evaluation, baseline: Evaluation | None) -> None:
         per_label_table(final, baseline),
         hide_index=True,
         column_config={
-            "label": st.column_config.TextColumn("label", width="medium"),
+            **label_columns("label"),
             "precision": number(format="%.3f"),
             "recall": number(format="%.3f"),
             "F1": number(format="%.3f"),
@@ -168,8 +173,7 @@ def confusions(final: Evaluation, baseline: Evaluation | None, where: str) -> No
         pairs.head(PAIRS_SHOWN),
         hide_index=True,
         column_config={
-            "true label": st.column_config.TextColumn("true label", width="medium"),
-            "predicted as": st.column_config.TextColumn("predicted as", width="medium"),
+            **label_columns("true label", "predicted as"),
             "texts": st.column_config.NumberColumn(
                 "texts", help="texts of the true label predicted as the other"
             ),
@@ -235,8 +239,7 @@ def errors(evaluation: Evaluation, texts, rows, key: str, where: str) -> None:
         hide_index=True,
         column_config={
             "row": st.column_config.NumberColumn("row", width="small"),
-            "true label": st.column_config.TextColumn("true label", width="medium"),
-            "predicted label": st.column_config.TextColumn("predicted label", width="medium"),
+            **label_columns("true label", "predicted label"),
             "confidence": st.column_config.ProgressColumn(
                 "confidence", format="%.2f", min_value=0.0, max_value=1.0, width="small"
             ),

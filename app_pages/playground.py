@@ -22,7 +22,7 @@ from core.serve.wire import MAX_INPUTS, classify_response, classify_snippets
 from ui import charts, loaders, state
 from ui.many_labels import MANY_LABELS, MAP_COLOURS, top_labels
 from ui.multilabel import label_chips
-from ui.widgets import TRAIN_PAGE, md, run_title, show_error
+from ui.widgets import TRAIN_PAGE, download_buttons, md, run_title, show_error
 
 SIMILARITY_MAX = 20
 MAP_POLL_S = 2.0
@@ -179,24 +179,9 @@ def embed_tab(choice: str, record: RunRecord | None, backend: str = "torch") -> 
         column_config={"text": st.column_config.TextColumn("text", width="medium")},
     )
     st.caption(f"First {shown} dimensions shown; the downloads have all {vectors.shape[1]}.")
-    d1, d2, _ = st.columns([1, 1, 3])
-    d1.download_button(
-        "Download CSV",
-        embeddings_csv(texts, vectors),
-        file_name="embeddings.csv",
-        mime="text/csv",
-        on_click="ignore",
-        icon=":material/download:",
-        key="download_embeddings_csv",
-    )
-    d2.download_button(
-        "Download .npy",
-        npy_bytes(vectors),
-        file_name="embeddings.npy",
-        mime="application/octet-stream",
-        on_click="ignore",
-        icon=":material/download:",
-        key="download_embeddings_npy",
+    download_buttons(
+        ("Download CSV", embeddings_csv(texts, vectors), "embeddings.csv", "text/csv"),
+        ("Download .npy", npy_bytes(vectors), "embeddings.npy", "application/octet-stream"),
     )
     if len(texts) >= 2:
         st.markdown("**Cosine similarity**")
@@ -257,24 +242,9 @@ def classify_tab(record: RunRecord | None, backend: str = "torch") -> None:
     else:
         single_label_results(results)
     developer_view(record.id, body)
-    d1, d2, _ = st.columns([1, 1, 3])
-    d1.download_button(
-        "Download CSV",
-        predictions_csv(results),
-        file_name="predictions.csv",
-        mime="text/csv",
-        on_click="ignore",
-        icon=":material/download:",
-        key="download_predictions_csv",
-    )
-    d2.download_button(
-        "Download JSON",
-        json_bytes(body),
-        file_name="predictions.json",
-        mime="application/json",
-        on_click="ignore",
-        icon=":material/download:",
-        key="download_predictions_json",
+    download_buttons(
+        ("Download CSV", predictions_csv(results), "predictions.csv", "text/csv"),
+        ("Download JSON", json_bytes(body), "predictions.json", "application/json"),
     )
 
 

@@ -15,7 +15,6 @@ from core.runs.store import RunRecord, RunStore
 # Page files, for st.page_link / st.switch_page (registered in app.py).
 DATA_PAGE = "app_pages/data.py"
 LABEL_PAGE = "app_pages/label.py"
-LABEL_PAGE = "app_pages/label.py"
 TRAIN_PAGE = "app_pages/train.py"
 DASHBOARD_PAGE = "app_pages/dashboard.py"
 METRICS_PAGE = "app_pages/metrics.py"
@@ -49,6 +48,21 @@ def md(text: object) -> str:
     so user text can never become a link, an image, a directive or formatting (HTML is never
     rendered by Streamlit's Markdown either)."""
     return _ESCAPE.sub(r"\\\1", str(text)).replace("\n", " ")
+
+
+def download_buttons(*files: tuple[str, bytes, str, str]) -> None:
+    """A row of download buttons, one per (label, data, file name, MIME type); the file name
+    keys the button, and a click does not rerun the page."""
+    for column, (label, data, name, mime) in zip(st.columns([1] * len(files) + [3]), files):
+        column.download_button(
+            label,
+            data,
+            file_name=name,
+            mime=mime,
+            on_click="ignore",
+            icon=":material/download:",
+            key=f"download_{name}",
+        )
 
 
 def show_error(exc: BaseException) -> None:

@@ -25,7 +25,24 @@ def linear_head(
     return head
 
 
-class SoftmaxClassificationLoss(nn.Module):
+class _LinearHeadLoss(nn.Module):
+    """A loss through a linear head over one text's sentence embedding (the two below)."""
+
+    def __init__(self, model: Any, num_labels: int, weight: Tensor | None, bias: Tensor | None):
+        super().__init__()
+        self.model = model
+        self.num_labels = num_labels
+        self.classifier = linear_head(model, num_labels, weight, bias)
+
+    def logits(self, sentence_features: Iterable[dict[str, Tensor]]) -> Tensor:
+        embeddings = self.model(next(iter(sentence_features)))["sentence_embedding"]
+        return self.classifier(embeddings.to(self.classifier.weight.dtype))
+
+    def get_config_dict(self) -> dict[str, Any]:
+        return {"num_labels": self.num_labels}
+
+
+class SoftmaxClassificationLoss(_LinearHeadLoss):
     """Cross-entropy through a linear softmax head on one text's sentence embedding.
 
     Unlike sentence-transformers' ``SoftmaxLoss`` (which classifies *pairs* of texts, for NLI), this
@@ -70,21 +87,11 @@ class SoftmaxClassificationLoss(nn.Module):
         bias: Tensor | None = None,
         class_weights: Tensor | None = None,
     ) -> None:
-        super().__init__()
-        self.model = model
-        self.num_labels = num_labels
-        self.classifier = linear_head(model, num_labels, weight, bias)
+        super().__init__(model, num_labels, weight, bias)
         self.loss_fct = nn.CrossEntropyLoss(weight=class_weights)
 
     def forward(self, sentence_features: Iterable[dict[str, Tensor]], labels: Tensor) -> Tensor:
-        features = next(iter(sentence_features))
-        labels = labels.view(-1)
-        embeddings = self.model(features)["sentence_embedding"]
-        logits = self.classifier(embeddings.to(self.classifier.weight.dtype))
-        return self.loss_fct(logits, labels)
-
-    def get_config_dict(self) -> dict[str, Any]:
-        return {"num_labels": self.num_labels}
+        return self.loss_fct(self.logits(sentence_features), labels.view(-1))
 
     @property
     def citation(self) -> str:
@@ -96,7 +103,7 @@ class SoftmaxClassificationLoss(nn.Module):
         )
 
 
-class SigmoidClassificationLoss(nn.Module):
+class SigmoidClassificationLoss(_LinearHeadLoss):
     """Binary cross-entropy through a linear sigmoid head: one independent yes/no per label, for
     texts that carry several labels (multi-label). As with ``SoftmaxClassificationLoss`` the head
     can start from logistic regressions fitted on the frozen embeddings, here one per label
@@ -131,17 +138,9 @@ class SigmoidClassificationLoss(nn.Module):
         bias: Tensor | None = None,
         pos_weight: Tensor | None = None,
     ) -> None:
-        super().__init__()
-        self.model = model
-        self.num_labels = num_labels
-        self.classifier = linear_head(model, num_labels, weight, bias)
+        super().__init__(model, num_labels, weight, bias)
         self.loss_fct = nn.BCEWithLogitsLoss(pos_weight=pos_weight)
 
     def forward(self, sentence_features: Iterable[dict[str, Tensor]], labels: Tensor) -> Tensor:
-        features = next(iter(sentence_features))
-        embeddings = self.model(features)["sentence_embedding"]
-        logits = self.classifier(embeddings.to(self.classifier.weight.dtype))
+        logits = self.logits(sentence_features)
         return self.loss_fct(logits, labels.to(logits.dtype).view(-1, self.num_labels))
-
-    def get_config_dict(self) -> dict[str, Any]:
-        return {"num_labels": self.num_labels}

@@ -53,6 +53,14 @@ class Metrics(Record):
     positive_label: str | None = None
     subset_accuracy: float | None = None  # multi-label: texts with exactly the right labels
 
+    @classmethod
+    def of(cls, accuracy: float, head: Sequence, macro: Sequence, average: str, **extra) -> Metrics:
+        """From scikit-learn's (precision, recall, F1, support) of the headline and of the
+        macro average."""
+        p, r, f = (float(x) for x in head[:3])
+        mp, mr, mf = (float(x) for x in macro[:3])
+        return cls(float(accuracy), f, p, r, mf, mp, mr, average, **extra)
+
     def scores(self) -> dict[str, float]:
         """The shown scores (METRIC_TITLES), by name."""
         return {name: getattr(self, name) for name in METRIC_TITLES}
@@ -182,17 +190,7 @@ def compute_metrics(
         average = "binary"
     else:
         head, average, pos = macro, "macro", None
-    return Metrics(
-        accuracy=float(accuracy_score(y_true, y_pred)),
-        f1=float(head[2]),
-        precision=float(head[0]),
-        recall=float(head[1]),
-        macro_f1=float(macro[2]),
-        macro_precision=float(macro[0]),
-        macro_recall=float(macro[1]),
-        average=average,
-        positive_label=pos,
-    )
+    return Metrics.of(accuracy_score(y_true, y_pred), head, macro, average, positive_label=pos)
 
 
 def evaluate_predictions(

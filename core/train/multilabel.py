@@ -64,18 +64,9 @@ def compute_multilabel_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> Metric
         zero_division=0,
     )
     empty = len(y_true) == 0
-    return Metrics(
-        accuracy=0.0 if empty else 1.0 - float(hamming_loss(y_true, y_pred)),
-        f1=float(micro[2]),
-        precision=float(micro[0]),
-        recall=float(micro[1]),
-        macro_f1=float(macro[2]),
-        macro_precision=float(macro[0]),
-        macro_recall=float(macro[1]),
-        average="micro",
-        positive_label=None,
-        subset_accuracy=0.0 if empty else float(accuracy_score(y_true, y_pred)),
-    )
+    hamming = 0.0 if empty else 1.0 - float(hamming_loss(y_true, y_pred))
+    exact = 0.0 if empty else float(accuracy_score(y_true, y_pred))
+    return Metrics.of(hamming, micro, macro, "micro", subset_accuracy=exact)
 
 
 def evaluate_multilabel(

@@ -12,7 +12,7 @@ scikit-learn metric once per draw and metric.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -106,10 +106,24 @@ def _interval(values: np.ndarray, level: float, point: float) -> Interval:
     return round(float(point + low - middle), 12), round(float(point + high - middle), 12)
 
 
-def centred_intervals(
-    parts: dict[str, list[np.ndarray]], points: dict[str, np.ndarray], level: float
+def bootstrap(
+    scores: Callable[[np.ndarray], dict[str, np.ndarray]],
+    n: int,
+    *,
+    n_resamples: int = N_RESAMPLES,
+    level: float = LEVEL,
+    seed: int = SEED,
 ) -> dict[str, Interval]:
-    """Each score's interval from its draws (chunks of values) and its point estimate."""
+    """Each score's interval over `n_resamples` draws of `n` rows: `scores(rows)` gives, for a
+    (draws, n) array of row indices, each score's value per draw; the point estimate is the
+    score of the rows as they are."""
+    if not n:
+        return {}
+    parts: dict[str, list[np.ndarray]] = {}
+    for rows in _draws(n, n_resamples, seed):
+        for name, value in scores(rows).items():
+            parts.setdefault(name, []).append(value)
+    points = scores(np.arange(n)[None, :])
     return {
         name: _interval(np.concatenate(values), level, float(points[name].ravel()[0]))
         for name, values in parts.items()
@@ -143,8 +157,6 @@ def gain_intervals(
     """The paired-bootstrap interval of each score of `y_pred` minus that of `y_base` on the
     same drawn rows (with `y_base` None: of the score of `y_pred` itself)."""
     labels = list(labels)
-    if not len(y_true):
-        return {}
     k = len(labels)
     pos = labels.index(positive) if positive is not None and k == 2 else None
     codes = _codes(y_true, y_pred, labels)
@@ -157,11 +169,7 @@ def gain_intervals(
         before = scores_from_confusions(_confusions(base, rows, k), pos)
         return {name: value - before[name] for name, value in after.items()}
 
-    parts: dict[str, list[np.ndarray]] = {}
-    for rows in _draws(len(codes), n_resamples, seed):
-        for name, value in scores(rows).items():
-            parts.setdefault(name, []).append(value)
-    return centred_intervals(parts, scores(np.arange(len(codes))[None, :]), level)
+    return bootstrap(scores, len(codes), n_resamples=n_resamples, level=level, seed=seed)
 
 
 def _label_f1(cm: np.ndarray) -> np.ndarray:
@@ -185,19 +193,12 @@ def label_gain_intervals(
     """Each label's paired-bootstrap interval of its F1 gain over `y_base` on the same rows
     (the labels with true rows only): which labels got clearly better or worse."""
     labels = list(labels)
-    if not len(y_true):
-        return {}
     k = len(labels)
     codes, base = _codes(y_true, y_pred, labels), _codes(y_true, y_base, labels)
     truth = set(y_true)
 
-    def gains(rows: np.ndarray) -> np.ndarray:
-        return _label_f1(_confusions(codes, rows, k)) - _label_f1(_confusions(base, rows, k))
+    def gains(rows: np.ndarray) -> dict[str, np.ndarray]:
+        gain = _label_f1(_confusions(codes, rows, k)) - _label_f1(_confusions(base, rows, k))
+        return {label: gain[:, i] for i, label in enumerate(labels) if label in truth}
 
-    parts = [gains(rows) for rows in _draws(len(codes), n_resamples, seed)]
-    values, point = np.concatenate(parts), gains(np.arange(len(codes))[None, :])[0]
-    return {
-        label: _interval(values[:, i], level, float(point[i]))
-        for i, label in enumerate(labels)
-        if label in truth
-    }
+    return bootstrap(gains, len(codes), n_resamples=n_resamples, level=level, seed=seed)

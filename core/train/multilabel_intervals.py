@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from core.train.intervals import LEVEL, N_RESAMPLES, SEED, _draws, _interval, centred_intervals
+from core.train.intervals import bootstrap
 
 
 def indicator(label_sets: Sequence[Sequence[str]], labels: Sequence[str]) -> np.ndarray:
@@ -60,21 +60,16 @@ def multilabel_intervals(
     core.train.intervals draws them for single-label runs; with `y_base`, of the paired gain
     over it (the same rows drawn for both)."""
     n = len(y_true)
-    if not n:
-        return {}
 
-    def scores(weights: np.ndarray) -> dict[str, np.ndarray]:
+    def scores(rows: np.ndarray) -> dict[str, np.ndarray]:
+        weights = _row_counts(rows, n)
         after = _drawn_scores(weights, y_true, y_pred)
         if y_base is None:
             return after
         before = _drawn_scores(weights, y_true, y_base)
         return {name: value - before[name] for name, value in after.items()}
 
-    parts: dict[str, list[np.ndarray]] = {}
-    for rows in _draws(n, N_RESAMPLES, SEED):
-        for name, value in scores(_row_counts(rows, n)).items():
-            parts.setdefault(name, []).append(value)
-    return centred_intervals(parts, scores(np.ones((1, n), dtype=np.int64)), LEVEL)
+    return bootstrap(scores, n)
 
 
 def label_gain_intervals(
@@ -83,8 +78,6 @@ def label_gain_intervals(
     """Each label's paired-bootstrap interval of its F1 gain over `y_base` (0/1 matrices; the
     labels with true rows only)."""
     n = len(y_true)
-    if not n:
-        return {}
     truth = y_true.astype(bool)
 
     def label_f1(weights: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -93,13 +86,9 @@ def label_gain_intervals(
         den = 2 * tp + fp + fn
         return np.divide(2 * tp, den, out=np.zeros_like(tp), where=den > 0)
 
-    def gains(weights: np.ndarray) -> np.ndarray:
-        return label_f1(weights, y_pred) - label_f1(weights, y_base)
+    def gains(rows: np.ndarray) -> dict[str, np.ndarray]:
+        weights = _row_counts(rows, n)
+        gain = label_f1(weights, y_pred) - label_f1(weights, y_base)
+        return {label: gain[:, i] for i, label in enumerate(labels) if truth[:, i].any()}
 
-    parts = [gains(_row_counts(rows, n)) for rows in _draws(n, N_RESAMPLES, SEED)]
-    values, point = np.concatenate(parts), gains(np.ones((1, n), dtype=np.int64))[0]
-    return {
-        label: _interval(values[:, i], LEVEL, float(point[i]))
-        for i, label in enumerate(labels)
-        if truth[:, i].any()
-    }
+    return bootstrap(gains, n)

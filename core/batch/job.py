@@ -84,11 +84,10 @@ def run_batch(
 ) -> BatchResult:
     """Classify or embed every text of a CSV file into `out` (.csv / .parquet), a chunk at a
     time; an interrupted job run again picks up where it stopped (local engine). `backend`:
-    torch, onnx or onnx-int8 (core.model.onnx), in this process and in every Ray actor."""
-    from core.model.onnx import check_backend, require_onnx
+    any of core.model.onnx.BACKENDS (static: the distilled model), here and in every Ray actor."""
+    from core.model.onnx import require_backend
 
-    if check_backend(backend) != "torch":
-        require_onnx()
+    require_backend(backend)  # its packages (and bf16 units) before any work
     if engine not in ENGINES:
         raise BatchError(f"unknown engine {engine!r}: choose {' or '.join(ENGINES)}")
     if not 1 <= chunk_rows <= 1_000_000:

@@ -61,15 +61,18 @@ def build_parser() -> argparse.ArgumentParser:
         )
 
     def backend_arg(p: argparse.ArgumentParser) -> None:
-        from core.model.onnx import BACKENDS, DEFAULT_BACKEND, INSTALL
+        from core.model.onnx import BACKENDS
 
         p.add_argument(
             "--backend",
             choices=BACKENDS,
-            default=DEFAULT_BACKEND,
-            help=f"run the model on PyTorch (default: {DEFAULT_BACKEND}), ONNX Runtime fp32 or "
-            "int8 (faster on CPUs; a run's ONNX body is exported and checked on first use; "
-            f"needs `{INSTALL}`)",
+            default=None,
+            help="what runs the model: torch (PyTorch fp32), torch-bf16 (PyTorch bf16 autocast, "
+            "CPUs with bf16 units), onnx / onnx-int8 / onnx-int8-static (ONNX Runtime fp32, int8, "
+            "calibrated int8), openvino / openvino-int8 (OpenVINO, NNCF int8), static (a model2vec "
+            "model distilled from the run: far faster, a few points less accurate). A run's body "
+            "is made and checked on first use. Default: the fastest backend that kept every "
+            "benchmark set's F1 where this CPU supports it, else torch (docs/SERVING.md)",
         )
 
     def data_args(p: argparse.ArgumentParser) -> None:
@@ -219,15 +222,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dest")
     p.add_argument(
         "--format",
-        choices=["torch", "onnx"],
+        choices=[
+            "torch",
+            "torch-bf16",
+            "onnx",
+            "openvino",
+            "static",
+            "onnx-int8",
+            "onnx-int8-static",
+            "openvino-int8",
+        ],
         default="torch",
-        help="the body as PyTorch safetensors (default) or ONNX, checked against PyTorch on the "
-        "run's validation texts",
+        help="the body as PyTorch safetensors (default; torch-bf16: the same, checked under bf16 "
+        "autocast), ONNX, OpenVINO, or static (a model2vec model distilled from the body with "
+        "its head refitted: far faster, less accurate; its card says by how much); every body "
+        "but PyTorch's is checked against it on the run's validation texts",
     )
     p.add_argument(
         "--quantize",
-        choices=["int8"],
-        help="with --format onnx: quantise the body's weights to int8 (smaller, faster on CPUs)",
+        choices=["int8", "int8-static"],
+        help="with --format onnx: int8 weights (int8: dynamic activation scales; int8-static: "
+        "scales calibrated on the run's training texts); with --format openvino: NNCF's int8, "
+        "calibrated on the run's training texts",
     )
     p = add(
         "suggest",
@@ -279,6 +295,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="requests per second per client address (0: no limit; default 200)",
     )
     backend_arg(p)
+    p.add_argument(
+        "--backends",
+        default="",
+        help="comma-separated backends a request may choose besides --backend (its `backend` "
+        "field); each one's packages are checked at start",
+    )
     return parser
 
 

@@ -12,6 +12,14 @@ from core.cli.inputs import read_labeled, read_texts
 from core.cli.render import format_comparison, metrics_json, print_json
 
 
+def chosen_backend(args: argparse.Namespace) -> str:
+    """The backend a command runs on: --backend, else the default for this CPU (the fastest
+    that kept every benchmark set's F1, where the CPU supports it; core.model.onnx)."""
+    from core.model.onnx import default_backend
+
+    return args.backend or default_backend()
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from core.runs.evaluate import evaluate_run
     from core.train.metrics import FEW_EXAMPLES, describe_unseen, unseen_labels
@@ -104,7 +112,7 @@ def _batch(args: argparse.Namespace, kind: str, model: str) -> int | None:
         engine=args.engine,
         chunk_rows=args.chunk_rows or CHUNK_ROWS,
         workers=args.workers,
-        backend=args.backend,
+        backend=chosen_backend(args),
     )
     if args.json:
         print_json(result.to_dict())
@@ -119,7 +127,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
         return batched
     from core.runs.resolve import load_run
 
-    classifier = load_run(args.run, open_store(args), backend=args.backend)
+    classifier = load_run(args.run, open_store(args), backend=chosen_backend(args))
     results = classifier.classify(read_texts(args))
     if args.json:
         print_json(results)
@@ -143,7 +151,7 @@ def cmd_embed(args: argparse.Namespace) -> int:
     from core.runs.resolve import load, resolve
 
     texts = read_texts(args)
-    embedder = load(resolve(args.model, open_store(args)), backend=args.backend)
+    embedder = load(resolve(args.model, open_store(args)), backend=chosen_backend(args))
     vectors = embedder.embed(texts)
     if args.json:
         print_json({"texts": texts, "embeddings": vectors.tolist()})

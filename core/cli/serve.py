@@ -7,6 +7,7 @@ import argparse
 import sys
 
 from core.cli.common import EXIT_OK, open_store
+from core.cli.predict import chosen_backend
 from core.cli.render import print_json
 
 
@@ -63,6 +64,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         port=args.port,
         api_key=key,
         rate_per_s=args.rate_limit or None,
-        backend=args.backend,
+        backend=chosen_backend(args),
+        backends=tuple(b.strip() for b in args.backends.split(",") if b.strip()),
     )
     return EXIT_OK

@@ -182,8 +182,6 @@ def save_classifier(
     extra: dict[str, Any] | None = None,
 ) -> None:
     """Save a finetuned body and its head in safe formats (safetensors + JSON, no pickle)."""
-    from safetensors.numpy import save_file
-
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     # Built in a temporary folder beside the final files, then each part renamed into place:
@@ -191,34 +189,47 @@ def save_classifier(
     tmp = Path(tempfile.mkdtemp(prefix=".saving-", dir=directory))
     try:
         model.save(str(tmp / MODEL_DIR))
-        save_file(
-            {
-                "coef": np.ascontiguousarray(head.coef_, dtype=np.float64),
-                "intercept": np.ascontiguousarray(head.intercept_, dtype=np.float64),
-            },
-            str(tmp / HEAD_FILE),
-        )
-        meta = {
-            "labels": [str(label) for label in labels],
-            "cleaning": cleaning.to_dict(),
-            "head": "logistic_regression",
-            **(extra or {}),
-        }
-        if isinstance(head, SigmoidHead):
-            n = len(meta["labels"])
-            thresholds = head.thresholds_ if head.thresholds_ is not None else np.full(n, 0.5)
-            meta.update(
-                head="one_vs_rest_logistic_regression",
-                multi_label=True,
-                thresholds=[float(t) for t in thresholds],
-            )
-        (tmp / LABELS_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
+        save_head(head, labels, cleaning, tmp, extra)
         if (directory / MODEL_DIR).exists():
             shutil.rmtree(directory / MODEL_DIR)
         for name in (MODEL_DIR, HEAD_FILE, LABELS_FILE):
             os.replace(tmp / name, directory / name)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def save_head(
+    head: Head,
+    labels: Sequence[str],
+    cleaning: CleaningConfig,
+    directory: Path,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    """Write a head (head.safetensors) and its labels and cleaning (labels.json) in `directory`."""
+    from safetensors.numpy import save_file
+
+    save_file(
+        {
+            "coef": np.ascontiguousarray(head.coef_, dtype=np.float64),
+            "intercept": np.ascontiguousarray(head.intercept_, dtype=np.float64),
+        },
+        str(Path(directory) / HEAD_FILE),
+    )
+    meta = {
+        "labels": [str(label) for label in labels],
+        "cleaning": cleaning.to_dict(),
+        "head": "logistic_regression",
+        **(extra or {}),
+    }
+    if isinstance(head, SigmoidHead):
+        n = len(meta["labels"])
+        thresholds = head.thresholds_ if head.thresholds_ is not None else np.full(n, 0.5)
+        meta.update(
+            head="one_vs_rest_logistic_regression",
+            multi_label=True,
+            thresholds=[float(t) for t in thresholds],
+        )
+    (Path(directory) / LABELS_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
 
 
 def load_head(directory: Path) -> tuple[LinearHead | SigmoidHead, list[str], CleaningConfig]:
@@ -255,10 +266,19 @@ def load_classifier_dir(
     directory: Path, device: str | None = None, name: str = "", backend: str = "torch"
 ) -> Classifier:
     """Load a saved classifier folder (model/ + head + labels); a backend other than torch
-    runs the body exported beside the PyTorch one (`core.model.onnx.ensure_body` makes it)."""
+    runs the body exported beside the PyTorch one (`core.model.onnx.ensure_body` makes it);
+    static runs the static model distilled from it, with its own head (core.runs.static makes
+    them; a static export has them at its top, static/)."""
     from core.model.onnx import check_backend, load_body
 
     directory = Path(directory)
+    if check_backend(backend) == "static":
+        from core.model.static import STATIC_DIR, checked_static, load_static
+
+        inside = directory / MODEL_DIR / STATIC_DIR
+        folder = checked_static(inside if inside.is_dir() else directory / STATIC_DIR)
+        head, labels, cleaning = load_head(folder)
+        return Classifier(load_static(folder), head, labels, cleaning, name=name or directory.name)
     if not (directory / MODEL_DIR).is_dir():
         raise RunError(f"no model folder in {directory}: the run has no finished model")
     head, labels, cleaning = load_head(directory)
@@ -273,9 +293,14 @@ def load_classifier_dir(
 
 def load_embedder(model: str, device: str | None = None, backend: str = "torch") -> Embedder:
     """An embedder for a base model key ('small', 'large') or a model folder; a backend other
-    than torch exports the body once (into the cache folder), checked on sample texts."""
+    than torch exports the body once (into the cache folder), checked on sample texts; static
+    distils it once (unchecked: a base model has no labelled texts to check it on)."""
     from core.model.onnx import base_body, check_backend
 
+    if check_backend(backend) == "static":
+        from core.model.static import base_static
+
+        return Embedder(base_static(model), name=model)
     if check_backend(backend) != "torch":
         return Embedder(base_body(model, backend), name=model)
     return Embedder(load_model(model, device=device), name=model)

@@ -1,5 +1,7 @@
-"""A run's exported bodies: made on first use beside the PyTorch one (`model/onnx/`), checked on
-the run's validation texts and its head's predictions, and refused when they answer differently."""
+"""A run's bodies on the other backends: made on first use beside the PyTorch one (`model/onnx/`,
+`model/static/`), checked on the run's validation texts and its head's predictions (calibrated
+ones take their activation ranges from its training texts), and refused when they answer
+differently."""
 
 from __future__ import annotations
 
@@ -7,7 +9,10 @@ from pathlib import Path
 
 from core.model.classifier import MODEL_DIR, load_head
 from core.model.onnx import ONNX_DIR, BodyCheck, check_backend, ensure_body, read_checks
+from core.model.static import StaticCheck
 from core.runs.store import RunStore
+
+CALIBRATION_TEXTS = 300  # the run's training texts the calibrated int8 bodies see, at most
 
 
 def validation_texts(run_dir: Path) -> list[str]:
@@ -18,14 +23,32 @@ def validation_texts(run_dir: Path) -> list[str]:
     return [cleaning.apply(text) for text in valid.texts]
 
 
-def ensure_run_body(run_dir: Path, backend: str) -> BodyCheck | None:
-    """The run's `backend` body, exported and checked when it is not there yet (None for torch:
+def ensure_run_body(run_dir: Path, backend: str) -> BodyCheck | StaticCheck | None:
+    """The run's `backend` body, made and checked when it is not there yet (None for torch:
     the PyTorch body is the run's model folder)."""
     if check_backend(backend) == "torch":
         return None
     run_dir = Path(run_dir)
-    head, _, _ = load_head(run_dir)
-    return ensure_body(run_dir / MODEL_DIR, backend, validation_texts(run_dir), head)
+    store = RunStore(run_dir.parent)
+    dataset = store.load_dataset(run_dir.name)
+    if backend == "static":
+        from core.runs.static import make_static
+
+        return make_static(run_dir, dataset, config=store.get(run_dir.name).config)
+    head, labels, cleaning = load_head(run_dir)
+    valid = dataset.valid
+    index = {label: i for i, label in enumerate(labels)}
+    single = all(len(row) == 1 and row[0] in index for row in valid.row_labels)
+    truth = [index[label] for label in valid.labels] if single else None
+    calibration = [cleaning.apply(text) for text in dataset.train.texts[:CALIBRATION_TEXTS]]
+    return ensure_body(
+        run_dir / MODEL_DIR,
+        backend,
+        [cleaning.apply(text) for text in valid.texts],
+        head,
+        calibration=calibration,
+        truth=truth,
+    )
 
 
 def run_checks(run_dir: Path) -> dict[str, BodyCheck]:

@@ -12,6 +12,7 @@ from typing import Any
 from core.model.catalogue import CATALOGUE
 from core.model.classifier import HEAD_FILE, LABELS_FILE, MODEL_DIR
 from core.model.onnx import BodyCheck
+from core.model.static import StaticCheck
 from core.runs.store import RunRecord
 from core.train.metrics import METRIC_TITLES, Evaluation
 
@@ -46,6 +47,9 @@ def _metadata(record: RunRecord, files: str) -> str:
     base = record.config.base_model
     tags = ["embedtune", "sentence-transformers", "text-classification"]
     tags += ["onnx"] if "onnx" in files else []
+    tags += ["openvino"] if "openvino" in files else []
+    tags += ["bf16"] if "bf16" in files else []
+    tags += ["model2vec", "static-embeddings"] if "static" in files else []
     tags += ["int8"] if "int8" in files else []
     data = ModelCardData(
         base_model=HUB_IDS.get(base, base),
@@ -107,8 +111,9 @@ def _checks(checks: Mapping[str, BodyCheck]) -> list[str]:
     ]
     for check in checks.values():
         agreement = "-" if check.agreement is None else f"{check.agreement:.1%}"
+        file = f"`{MODEL_DIR}/{check.file}`" if check.file else f"`{MODEL_DIR}/` in bf16"
         lines.append(
-            f"| `{MODEL_DIR}/{check.file}` | {check.texts} | {check.min_cosine:.4f} / "
+            f"| {file} | {check.texts} | {check.min_cosine:.4f} / "
             f"{check.mean_cosine:.4f} (>= {check.min_cosine_required}) | {agreement} "
             f"(>= {check.agreement_required:.0%}) | {check.bytes / 1e6:.0f} MB |"
         )
@@ -119,10 +124,17 @@ def _usage(record: RunRecord, checks: Mapping[str, BodyCheck]) -> list[str]:
     labels = ", ".join(repr(str(c)) for c in record.data.classes[:3])
     lines = ["The folder holds the body (`model/`), the logistic-regression head"]
     lines[-1] += f" (`{HEAD_FILE}`: `coef`, `intercept`) and its labels (`{LABELS_FILE}`)."
-    if not checks:
+    backend = _backend(checks) if checks else ""
+    if not checks or backend == "torch-bf16":
         lines += [
             "",
-            "With sentence-transformers and NumPy alone:",
+            "With sentence-transformers and NumPy alone"
+            + (
+                " (this export's check ran the body under `torch.autocast('cpu', "
+                "dtype=torch.bfloat16)`, faster on CPUs with bf16 units; plain fp32 works too):"
+                if backend
+                else ":"
+            ),
             "",
             "```python",
             "import json",
@@ -132,6 +144,32 @@ def _usage(record: RunRecord, checks: Mapping[str, BodyCheck]) -> list[str]:
             "",
             'body = SentenceTransformer("model")',
             'embeddings = body.encode(["a text to classify"])',
+        ]
+    elif backend.startswith("openvino"):
+        check = next(iter(checks.values()))
+        lines += [
+            "",
+            "With OpenVINO, transformers' tokenizer and NumPy alone (the body outputs token "
+            "vectors, mean-pooled and normalised as the model's `1_Pooling` and `2_Normalize` "
+            "modules say; OpenVINO runs it in bf16 where the CPU has bf16 units):",
+            "",
+            "```python",
+            "import json",
+            "import numpy as np",
+            "import openvino as ov",
+            "from safetensors.numpy import load_file",
+            "from transformers import AutoTokenizer",
+            "",
+            'tokenizer = AutoTokenizer.from_pretrained("model")',
+            f'body = ov.Core().compile_model("model/{check.file}", "CPU")',
+            'tokens = tokenizer(["a text to classify"], padding=True, truncation=True, '
+            'return_tensors="np")',
+            "feeds = {p.get_any_name(): tokens[p.get_any_name()].astype(np.int64) "
+            "for p in body.inputs}",
+            "hidden = body(feeds)[0]",
+            'mask = tokens["attention_mask"][..., None]',
+            "pooled = (hidden * mask).sum(1) / mask.sum(1)",
+            "embeddings = pooled / np.linalg.norm(pooled, axis=1, keepdims=True)",
         ]
     else:
         check = next(iter(checks.values()))
@@ -171,7 +209,7 @@ def _usage(record: RunRecord, checks: Mapping[str, BodyCheck]) -> list[str]:
         "```",
         "",
     ]
-    if checks:
+    if checks and backend.startswith("onnx"):
         check = next(iter(checks.values()))
         lines += [
             "sentence-transformers loads the same folder with "
@@ -194,7 +232,7 @@ def _usage(record: RunRecord, checks: Mapping[str, BodyCheck]) -> list[str]:
 
 
 def _backend(checks: Mapping[str, BodyCheck]) -> str:
-    return "onnx-int8" if "onnx-int8" in checks else "onnx"
+    return next(iter(checks), "onnx")
 
 
 def _settings(record: RunRecord) -> list[str]:
@@ -208,16 +246,32 @@ def _settings(record: RunRecord) -> list[str]:
     return lines
 
 
-def model_card(record: RunRecord, checks: Mapping[str, BodyCheck] | None = None) -> str:
+def model_card(
+    record: RunRecord,
+    checks: Mapping[str, BodyCheck] | None = None,
+    static: StaticCheck | None = None,
+) -> str:
     """The README.md of an export of `record` (`checks`: the exported bodies' check figures;
-    none for a PyTorch export)."""
+    none for a PyTorch export; `static`: a static export's check)."""
+    if static is not None:
+        from core.runs.static_card import static_card
+
+        return static_card(record, static, _metadata(record, "static"))
     checks = dict(checks or {})
     files = " ".join(checks)
     base = record.config.base_model
     base_name = CATALOGUE[base].name if base in CATALOGUE else base
     data = record.data
     counts = data.train_class_counts
-    kind = {"": "PyTorch (safetensors)", "onnx": "ONNX fp32", "onnx-int8": "ONNX int8"}
+    kind = {
+        "": "PyTorch (safetensors)",
+        "torch-bf16": "PyTorch (safetensors), checked under bf16 autocast",
+        "onnx": "ONNX fp32",
+        "onnx-int8": "ONNX int8",
+        "onnx-int8-static": "ONNX int8, activation scales calibrated on the training texts",
+        "openvino": "ONNX fp32, run by OpenVINO",
+        "openvino-int8": "OpenVINO int8 (NNCF, calibrated on the training texts)",
+    }
     fmt = kind.get(_backend(checks) if checks else "", "ONNX")
     lines = [
         "---",

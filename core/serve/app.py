@@ -54,18 +54,20 @@ def create_app(
     inference_threads: int = 1,
     device: str | None = None,
     backend: str = "torch",
+    backends: tuple[str, ...] = (),
 ) -> FastAPI:
     """The FastAPI app serving the runs in `store` and the installed base models.
 
     `api_key` (or None for none) is required as `Authorization: Bearer KEY` on every route but
     /health; `rate_per_s=None` turns the per-client limit off. Inference runs in worker threads,
     `inference_threads` at a time (torch already uses every core for one batch). `backend`
-    runs every model on PyTorch or on its ONNX body (core.model.onnx; a run's body is exported
-    and checked on first use)."""
-    from core.model.onnx import check_backend, require_onnx
+    runs every model on that backend (core.model.onnx.BACKENDS; a run's body is made and
+    checked on first use); a request may name one of `backends` instead (its `backend` field)."""
+    from core.model.onnx import require_backend
 
-    if check_backend(backend) != "torch":
-        require_onnx()  # at start, not at the first request
+    allowed = tuple(dict.fromkeys((backend, *backends)))
+    for name in allowed:
+        require_backend(name)  # at start, not at the first request
     app = FastAPI(
         title="Embedtune",
         version="1",
@@ -78,6 +80,7 @@ def create_app(
         inference=anyio.CapacityLimiter(max(1, inference_threads)),
         device=device,
         backend=backend,
+        backends=allowed,
     )
     app.include_router(router)
     for error, handler in _HANDLERS.items():

@@ -41,7 +41,8 @@ class Service:
     cache: ModelCache
     inference: anyio.CapacityLimiter
     device: str | None = None
-    backend: str = "torch"  # torch, onnx or onnx-int8 (core.model.onnx.BACKENDS)
+    backend: str = "torch"  # the default backend (core.model.onnx.BACKENDS)
+    backends: tuple[str, ...] = ()  # those a request may ask for (`backend`); () = the default
 
     def find(self, name: str, classify: bool = False) -> ModelRef:
         """The model a request names; an unknown one is 404, a wrong kind 400."""
@@ -52,20 +53,34 @@ class Service:
         except RunError as exc:
             raise ApiError(str(exc), 400) from exc
 
-    def loaded(self, name: str, classify: bool) -> Any:
-        """The loaded classifier or embedder for a model name (blocks while loading)."""
+    def choose(self, backend: str | None) -> str:
+        """The backend a request runs on: its own when the service allows it, else 400."""
+        if backend is None or backend == self.backend:
+            return self.backend
+        allowed = self.backends or (self.backend,)
+        if backend not in allowed:
+            raise ApiError(
+                f"backend {backend!r} is not enabled on this service: it allows "
+                f"{', '.join(allowed)} (start it with --backends to allow more)"
+            )
+        return backend
+
+    def loaded(self, name: str, classify: bool, backend: str | None = None) -> Any:
+        """The loaded classifier or embedder for a model name (blocks while loading; a run's
+        body on another backend is made and checked on first use)."""
         ref = self.find(name, classify)
+        chosen = self.choose(backend)
         try:
             return self.cache.get(
-                (ref.name, ref.finished_at),
-                lambda: load(ref, self.device, self.backend),
+                (ref.name, ref.finished_at, chosen),
+                lambda: load(ref, self.device, chosen),
                 name,
             )
         except (RunError, ModelError) as exc:
             raise ApiError(f"model {name} cannot be loaded: {exc}", 404) from exc
 
-    async def load(self, name: str, classify: bool) -> Any:
-        return await anyio.to_thread.run_sync(lambda: self.loaded(name, classify))
+    async def load(self, name: str, classify: bool, backend: str | None = None) -> Any:
+        return await anyio.to_thread.run_sync(lambda: self.loaded(name, classify, backend))
 
     async def run(self, fn: Callable[[], Any]) -> Any:
         return await anyio.to_thread.run_sync(fn, limiter=self.inference)
@@ -121,7 +136,7 @@ router = APIRouter()
 @router.get("/health", response_model=Health, tags=["service"])
 async def health(svc: Shared) -> dict[str, Any]:
     """Liveness; never needs the API key."""
-    return {"status": "ok", "models_loaded": [str(name) for name, _ in svc.cache.keys()]}
+    return {"status": "ok", "models_loaded": [str(key[0]) for key in svc.cache.keys()]}
 
 
 @router.post(
@@ -136,7 +151,7 @@ async def classify(body: ClassifyRequest, svc: Shared) -> JSONResponse:
         raise ApiError(
             "examples are not supported: finetune a run on them and pass its id as model"
         )
-    classifier = await svc.load(body.model, classify=True)
+    classifier = await svc.load(body.model, classify=True, backend=body.backend)
     result = await svc.run(lambda: classify_body(classifier, body.inputs, body.truncate))
     return JSONResponse(result)
 
@@ -155,7 +170,7 @@ def _check_embed(body: EmbedRequest) -> None:
 async def embed_v1(body: EmbedRequest, svc: Shared) -> JSONResponse:
     """Embed 1 to 96 texts with a run or a base model (hosted Embed v1 shape)."""
     _check_embed(body)
-    embedder = await svc.load(body.model, classify=False)
+    embedder = await svc.load(body.model, classify=False, backend=body.backend)
     result = await svc.run(
         lambda: embed_body(embedder, body.texts, body.truncate, body.embedding_types)
     )
@@ -166,7 +181,7 @@ async def embed_v1(body: EmbedRequest, svc: Shared) -> JSONResponse:
 async def embed_v2(body: EmbedV2Request, svc: Shared) -> JSONResponse:
     """Embed 1 to 96 texts (hosted Embed v2 shape: embeddings keyed by type)."""
     _check_embed(body)
-    embedder = await svc.load(body.model, classify=False)
+    embedder = await svc.load(body.model, classify=False, backend=body.backend)
     dim = embedding_dim(embedder.model)
     if body.output_dimension is not None and body.output_dimension != dim:
         raise ApiError(f"output_dimension must be {dim} for this model (or left out)")

@@ -41,8 +41,18 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
+# Embedtune's own field (the official cohere client sends it with request_options=
+# {"additional_body_parameters": {"backend": ...}}): the inference backend of this request.
+BACKEND_FIELD = Field(
+    default=None,
+    description="Embedtune only: the inference backend for this request (one the service was "
+    "started to allow; default: its own)",
+)
+
+
 class ClassifyRequest(_Body):
     model: ModelId = Field(description="a completed run id")
+    backend: str | None = BACKEND_FIELD
     inputs: list[Text] = Field(min_length=1, max_length=MAX_INPUTS)
     truncate: Truncate = "END"
     examples: list[dict[str, Any]] | None = Field(
@@ -52,6 +62,7 @@ class ClassifyRequest(_Body):
 
 class EmbedRequest(_Body):
     model: ModelId = Field(description="a completed run id, 'small' or 'large'")
+    backend: str | None = BACKEND_FIELD
     texts: list[str] = Field(min_length=1, max_length=MAX_INPUTS)
     input_type: InputType | None = Field(
         default=None, description="accepted; these models embed queries and documents alike"

@@ -67,8 +67,11 @@ def test_compare_refuses_mismatched_shapes():
 def test_unknown_backend():
     assert check_backend("onnx-int8") == "onnx-int8"
     with pytest.raises(ModelError) as err:
-        check_backend("openvino")
-    assert str(err.value) == "unknown backend 'openvino': choose torch, onnx, onnx-int8"
+        check_backend("tensorrt")
+    assert str(err.value) == (
+        "unknown backend 'tensorrt': choose torch, torch-bf16, onnx, onnx-int8, "
+        "onnx-int8-static, openvino, openvino-int8, static"
+    )
 
 
 def test_missing_optional_packages_name_the_pip_command(monkeypatch):
@@ -78,9 +81,79 @@ def test_missing_optional_packages_name_the_pip_command(monkeypatch):
     with pytest.raises(OnnxUnavailable) as err:
         require_onnx()
     assert str(err.value) == (
-        "the ONNX backends need onnxruntime, which is not installed: run "
+        "the onnx backend needs onnxruntime, which is not installed: run "
         "`pip install -r requirements-onnx.txt` (the torch backend works without it)"
     )
+
+
+@pytest.mark.parametrize(
+    ("backend", "module", "message"),
+    [
+        (
+            "openvino",
+            "openvino",
+            "the openvino backend needs openvino, which is not installed: run "
+            "`pip install --no-deps -r requirements-backends.txt` (the torch backend works "
+            "without it)",
+        ),
+        (
+            "openvino-int8",
+            "nncf",
+            "the openvino-int8 backend needs nncf, which is not installed: run "
+            "`pip install --no-deps -r requirements-backends.txt` (the torch backend works "
+            "without it)",
+        ),
+        (
+            "static",
+            "model2vec",
+            "the static backend needs model2vec, which is not installed: run "
+            "`pip install --no-deps -r requirements-backends.txt` (the torch backend works "
+            "without it)",
+        ),
+    ],
+)
+def test_each_backend_names_its_missing_package(monkeypatch, backend, module, message):
+    from core.model.onnx import backend_available, require_backend
+
+    assert backend_available(backend)  # requirements-backends.txt, which `make test` installs
+    monkeypatch.setitem(sys.modules, module, None)
+    assert not backend_available(backend)
+    with pytest.raises(OnnxUnavailable) as err:
+        require_backend(backend)
+    assert str(err.value) == message
+
+
+def test_torch_bf16_is_refused_on_a_cpu_without_bf16_units(monkeypatch):
+    from core.model import catalogue
+    from core.model.onnx import backend_available, default_backend, require_backend
+
+    monkeypatch.setattr(catalogue, "cpu_supports_bf16", lambda: False)
+    with pytest.raises(ModelError, match=r"torch-bf16 backend needs a CPU with bfloat16"):
+        require_backend("torch-bf16")
+    assert not backend_available("torch-bf16")
+    assert default_backend() == "torch"  # the default falls back where the CPU lacks bf16
+
+
+def test_openvino_runs_in_bf16_only_where_the_cpu_has_it(monkeypatch):
+    from core.model import catalogue
+    from core.model.onnx import recipes
+    from core.model.onnx.openvino import precision
+
+    monkeypatch.setattr(catalogue, "cpu_supports_bf16", lambda: False)
+    assert precision() == "f32" and recipes("openvino") == ("openvino-f32",)
+    monkeypatch.setattr(catalogue, "cpu_supports_bf16", lambda: True)
+    assert precision() == "bf16" and recipes("openvino-int8") == ("nncf-int8-bf16",)
+
+
+def test_the_check_reports_validation_macro_f1_given_the_truth():
+    rng = np.random.default_rng(2)
+    reference = _unit(rng.normal(size=(40, 6)))
+    head = LinearHead(rng.normal(size=(3, 6)), np.zeros(3))
+    truth = head.predict(reference)
+    truth[:4] = (truth[:4] + 1) % 3  # four texts the head gets wrong
+    check = compare("openvino", reference, reference, head, truth)
+    assert check.passed and check.macro_f1 == check.macro_f1_torch < 1.0
+    assert "validation macro-F1" in check.describe()
 
 
 @pytest.mark.slow

@@ -1,8 +1,9 @@
-"""The ONNX backends at run time: the backend names, the optional packages they need, and a
+"""The inference backends at run time: their names, the optional packages they need, and a
 SentenceTransformer whose transformer is an ONNX Runtime session (`OnnxBody`, in the place
 optimum's `ORTModelForFeatureExtraction` takes), so tokenisation, pooling and normalisation stay
 the pipeline's. The files sit where sentence-transformers looks for them (`onnx/model.onnx` in
-the model folder)."""
+the model folder); OpenVINO's bodies and PyTorch's bf16 one are in core.model.onnx.openvino and
+core.model.onnx.bf16, the static (model2vec) one in core.model.static."""
 
 from __future__ import annotations
 
@@ -17,15 +18,76 @@ from core.errors import ModelError
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
-BACKENDS = ("torch", "onnx", "onnx-int8")
-DEFAULT_BACKEND = "torch"  # until docs/BENCHMARKS.md "Backends" shows another is better here
+# The backends a model runs on. torch: the model folder as it is (fp32). torch-bf16: the same
+# under PyTorch's CPU bfloat16 autocast (only where the CPU has bf16 instructions). onnx /
+# onnx-int8: ONNX Runtime, fp32 or dynamically quantised int8; onnx-int8-static: int8 with
+# activation scales calibrated on the run's training texts (QDQ). openvino: OpenVINO's runtime on
+# the fp32 ONNX body, in bf16 where the CPU has it (else f32); openvino-int8: that body quantised
+# by NNCF, calibrated on the run's training texts. static: a model2vec model distilled from the
+# body with the head refitted on it (core.model.static): far faster, less accurate.
+BACKENDS = (
+    "torch",
+    "torch-bf16",
+    "onnx",
+    "onnx-int8",
+    "onnx-int8-static",
+    "openvino",
+    "openvino-int8",
+    "static",
+)
+# The backends whose body is checked against PyTorch's (cosine and agreement); static has its
+# own check (core.model.static), torch is the reference.
+BODY_BACKENDS = BACKENDS[1:-1]
 ONNX_DIR = "onnx"  # inside a model folder, where sentence-transformers looks for ONNX files
-FILES = {"onnx": "model.onnx", "onnx-int8": "model_qint8.onnx"}
+# Each backend's file in ONNX_DIR ("" for none: torch-bf16 runs the PyTorch weights; openvino
+# reads the fp32 ONNX file itself; OpenVINO's int8 body is an IR pair, .xml and .bin).
+FILES = {
+    "torch-bf16": "",
+    "onnx": "model.onnx",
+    "onnx-int8": "model_qint8.onnx",
+    "onnx-int8-static": "model_qdq.onnx",
+    "openvino": "model.onnx",
+    "openvino-int8": "openvino_int8.xml",
+}
 INSTALL = "pip install -r requirements-onnx.txt"
+INSTALL_NO_DEPS = "pip install --no-deps -r requirements-backends.txt"
+# The optional modules each backend imports, and the command that installs them.
+NEEDS: dict[str, tuple[tuple[str, ...], str]] = {
+    "onnx": (("onnxruntime", "onnx", "onnxscript"), INSTALL),
+    "onnx-int8": (("onnxruntime", "onnx", "onnxscript"), INSTALL),
+    "onnx-int8-static": (("onnxruntime", "onnx", "onnxscript"), INSTALL),
+    "openvino": (("onnxruntime", "onnx", "onnxscript", "openvino"), INSTALL_NO_DEPS),
+    "openvino-int8": (("onnxruntime", "onnx", "onnxscript", "openvino", "nncf"), INSTALL_NO_DEPS),
+    "static": (("model2vec", "skeletoken"), INSTALL_NO_DEPS),
+}
+
+
+def default_backend() -> str:
+    """The backend used when none is named: the fastest one that kept every shared set's test
+    macro-F1 within half a point of PyTorch's (docs/BENCHMARKS.md, "Backends"), where this CPU
+    supports it and its packages are installed; else torch."""
+    from core.model.catalogue import cpu_supports_bf16
+
+    for backend in PREFERRED:
+        if backend.endswith("bf16") and not cpu_supports_bf16():
+            continue
+        if backend == "openvino" and not cpu_supports_bf16():
+            continue  # measured faster than torch in bf16 only
+        if backend_available(backend):
+            return backend
+    return "torch"
+
+
+# The default's candidates, best first (docs/BENCHMARKS.md "Backends", bench/backends.py).
+PREFERRED: tuple[str, ...] = ()
+DEFAULT_BACKEND = "torch"  # what the help says without probing the CPU (default_backend())
 
 
 class OnnxUnavailable(ModelError):
-    """The optional ONNX packages are not installed."""
+    """The optional packages of a backend are not installed."""
+
+
+BackendUnavailable = OnnxUnavailable
 
 
 def check_backend(backend: str) -> str:
@@ -35,29 +97,56 @@ def check_backend(backend: str) -> str:
     return backend
 
 
-def require_onnx() -> None:
-    """Raise OnnxUnavailable (with the pip command) unless ONNX, its exporter and ONNX Runtime
-    are importable."""
+def require_backend(backend: str) -> None:
+    """Raise OnnxUnavailable (with the pip command) unless `backend`'s optional packages are
+    importable, or a ModelError when this CPU cannot run it (bf16 without bf16 instructions)."""
+    check_backend(backend)
+    if backend == "torch-bf16":
+        from core.model.catalogue import cpu_supports_bf16
+
+        if not cpu_supports_bf16():
+            raise ModelError(
+                "the torch-bf16 backend needs a CPU with bfloat16 instructions (AVX512-BF16 or "
+                "AMX), which this one does not report: it would run slower than fp32 here; use "
+                "torch, onnx-int8 or openvino"
+            )
+        return
+    if backend not in NEEDS:
+        return
+    modules, command = NEEDS[backend]
     missing = []
-    for module in ("onnxruntime", "onnx", "onnxscript"):
+    for module in modules:
         try:
             __import__(module)
         except ImportError:
             missing.append(module)
     if missing:
+        extra = f"`{INSTALL}` and " if command != INSTALL and "onnxruntime" in missing else ""
         raise OnnxUnavailable(
-            f"the ONNX backends need {', '.join(missing)}, which is not installed: run "
-            f"`{INSTALL}` (the torch backend works without it)"
+            f"the {backend} backend needs {', '.join(missing)}, which "
+            f"{'is' if len(missing) == 1 else 'are'} not installed: run {extra}`{command}` "
+            "(the torch backend works without it)"
         )
+
+
+def require_onnx() -> None:
+    """Raise OnnxUnavailable (with the pip command) unless ONNX, its exporter and ONNX Runtime
+    are importable."""
+    require_backend("onnx")
+
+
+def backend_available(backend: str) -> bool:
+    """Whether `backend` can be used here (its packages installed, the CPU able to run it)."""
+    try:
+        require_backend(backend)
+    except ModelError:
+        return False
+    return True
 
 
 def onnx_available() -> bool:
     """Whether the ONNX backends can be used here."""
-    try:
-        require_onnx()
-    except OnnxUnavailable:
-        return False
-    return True
+    return backend_available("onnx")
 
 
 @functools.cache

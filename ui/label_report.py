@@ -71,7 +71,16 @@ def draw_guesses(session: Session, guesses: Guesses | None) -> None:
             )
         )
         st.altair_chart(chart, width="stretch")
-    unguessed = spread(guesses.probabilities, session.labels).unguessed()
+    found = spread(guesses.probabilities, session.labels)
+    if len(session.labels) > BARS_UP_TO:
+        ranked = sorted(zip(found.counts, session.labels, strict=True), reverse=True)[:5]
+        st.caption(
+            f"The guesses spread over {sum(1 for n in found.counts if n)} of the "
+            f"{len(session.labels)} labels; the most guessed: "
+            + ", ".join(f"{md(label)} ({n})" for n, label in ranked)
+            + ". The table under Progress has every label (sortable)."
+        )
+    unguessed = found.unguessed()
     if unguessed:
         shown = ", ".join(unguessed[:10]) + (" …" if len(unguessed) > 10 else "")
         st.caption(f"No pool text is guessed as {len(unguessed)} of the labels: {md(shown)}.")

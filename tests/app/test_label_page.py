@@ -151,3 +151,48 @@ def test_repeated_texts_are_asked_once(page):
     raw = hwu_pool() + b"set an alarm for six,\nset an alarm for six,\n"
     at = start(page, raw)
     assert "each text is asked once" in shown(at)
+
+
+def test_a_pool_of_200000_texts_is_sampled_and_says_so(page):
+    raw = "text\n" + "".join(f"ticket {i}: where is order {i * 7}?\n" for i in range(200_000))
+    at = start(page, raw.encode())
+    assert not at.exception, [e.value for e in at.exception]
+    assert "has 200,000 different texts: a random sample of 10,000 (seed 0) is labelled" in shown(
+        at
+    )
+    assert "10,000 different texts" in shown(at)
+
+
+def test_many_labels_stay_one_click_each(page, tmp_path):
+    labels = [f"intent_{word}" for word in LABELS.replace(" ", "").split(",")]
+    labels += [f"topic number {i}" for i in range(145)]  # 150 labels
+    at = start(page, hwu_pool(), labels=", ".join(labels))
+    at.button(key="label_start").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    buttons = [c for c in at.get("button_group") if str(c.key).startswith("label_answer_")]
+    assert len(buttons[0].options) == 4 + 2  # the likeliest 4, skip, none of these
+    others = [s for s in at.selectbox if str(s.key).startswith("label_other_")]
+    assert len(others) == len(buttons) and len(others[0].options) == 146
+    others[0].set_value("topic number 7").run()  # the searchable list: one choice
+    (kept,) = list_sessions(tmp_path / "runs" / SESSIONS_DIR)
+    assert list(kept.answers.values()) == ["topic number 7"]
+
+
+def test_a_label_with_no_text_at_the_hand_over(page, tmp_path):
+    at = start(page, hwu_pool())
+    at.button(key="label_start").click().run()
+    answer = iter(["alarm_set", "weather_query"] * 6)
+    answer_batch(at, tmp_path / "runs", pick=lambda options: next(answer))
+    at.button(key="label_next").click().run()
+    text = shown(at)
+    assert "3 labels have no labelled text yet: 'play_music', 'calendar_set', 'takeaway_order'" in (
+        text
+    )
+    assert not [b for b in at.button if b.key == "label_finetune"]
+    at.button(key="label_drop").click().run()
+    (kept,) = list_sessions(tmp_path / "runs" / SESSIONS_DIR)
+    assert kept.labels == ("alarm_set", "weather_query")
+    assert len(kept.labelled) == 12  # no answer lost
+    at.button(key="label_finetune").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "Train" in [h.value for h in at.title]

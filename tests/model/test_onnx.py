@@ -206,3 +206,110 @@ def test_int8_keeps_the_feed_forward_down_projections_in_fp32():
     model = onnx.helper.make_model(graph)
     assert feed_forward_products(model) == ["ffn_down"]
     assert feed_forward_products(model, up=True) == ["ffn_up", "ffn_down"]
+
+
+def test_export_formats_map_to_backends_and_wrong_pairs_are_refused():
+    from core.runs.export import ExportError, export_backend
+
+    assert export_backend("onnx", "int8-static") == "onnx-int8-static"
+    assert export_backend("openvino", "int8") == "openvino-int8"
+    assert export_backend("openvino-int8", None) == "openvino-int8"  # a backend's name works too
+    assert export_backend("static", None) == "static"
+    with pytest.raises(ExportError, match="--quantize int8-static does not apply to --format "):
+        export_backend("openvino", "int8-static")
+    with pytest.raises(ExportError, match="only --format onnx .* and openvino .* are quantised"):
+        export_backend("static", "int8")
+
+
+BODY_TEXTS = ["a spicy curry with rice", "the laptop overheats", "a late goal won the match"]
+CALIBRATED = ("torch-bf16", "onnx-int8-static", "openvino", "openvino-int8")
+
+
+@pytest.fixture(scope="module")
+def backends_run(completed_run, tmp_path_factory):
+    """The completed run copied, with its torch-bf16, calibrated int8 and OpenVINO bodies made
+    and checked once for the module."""
+    import shutil
+
+    from core.runs.bodies import ensure_run_body
+    from tests.conftest import CompletedRun
+
+    root = tmp_path_factory.mktemp("backends") / "runs"
+    root.mkdir()
+    shutil.copytree(completed_run.root / completed_run.run_id, root / completed_run.run_id)
+    for backend in CALIBRATED:
+        ensure_run_body(root / completed_run.run_id, backend)
+    return CompletedRun(root, completed_run.run_id)
+
+
+@pytest.mark.parametrize("backend", CALIBRATED)
+def test_each_new_body_passed_its_check_and_classifies_as_pytorch_does(backends_run, backend):
+    from core.model.onnx import read_checks
+    from core.runs.resolve import load_run
+
+    run_dir = backends_run.root / backends_run.run_id
+    check = read_checks(run_dir / "model" / "onnx")[backend]
+    assert check.passed and check.texts > 0 and check.agreement >= 0.98
+    assert check.macro_f1 is not None and check.macro_f1_torch is not None
+    model = load_run(backends_run.run_id, backends_run.store, backend=backend)
+    reference = load_run(backends_run.run_id, backends_run.store, device="cpu")
+    cosine = (model.embed(BODY_TEXTS) * reference.embed(BODY_TEXTS)).sum(axis=1)
+    assert cosine.min() >= MIN_COSINE[backend]
+    assert [r["prediction"] for r in model.classify(BODY_TEXTS)] == model.predict(BODY_TEXTS)
+
+
+def test_an_openvino_int8_export_carries_its_ir_pair_check_and_card(backends_run, tmp_path):
+    from core.model.classifier import load_classifier_dir
+    from core.runs.export import export_run
+
+    dest, check = export_run(
+        backends_run.run_id, tmp_path / "out", backends_run.store, "openvino", "int8"
+    )
+    onnx_dir = dest / "model" / "onnx"
+    assert sorted(p.name for p in onnx_dir.iterdir()) == [
+        "checks.json",
+        "openvino_int8.bin",
+        "openvino_int8.xml",
+    ]
+    assert not (dest / "model" / "model.safetensors").exists()
+    card = (dest / "README.md").read_text(encoding="utf-8")
+    assert "OpenVINO int8 (NNCF, calibrated on the training texts)" in card
+    assert 'ov.Core().compile_model("model/onnx/openvino_int8.xml", "CPU")' in card
+    # As the card runs it: OpenVINO, the tokenizer and NumPy, no PyTorch weights.
+    import openvino as ov
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(dest / "model"))
+    body = ov.Core().compile_model(str(onnx_dir / "openvino_int8.xml"), "CPU")
+    tokens = tokenizer(BODY_TEXTS, padding=True, truncation=True, return_tensors="np")
+    feeds = {p.get_any_name(): tokens[p.get_any_name()].astype(np.int64) for p in body.inputs}
+    hidden = body(feeds)[0]
+    mask = tokens["attention_mask"][..., None]
+    pooled = (hidden * mask).sum(1) / mask.sum(1)
+    vectors = pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
+    run = load_classifier_dir(backends_run.root / backends_run.run_id, backend="openvino-int8")
+    assert (vectors * run.embed(BODY_TEXTS)).sum(axis=1).min() > 0.99
+
+
+def test_a_calibrated_body_below_its_threshold_is_refused_and_not_kept(
+    backends_run, tmp_path, monkeypatch
+):
+    import shutil
+
+    import core.model.onnx.check as onnx_check
+    from core.model.onnx import ExportRefused, read_checks, write_checks
+    from core.runs.bodies import ensure_run_body
+
+    run_dir = tmp_path / "runs" / backends_run.run_id
+    shutil.copytree(backends_run.root / backends_run.run_id, run_dir)
+    onnx_dir = run_dir / "model" / "onnx"
+    (onnx_dir / "model_qdq.onnx").unlink()
+    checks = read_checks(onnx_dir)
+    del checks["onnx-int8-static"]
+    write_checks(onnx_dir, checks)
+    monkeypatch.setitem(onnx_check.MIN_COSINE, "onnx-int8-static", 1.01)  # nothing could pass
+    with pytest.raises(ExportRefused, match=r"the onnx-int8-static export answers differently"):
+        ensure_run_body(run_dir, "onnx-int8-static")
+    assert not (onnx_dir / "model_qdq.onnx").exists()
+    assert "onnx-int8-static" not in read_checks(onnx_dir)
+    assert not list(onnx_dir.glob(".exporting-*"))

@@ -50,7 +50,7 @@ def record(session_id: str, index: int, key: str) -> None:
 
 def draw_batch(session: Session, guesses: Guesses | None) -> None:
     """The batch in view, and the button that asks the next one."""
-    batch = label_state.shown_batch(session)
+    batch = session.batch
     if not batch:
         st.info("No batch asked yet.", icon=":material/info:")
     many = len(session.labels) > ALL_AS_BUTTONS
@@ -127,7 +127,6 @@ def next_batch(session_id: str) -> None:
         show_error(exc)
         return
     label_state.remember_guesses(turn.session, turn.guesses)
-    label_state.show_batch(turn.session)
     st.session_state[SCROLL] = True
     st.rerun()
 

@@ -204,6 +204,5 @@ def start(pool: Pool, labels: tuple[str, ...], model: str) -> None:
         show_error(exc)
         return
     label_state.remember_guesses(turn.session, turn.guesses)
-    label_state.show_batch(turn.session)
     label_state.set_active(turn.session.id)
     st.rerun()

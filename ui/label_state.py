@@ -24,7 +24,6 @@ SESSION_QUERY = "label"  # ?label=<session id>: a refresh and a restart find the
 SESSION = "label_session_id"
 VECTORS = "label_vectors"  # (session id, labels, model key) -> (Embedded, Extra)
 GUESSES = "label_guesses"  # (session id, answers, labels) -> Guesses | None
-SHOWN = "label_shown"  # (session id, the batch as asked): answered texts stay in view
 BATCH_SIZE = "label_batch_size"
 DEFAULT_BATCH = 12
 """Texts a batch asks: the issue's 10-20; a screen's worth at one line each."""
@@ -172,16 +171,3 @@ def _positions(labels: tuple[str, ...], position: dict[str, int]) -> Any:
     import numpy as np
 
     return np.array([position[label] for label in labels], dtype=np.int64)
-
-
-def shown_batch(session: Session) -> tuple[int, ...]:
-    """The texts of the batch in view: as asked (answered ones stay, with their answer), or
-    after a refresh the ones still open."""
-    kept = st.session_state.get(SHOWN)
-    if kept is not None and kept[0] == session.id and set(session.batch) <= set(kept[1]):
-        return kept[1]
-    return session.batch
-
-
-def show_batch(session: Session) -> None:
-    st.session_state[SHOWN] = (session.id, session.batch)

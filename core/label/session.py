@@ -31,7 +31,8 @@ SESSION_ID = re.compile(r"^[0-9a-f]{16}$")
 @dataclass(frozen=True)
 class Session(Record):
     """One labelling session. `answers` keeps the order answers were given (the first ones
-    first); `batch` holds the texts asked and not answered yet, so a restart asks the same."""
+    first); `batch` holds the texts of the batch being asked, answered or not, so a refresh or a
+    restart shows the same batch with the answers given (`open_batch`: those still to answer)."""
 
     pool: Pool
     labels: tuple[str, ...]
@@ -64,8 +65,12 @@ class Session(Record):
         """This session with more answers (a text answered again takes the new answer)."""
         check_answers(answers, self.labels, len(self.pool))
         merged = {**self.answers, **{int(i): a for i, a in answers.items()}}
-        batch = tuple(i for i in self.batch if i not in merged)
-        return replace(self, answers=merged, batch=batch, updated_at=_now())
+        return replace(self, answers=merged, updated_at=_now())
+
+    @property
+    def open_batch(self) -> tuple[int, ...]:
+        """The texts of the batch not answered yet."""
+        return tuple(i for i in self.batch if i not in self.answers)
 
     def asking(self, batch: Sequence[int]) -> Session:
         """This session asking `batch` next."""

@@ -78,30 +78,34 @@ def _go(page, title: str) -> None:
 
 
 def _answer_batch(page, runs, truth: dict[str, str]) -> int:
-    """Click the true label of every text asked (a careful labeller): one click each."""
+    """Click the true label of every text asked (a careful labeller), one click each; the
+    number of texts in the batch."""
     (session,) = list_sessions(runs / SESSIONS_DIR)
-    clicked = 0
     for number, index in enumerate(session.batch, start=1):
         text = session.pool.texts[index]
+        if session.answers.get(index) == truth[text]:
+            continue  # answered already (a second click would take the answer back)
         group = page.get_by_role("radiogroup", name=f"Answer for text {number}", exact=True)
         option = group.get_by_role("radio", name=truth[text], exact=True)
         option.click()
         settled(page)
-        clicked += 1
-    return clicked
+    return len(session.batch)
 
 
 def _next_batch(page, runs, labelled: int) -> float:
     """Submit the batch; the seconds until the next one is on the page."""
+    (before,) = list_sessions(runs / SESSIONS_DIR)
     started = time.perf_counter()
     page.get_by_role("button", name="Next batch").click()
     while True:
         (session,) = list_sessions(runs / SESSIONS_DIR)
-        if session.batch and len(session.labelled) == labelled:
+        if session.batch != before.batch:
+            assert len(session.labelled) == labelled
             break
         assert time.perf_counter() - started < 60, "no next batch after 60 s"
         time.sleep(0.05)
-    first = session.pool.texts[session.batch[0]]
+    # the first words (Markdown may turn an apostrophe into a typographic one)
+    first = " ".join(session.pool.texts[session.batch[0]].split()[:2])
     page.get_by_text(f"1. {first}", exact=False).first.wait_for()
     settled(page)
     return time.perf_counter() - started

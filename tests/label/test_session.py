@@ -23,7 +23,7 @@ def session(labels="card,refund,bug", given=None):
 
 def test_answers_skip_and_none_of_these():
     s = session().asking([0, 1, 2]).answer({0: "card", 1: "skip", 4: "none of these"})
-    assert s.batch == (2,)  # asked, not answered yet
+    assert s.batch == (0, 1, 2) and s.open_batch == (2,)  # asked, not answered yet
     assert s.labelled == {0: "card"}
     assert s.counts() == {"card": 1, "refund": 0, "bug": 0}
     s = s.answer({1: "refund"})  # answered again: the new answer

@@ -207,3 +207,27 @@ def test_a_batch_job_classifies_on_the_onnx_backend(onnx_run, tmp_path):
     assert [r["prediction"] for r in rows] == [e["prediction"] for e in expected]
     for row, exp in zip(rows, expected, strict=True):
         assert abs(float(row["confidence"]) - exp["confidence"]) < 1e-3  # fp32: cosine > 0.9999
+
+
+@pytest.mark.skipif(
+    not __import__("core.model.catalogue", fromlist=["x"]).cpu_supports_bf16(),
+    reason="this CPU has no bf16 units",
+)
+def test_a_batch_job_classifies_on_the_torch_bf16_backend(run_copy, tmp_path):
+    from core.model.onnx import read_checks
+
+    store, run_id = run_copy.store, run_copy.run_id
+    source = write_texts_csv(tmp_path / "in.csv", batch_texts(120))
+    out = tmp_path / "out.csv"
+    result = run_batch(
+        "classify", run_id, source, out, store=store, backend="torch-bf16", progress=False
+    )
+    assert result.rows == 120
+    check = read_checks(store.path(run_id) / "model" / "onnx")["torch-bf16"]
+    assert check.passed  # checked on the run's validation texts before the job ran
+    rows = _read_out_csv(out)
+    expected = load_run(run_id, store, device="cpu").classify([r["input"] for r in rows])
+    same = [r["prediction"] == e["prediction"] for r, e in zip(rows, expected, strict=True)]
+    assert np.mean(same) >= 0.98  # the check's agreement rule
+    gaps = [abs(float(r["confidence"]) - e["confidence"]) for r, e in zip(rows, expected)]
+    assert max(gaps) < 0.05

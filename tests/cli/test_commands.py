@@ -470,6 +470,16 @@ def test_an_onnx_backend_without_its_packages_is_one_error_line(
     ):
         code, _, err = run_cli(capsys, *argv, "--runs-dir", str(completed_run.root))
         assert code == 2 and err == (
-            "error: the ONNX backends need onnxruntime, which is not installed: run "
+            f"error: the {argv[-1]} backend needs onnxruntime, which is not installed: run "
             "`pip install -r requirements-onnx.txt` (the torch backend works without it)\n"
         )
+
+
+def test_export_refuses_a_quantisation_its_format_does_not_take(capsys, tmp_path):
+    code, _, err = run_cli(
+        capsys, "export", "ft-000000000000", str(tmp_path / "out"), "--format", "openvino",
+        "--quantize", "int8-static", "--runs-dir", str(tmp_path),
+    )  # fmt: skip
+    assert code == 2 and err == (
+        "error: --quantize int8-static does not apply to --format openvino: it takes int8\n"
+    )

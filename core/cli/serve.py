@@ -13,6 +13,7 @@ from core.cli.render import print_json
 
 def cmd_export(args: argparse.Namespace) -> int:
     from core.model.classifier import MODEL_DIR
+    from core.model.static import STATIC_DIR, StaticCheck
     from core.runs.export import CARD_FILE, export_backend, export_run
 
     export_backend(args.format, args.quantize)  # wrong options fail before any work
@@ -25,6 +26,12 @@ def cmd_export(args: argparse.Namespace) -> int:
     print(f"exported run {args.run} to {dest} (model card: {dest / CARD_FILE})")
     if check is None:
         print(f"load the body alone with SentenceTransformer('{dest / MODEL_DIR}')")
+    elif isinstance(check, StaticCheck):
+        print(f"checked: {check.describe()}")
+        print(
+            f"the static model: {dest / STATIC_DIR} (faster and less accurate than the run; "
+            "README.md says by how much and how to run it)"
+        )
     else:
         print(f"checked: {check.describe()}")
         print(f"the body: {dest / MODEL_DIR / check.file} (README.md says how to run it)")

@@ -75,7 +75,7 @@ def distill_body(folder: Path, dest: Path, pca_dims: int = PCA_DIMS) -> None:
             from core.model.onnx.bf16 import bf16_module
 
             body = bf16_module(body)
-        tokenizer = AutoTokenizer.from_pretrained(str(folder), use_fast=True)
+        tokenizer: Any = AutoTokenizer.from_pretrained(str(folder), use_fast=True)
         with torch.inference_mode(), contextlib.redirect_stderr(io.StringIO()):  # its bar
             model = distill_from_model(
                 model=body, tokenizer=tokenizer, pca_dims=pca_dims, device="cpu"

@@ -40,7 +40,9 @@ def ensure_run_body(run_dir: Path, backend: str) -> BodyCheck | StaticCheck | No
     index = {label: i for i, label in enumerate(labels)}
     single = all(len(row) == 1 and row[0] in index for row in valid.row_labels)
     truth = [index[label] for label in valid.labels] if single else None
-    calibration = [cleaning.apply(text) for text in dataset.train.texts[:CALIBRATION_TEXTS]]
+    step = max(1, len(dataset.train.texts) // CALIBRATION_TEXTS)  # spread over the file
+    sample = dataset.train.texts[::step][:CALIBRATION_TEXTS]
+    calibration = [cleaning.apply(text) for text in sample]
     return ensure_body(
         run_dir / MODEL_DIR,
         backend,

@@ -11,7 +11,7 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -30,7 +30,7 @@ from core.model.static import (
 
 if TYPE_CHECKING:
     from core.config import TrainConfig
-    from core.data.labeled import DataSet
+    from core.data.labeled import DataSet, LabeledTexts
 
 
 class StaticRefused(ExportRefused):
@@ -90,7 +90,7 @@ def make_static(
                 max_drop=MAX_F1_DROP,
                 passed=bool(theirs - ours <= MAX_F1_DROP),
                 dims=int(x_train.shape[1]),
-                vocabulary=int(model[0].tokenizer.get_vocab_size()),
+                vocabulary=int(embedding_of(model).tokenizer.get_vocab_size()),
                 bytes=weights,
                 seconds=round(time.perf_counter() - started, 1),
             )
@@ -109,12 +109,17 @@ def make_static(
             shutil.rmtree(staging, ignore_errors=True)
 
 
-def _known(data, classes: set[str]):  # type: ignore[no-untyped-def]
+def _known(data: LabeledTexts, classes: set[str]) -> LabeledTexts:
     """The rows of `data` whose labels the head knows (a label seen only in validation is not)."""
     keep = [
         i for i, labels in enumerate(data.row_labels) if all(label in classes for label in labels)
     ]
     return data if len(keep) == len(data) else data.subset(keep)
+
+
+def embedding_of(model: Any) -> Any:
+    """The StaticEmbedding module of a static SentenceTransformer."""
+    return model[0]
 
 
 def load_static_classifier(directory: Path) -> Classifier:

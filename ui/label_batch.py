@@ -49,7 +49,19 @@ def record(session_id: str, index: int, key: str) -> None:
 
 
 def draw_batch(session: Session, guesses: Guesses | None) -> None:
-    """The batch in view, and the button that asks the next one."""
+    """The batch in view, and the button that asks the next one. A fragment: a click on an
+    answer redraws the batch alone, not the page (its charts and tables of the whole pool)."""
+    st.fragment(_batch)(session.id, guesses)
+    if st.session_state.pop(SCROLL, False):
+        scroll_to_batch()
+
+
+def _batch(session_id: str, guesses: Guesses | None) -> None:
+    try:
+        session = load_session(label_state.folder(), session_id)
+    except EmbedtuneError as exc:
+        show_error(exc)
+        return
     batch = session.batch
     if not batch:
         st.info("No batch asked yet.", icon=":material/info:")
@@ -109,8 +121,6 @@ def draw_batch(session: Session, guesses: Guesses | None) -> None:
     )
     if asked:
         next_batch(session.id)
-    if st.session_state.pop(SCROLL, False):
-        scroll_to_batch()
 
 
 def next_batch(session_id: str) -> None:

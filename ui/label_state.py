@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 SESSION_QUERY = "label"  # ?label=<session id>: a refresh and a restart find the session again
 SESSION = "label_session_id"
 VECTORS = "label_vectors"  # (session id, labels, model key) -> (Embedded, Extra)
-GUESSES = "label_guesses"  # (session id, answers, labels) -> Guesses | None
+GUESSES = "label_guesses"  # (session id, labels, batch) -> Guesses | None
 BATCH_SIZE = "label_batch_size"
 DEFAULT_BATCH = 12
 """Texts a batch asks: the issue's 10-20; a screen's worth at one line each."""
@@ -141,8 +141,9 @@ def vectors(
 
 
 def guesses(session: Session, embedded: Embedded, extra: Extra) -> Guesses | None:
-    """The head's guesses for the pool after the session's answers (kept until they change)."""
-    key = (session.id, tuple(session.answers.items()), session.labels)
+    """The head's guesses for the pool, refitted once a batch (kept until the next batch is
+    asked or the labels change: a click on an answer redraws without a refit)."""
+    key = _guesses_key(session)
     kept = st.session_state.get(GUESSES)
     if kept is not None and kept[0] == key:
         return kept[1]
@@ -163,8 +164,11 @@ def guesses(session: Session, embedded: Embedded, extra: Extra) -> Guesses | Non
 
 
 def remember_guesses(session: Session, found: Guesses | None) -> None:
-    key = (session.id, tuple(session.answers.items()), session.labels)
-    st.session_state[GUESSES] = (key, found)
+    st.session_state[GUESSES] = (_guesses_key(session), found)
+
+
+def _guesses_key(session: Session) -> tuple[object, ...]:
+    return (session.id, session.labels, session.batch)
 
 
 def _positions(labels: tuple[str, ...], position: dict[str, int]) -> Any:

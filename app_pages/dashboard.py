@@ -12,6 +12,7 @@ from core.train.metrics import METRIC_TITLES
 from core.train.task import gain_intervals, scored_task
 from ui import charts, state
 from ui.widgets import (
+    LABEL_PAGE,
     METRICS_PAGE,
     PLAYGROUND_PAGE,
     TABLE_REFRESH_S,
@@ -313,6 +314,13 @@ def details(run: RunRecord | BrokenRun) -> None:
         ):
             state.set_active_run(run.id)
             st.switch_page(PLAYGROUND_PAGE, query_params={state.RUN_QUERY: run.id})
+        if run.status == "completed" and not run.data.multi_label:
+            st.page_link(
+                LABEL_PAGE,
+                label="Label more where it is unsure",
+                icon=":material/label:",
+                query_params={"label_model": run.id},
+            )
         if run.active and st.button(
             "Cancel", key="dashboard_cancel", icon=":material/stop_circle:"
         ):

@@ -10,7 +10,7 @@ from core.errors import EmbedtuneError
 from ui import label_state
 from ui.label_batch import answered_words, draw_batch
 from ui.label_report import draw_export, draw_guesses, draw_handover, draw_progress
-from ui.label_start import describe, draw_new, draw_resume
+from ui.label_start import describe, draw_new, draw_resume, from_link
 from ui.widgets import md, show_error
 
 st.title("Label")
@@ -20,6 +20,7 @@ st.markdown(
     "and learns from each answer. Then finetune on the rows you labelled."
 )
 
+from_link()
 session = label_state.load()
 if session is None:
     draw_resume()

@@ -25,6 +25,14 @@ UPLOAD = "label_upload"
 MODEL = "label_model"
 LABELS = "label_labels"
 MODEL_QUERY = "label_model"  # ?label_model=<run id>: the Dashboard's "label more" link
+FROM_LINK = "label_model_from_link"  # the run a link chose, applied once
+
+
+def from_link() -> None:
+    """A link naming a run to label more for starts a new session (the one open is kept)."""
+    wanted = st.query_params.get(MODEL_QUERY)
+    if wanted and st.session_state.get(FROM_LINK) != wanted:
+        label_state.set_active(None)
 
 
 @st.cache_data(max_entries=2, show_spinner="Reading the pool…")
@@ -85,8 +93,9 @@ def draw_new() -> None:
     )
     choices = model_choices()
     wanted = st.query_params.get(MODEL_QUERY)
-    if wanted in choices and MODEL not in st.session_state:
-        st.session_state[MODEL] = wanted
+    if wanted in choices and st.session_state.get(FROM_LINK) != wanted:
+        st.session_state[MODEL] = wanted  # once: the user may choose another after
+        st.session_state[FROM_LINK] = wanted
     model = st.selectbox(
         "Model that reads the texts",
         choices,

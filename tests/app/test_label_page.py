@@ -196,3 +196,19 @@ def test_a_label_with_no_text_at_the_hand_over(page, tmp_path):
     at.button(key="label_finetune").click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert "Train" in [h.value for h in at.title]
+
+
+def test_label_more_where_a_finished_run_is_unsure(run_copy, monkeypatch):
+    record = run_copy.store.get(run_copy.run_id)
+    trained = len(run_copy.store.load_dataset(run_copy.run_id).train)
+    at = go(open_app(run_copy.root, monkeypatch), LABEL)
+    at.selectbox(key="label_model").set_value(run_copy.run_id).run()
+    assert at.text_area(key="label_labels").value == ", ".join(record.data.classes)
+    texts = "text\nthe pasta was cold\nmy parcel never came\nthe striker scored twice\n"
+    at.file_uploader(key="label_upload").set_value(("more.csv", texts.encode(), "text/csv")).run()
+    at.button(key="label_start").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    text = shown(at)
+    assert f"· {run_copy.run_id} · " in text  # the session's model is the run
+    # the run's training rows teach the session's model from the first batch
+    assert f"The model learnt from {trained} labelled texts" in text

@@ -150,10 +150,15 @@ def test_export_options_are_checked_before_any_work(completed_run, tmp_path):
     store, run_id = completed_run.store, completed_run.run_id
     with pytest.raises(ExportError) as err:
         export_run(run_id, tmp_path / "a", store, "torch", "int8")
-    assert str(err.value) == "--quantize int8 quantises an ONNX body: add --format onnx"
+    assert str(err.value) == (
+        "--quantize int8 does not apply to --format torch: only --format onnx (int8, "
+        "int8-static) and openvino (int8) are quantised"
+    )
     with pytest.raises(ExportError) as err:
-        export_run(run_id, tmp_path / "a", store, "openvino")
-    assert str(err.value) == "unknown export format 'openvino': choose torch or onnx"
+        export_run(run_id, tmp_path / "a", store, "tensorrt")
+    assert str(err.value) == (
+        "unknown export format 'tensorrt': choose torch, torch-bf16, onnx, openvino, static"
+    )
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "x").write_text("x")
     with pytest.raises(ExportError, match="exists and is not empty: choose a new folder"):

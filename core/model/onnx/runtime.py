@@ -63,22 +63,20 @@ NEEDS: dict[str, tuple[tuple[str, ...], str]] = {
 
 
 def default_backend() -> str:
-    """The backend used when none is named: the fastest one that kept every shared set's test
-    macro-F1 within half a point of PyTorch's (docs/BENCHMARKS.md, "Backends"), where this CPU
-    supports it and its packages are installed; else torch."""
+    """The backend used when none is named: the first of PREFERRED (those that kept every
+    shared set's test macro-F1 within half a point of PyTorch's at >= 2x its throughput,
+    docs/BENCHMARKS.md "Backends") whose packages are installed, on a CPU with bf16 units like
+    the benchmark's; torch elsewhere (without bf16 units none of them was measured, and the bf16
+    ones would run slower than fp32)."""
     from core.model.catalogue import cpu_supports_bf16
 
-    for backend in PREFERRED:
-        if backend.endswith("bf16") and not cpu_supports_bf16():
-            continue
-        if backend == "openvino" and not cpu_supports_bf16():
-            continue  # measured faster than torch in bf16 only
-        if backend_available(backend):
-            return backend
-    return "torch"
+    if not PREFERRED or not cpu_supports_bf16():
+        return "torch"
+    return next((b for b in PREFERRED if backend_available(b)), "torch")
 
 
-# The default's candidates, best first (docs/BENCHMARKS.md "Backends", bench/backends.py).
+# The default's candidates, best first (docs/BENCHMARKS.md "Backends", bench/backends.py): none
+# until a backend passes there.
 PREFERRED: tuple[str, ...] = ()
 DEFAULT_BACKEND = "torch"  # what the help says without probing the CPU (default_backend())
 

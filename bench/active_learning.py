@@ -32,6 +32,7 @@ for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 import argparse  # noqa: E402
+import dataclasses  # noqa: E402
 import json  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
@@ -50,7 +51,14 @@ from core.data.files import read_labeled_csv  # noqa: E402
 from core.data.labeled import sort_labels  # noqa: E402
 from core.label.embeddings import cached_embeddings  # noqa: E402
 from core.label.learner import PSEUDO_PER_LABEL, Guesses, guess, name_rows  # noqa: E402
-from core.label.strategy import DEFAULT_STRATEGY, choose, margins, representatives  # noqa: E402
+from core.label.strategy import (  # noqa: E402
+    AUDIT_PER_BATCH,
+    DEFAULT_STRATEGY,
+    audit,
+    choose,
+    margins,
+    representatives,
+)
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 DATASETS = ("emotion", "clinc150", "hwu64", "sst2", "sms-spam")
@@ -58,6 +66,7 @@ POOL_ROWS = 5000
 TEST_ROWS = 2000
 CHECKPOINTS = (0, 50, 100, 200, 400)
 BATCH = 25  # divides every checkpoint; the app's batches are 10-20, `core suggest --n` 20
+APP_BATCH = 12  # the app's default batch (ui.label_state.DEFAULT_BATCH)
 CACHE = Path("/tmp/embedtune-al-cache")
 OUT = Path("bench/results/active-learning.jsonl")
 DOC = Path("docs/BENCHMARKS.md")
@@ -147,6 +156,16 @@ def _core(strategy: str) -> Chooser:
     return chooser
 
 
+def _margin_audit(data, guesses, open_texts, asked, n, seed):
+    """The app's batch: the margin's picks and, in the same share as the app's 2 of 12, texts
+    drawn at random (they measure the head: core.label.strategy.AUDIT_PER_BATCH)."""
+    if guesses is None:
+        return choose(data.pool, None, open_texts, n, seed=seed)
+    k = max(1, round(n * AUDIT_PER_BATCH / APP_BATCH))
+    picked = choose(data.pool, guesses.probabilities, open_texts, n - k, seed=seed)
+    return picked + audit(open_texts, picked, k, seed + 1)
+
+
 def _pool_clusters(data, guesses, open_texts, asked, n, seed):
     """k-means of the whole pool into n clusters, then the least sure open text of each."""
     if guesses is None:
@@ -208,6 +227,7 @@ STRATEGIES: dict[str, tuple[Chooser, int]] = {
     "random": (_core("random"), 0),
     "random+self-training": (_core("random"), PSEUDO_PER_LABEL),
     "margin": (_core("margin"), PSEUDO_PER_LABEL),
+    "margin+random": (_margin_audit, PSEUDO_PER_LABEL),
     "entropy": (_core("entropy"), PSEUDO_PER_LABEL),
     "clustered-margin": (_core("clustered-margin"), PSEUDO_PER_LABEL),
     "pool-clusters": (_pool_clusters, PSEUDO_PER_LABEL),
@@ -406,10 +426,41 @@ def summary(out: Path, shipped: str) -> str:
         "requirement (requirements-bench.txt).",
         "",
     ]
+    lines += audit_lines(table, sets, shipped)
+    lines += estimate_lines(ESTIMATES)
     lines += targets(table, sets, shipped)
     lines += timing(out, rows, sets, shipped)
     lines += [f"![Learning curves]({CHART.name})", ""]
     return "\n".join(lines) + "\n"
+
+
+def audit_lines(table, sets: list[str], shipped: str) -> list[str]:
+    """What drawing the app's share of texts at random costs (`margin+random`)."""
+    mixed = "margin+random"
+    if not all((s, mixed) in table for s in sets):
+        return []
+
+    def mean_at(strategy: str, point: int) -> float:
+        return statistics.mean(table[(s, strategy)][point] for s in sets)
+
+    shortfall = min(
+        (table[(s, mixed)][p] - table[(s, "random")][p], s, p)
+        for s in sets
+        for p in CHECKPOINTS
+        if table[(s, mixed)].get(p) is not None and table[(s, "random")].get(p) is not None
+    )
+    return [
+        f"**Texts drawn at random** (`{mixed}`: the Label page's batches, "
+        f"{AUDIT_PER_BATCH} of every {APP_BATCH} drawn at random to measure the model, here "
+        f"{max(1, round(BATCH * AUDIT_PER_BATCH / APP_BATCH))} of every {BATCH}): mean F1 over "
+        f"the sets at 200 labels {mean_at(mixed, 200):.3f} and at 400 {mean_at(mixed, 400):.3f}, "
+        f"against {mean_at(shipped, 200):.3f} and {mean_at(shipped, 400):.3f} for the {shipped} "
+        f"alone and {mean_at('random', 400):.3f} for random choice at 400; its largest shortfall "
+        f"against random {shortfall[0] * 100:+.1f} points ({shortfall[1]}, {shortfall[2]} "
+        "labels). The measurement costs labels: the page lets the user draw 0 to 4 a batch "
+        f"(default {AUDIT_PER_BATCH}); `core suggest` draws none.",
+        "",
+    ]
 
 
 def targets(table, sets: list[str], shipped: str) -> list[str]:
@@ -573,6 +624,91 @@ def speed(strategy: str, out: Path, repeats: int = 5) -> None:
                 sink.write(json.dumps(row) + "\n")
 
 
+ESTIMATES = Path("bench/results/active-estimate.jsonl")
+ESTIMATE_AT = (72, 120, 228)  # labelled texts (batches of 12) when the estimate is compared
+
+
+def estimates(sets: list[str], seeds: list[int], out: Path) -> None:
+    """The app's accuracy estimate against the head's test accuracy: batches of 12 (10 by the
+    margin, 2 drawn at random), the estimate cross-validated on the random ones
+    (core.label.progress.estimate), and, for contrast, on every labelled text."""
+    from core.label.progress import estimate
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("a", encoding="utf-8") as sink:
+        sink.write(json.dumps(meta(threads=1)) + "\n")
+        for name in sets:
+            data = load_set(name, _cached_only)
+            for seed in seeds:
+                answers: dict[int, int] = {}
+                audited: list[int] = []
+                while len(answers) <= ESTIMATE_AT[-1]:
+                    guesses = guess(
+                        data.pool, answers, data.names, data.name_labels, len(data.labels)
+                    )
+                    if len(answers) in ESTIMATE_AT and guesses is not None:
+                        test = guesses.head.predict_proba(data.test).argmax(axis=1)
+                        row = {"set": name, "seed": seed, "labelled": len(answers)}
+                        row["test_accuracy"] = float((test == data.test_truth).mean())
+                        for key, measured in (("random", audited), ("all", None)):
+                            found = estimate(
+                                data.pool,
+                                answers,
+                                data.names,
+                                data.name_labels,
+                                len(data.labels),
+                                audited=measured,
+                            )
+                            row[key] = None if found is None else dataclasses.asdict(found)
+                        print(json.dumps(row), flush=True)
+                        sink.write(json.dumps(row) + "\n")
+                    open_texts = np.array([i for i in range(len(data.pool)) if i not in answers])
+                    probabilities = None if guesses is None else guesses.probabilities
+                    picked = choose(
+                        data.pool, probabilities, open_texts, 10, seed=seed + len(answers)
+                    )
+                    drawn = audit(open_texts, picked, AUDIT_PER_BATCH, seed + len(answers) + 1)
+                    audited += drawn
+                    answers.update({i: int(data.truth[i]) for i in picked + drawn})
+
+
+def _cached_only(texts: list[str]) -> np.ndarray:
+    raise SystemExit(f"embeddings not in {CACHE}: run the benchmark once first")
+
+
+def estimate_lines(path: Path) -> list[str]:
+    """The estimate's paragraph: how often its interval held the test accuracy."""
+    if not path.exists():
+        return []
+    rows = [r for r in map(json.loads, path.read_text(encoding="utf-8").splitlines())]
+    rows = [r for r in rows if not r.get("meta") and r.get("random")]
+    if not rows:
+        return []
+    held = sum(1 for r in rows if r["random"]["low"] <= r["test_accuracy"] <= r["random"]["high"])
+    held_all = sum(
+        1
+        for r in rows
+        if r.get("all") and r["all"]["low"] <= r["test_accuracy"] <= r["all"]["high"]
+    )
+
+    def gap(key: str) -> float:
+        return statistics.mean(
+            r[key]["right"] / r[key]["n"] - r["test_accuracy"] for r in rows if r.get(key)
+        )
+
+    return [
+        "**The accuracy estimate the Label page shows** (`--estimates`, raw rows in "
+        f"`{path}`): batches of {APP_BATCH}, {APP_BATCH - AUDIT_PER_BATCH} by the margin and "
+        f"{AUDIT_PER_BATCH} drawn at random; at {', '.join(map(str, ESTIMATE_AT))} labelled "
+        "texts the head's accuracy is cross-validated on the texts drawn at random, and on "
+        f"every labelled text for contrast, then compared with its test accuracy. On the random "
+        f"texts its 95 % interval held the test accuracy {held} times of {len(rows)} (mean "
+        f"error {gap('random') * 100:+.1f} points); on every labelled text (the strategy's "
+        f"hardest) {held_all} of {len(rows)} (mean error {gap('all') * 100:+.1f} points).",
+        "",
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", default=",".join(DATASETS))
@@ -582,7 +718,13 @@ def main() -> None:
     parser.add_argument("--summary", action="store_true", help="write the BENCHMARKS section")
     parser.add_argument("--shipped", default=DEFAULT_STRATEGY)
     parser.add_argument("--speed", action="store_true", help="time one batch on clinc150")
+    parser.add_argument(
+        "--estimates", action="store_true", help="the app's accuracy estimate against test"
+    )
     args = parser.parse_args()
+    if args.estimates:
+        estimates(args.sets.split(","), [int(x) for x in args.seeds.split(",")], ESTIMATES)
+        return
     if args.speed:
         speed(args.shipped, args.out)
         return

@@ -129,8 +129,8 @@ def next_batch(session_id: str) -> None:
         session = load_session(label_state.folder(), session_id)
         embedded, extra = label_state.vectors(session)
         started = time.perf_counter()
-        n = int(st.session_state.get(label_state.BATCH_SIZE, label_state.DEFAULT_BATCH))
-        turn = advance(session, embedded, n, extra=extra)
+        n, drawn = label_state.batch_settings()
+        turn = advance(session, embedded, n, extra=extra, audit_texts=drawn)
         st.session_state[BATCH_TIME] = time.perf_counter() - started
         label_state.save(turn.session)
     except EmbedtuneError as exc:

@@ -13,7 +13,7 @@ import streamlit as st
 from core.data.cleaning import CleaningConfig
 from core.errors import EmbedtuneError
 from core.label.learner import Guesses
-from core.label.progress import MIN_LABELLED, spread
+from core.label.progress import MIN_MEASURED, spread
 from core.label.session import Session
 from core.quality.prepare import prepare_data, review_for_model
 from core.runs.datasets import SavedData
@@ -103,6 +103,7 @@ def draw_guesses(session: Session, guesses: Guesses | None) -> None:
 def draw_progress(session: Session, guesses: Guesses | None) -> None:
     """Labels given per label, the accuracy estimate with its interval, the curve so far."""
     last = session.history[-1] if session.history else None
+    drawn = label_state.batch_settings()[1]
     c1, c2, c3 = st.columns(3)
     c1.metric("Labelled", f"{len(session.labelled)} of {len(session.pool):,}")
     c2.metric(
@@ -111,18 +112,23 @@ def draw_progress(session: Session, guesses: Guesses | None) -> None:
     )
     if last is None:
         c3.metric("Accuracy estimate", "–")
-        st.caption(f"The accuracy estimate starts at {MIN_LABELLED} labelled texts.")
+        st.caption(
+            f"{drawn} texts of each batch are drawn at random: they measure the model "
+            f"on the pool as it is (the others are the hardest ones). The estimate starts at "
+            f"{MIN_MEASURED} of them labelled."
+        )
     else:
         c3.metric(
             "Accuracy estimate",
             f"{last.accuracy:.0%}",
-            help="Each labelled text guessed by a model that never saw it (5-fold "
-            "cross-validation on your answers and the label names).",
+            help=f"On the {last.n} labelled texts drawn at random, each guessed by a model "
+            "fitted on everything else you labelled (5-fold cross-validation).",
         )
         st.caption(
-            f"{last.right} of {last.n} labelled texts guessed right by a model that never saw "
-            f"them; 95 % interval {last.low:.0%}–{last.high:.0%}. The texts asked are the ones "
-            "the model is least sure of, so this is a floor: on the pool at large it does better."
+            f"{last.right} of {last.n} texts drawn at random guessed right by a model that never "
+            f"saw them; 95 % interval {last.low:.0%}–{last.high:.0%}. Texts drawn at random "
+            "measure the model on the pool as it is (the others are the ones it is least sure "
+            "of); the interval narrows as they add up."
         )
     left, right = st.columns(2, gap="large")
     with left:

@@ -206,8 +206,8 @@ def start(pool: Pool, labels: tuple[str, ...], model: str) -> None:
         started = time.perf_counter()
         embedded, extra = label_state.vectors(session, progress)
         bar.progress(1.0, text=f"Pool embedded in {fmt_duration(time.perf_counter() - started)}")
-        n = int(st.session_state.get(label_state.BATCH_SIZE, label_state.DEFAULT_BATCH))
-        turn = advance(session, embedded, n, extra=extra)
+        n, drawn = label_state.batch_settings()
+        turn = advance(session, embedded, n, extra=extra, audit_texts=drawn)
         label_state.save(turn.session)
     except EmbedtuneError as exc:
         show_error(exc)

@@ -25,6 +25,7 @@ SESSION = "label_session_id"
 VECTORS = "label_vectors"  # (session id, labels, model key) -> (Embedded, Extra)
 GUESSES = "label_guesses"  # (session id, labels, batch) -> Guesses | None
 BATCH_SIZE = "label_batch_size"
+AUDIT = "label_audit"  # texts of a batch drawn at random (they measure the model)
 DEFAULT_BATCH = 12
 """Texts a batch asks: the issue's 10-20; a screen's worth at one line each."""
 
@@ -175,3 +176,11 @@ def _positions(labels: tuple[str, ...], position: dict[str, int]) -> Any:
     import numpy as np
 
     return np.array([position[label] for label in labels], dtype=np.int64)
+
+
+def batch_settings() -> tuple[int, int]:
+    """The batch size and how many of it are drawn at random, as the page's inputs say."""
+    from core.label.strategy import AUDIT_PER_BATCH
+
+    n = int(st.session_state.get(BATCH_SIZE, DEFAULT_BATCH))
+    return n, min(int(st.session_state.get(AUDIT, AUDIT_PER_BATCH)), n // 2)

@@ -18,7 +18,7 @@ from core.label.learner import Guesses, guess, name_rows
 from core.label.pool import ANSWERS
 from core.label.progress import estimate
 from core.label.session import Session
-from core.label.strategy import DEFAULT_STRATEGY, choose
+from core.label.strategy import AUDIT_PER_BATCH, DEFAULT_STRATEGY, audit, choose
 
 EMBEDDINGS_DIR = "embeddings"  # beside the sessions in the workspace's .labelling/
 
@@ -132,9 +132,11 @@ def next_turn(
     extra: Extra | None = None,
     config: TrainConfig | None = None,
     strategy: str = DEFAULT_STRATEGY,
+    audit_texts: int = 0,
 ) -> Turn:
     """Refit the head on the session's answers (and `extra` rows), and choose the next `n`
-    texts among those not answered yet; the session comes back asking them."""
+    texts among those not answered yet, `audit_texts` of them at random (they measure the head:
+    core.label.strategy.AUDIT_PER_BATCH); the session comes back asking them."""
     extra = extra or Extra()
     if n < 1:
         raise DataError(f"the batch must hold at least 1 text, not {n}")
@@ -158,14 +160,18 @@ def next_turn(
             f"every text of the pool has an answer ({len(session.pool)}): nothing left to ask; "
             "export the labelled rows, or add texts to the pool"
         )
+    drawn = audit_texts if guesses is not None and n > 2 * audit_texts else 0
     picked = choose(
         vectors.pool,
         None if guesses is None else guesses.probabilities,
         open_texts,
-        n,
+        n - drawn,
         strategy=strategy,
         seed=len(session.answers),
     )
+    random_picks = audit(open_texts, picked, drawn, seed=len(session.answers) + 1)
+    for k, index in enumerate(random_picks):  # among the others, so nothing marks them out
+        picked.insert((k + 1) * len(picked) // (len(random_picks) + 1), index)
     suggestions = tuple(
         Suggestion(
             i,
@@ -179,7 +185,7 @@ def next_turn(
     if extra_rows is not None:
         known |= set(extra_rows[1].tolist())
     unknown = tuple(label for i, label in enumerate(session.labels) if i not in known)
-    return Turn(session.asking(picked), suggestions, guesses, unknown)
+    return Turn(session.asking(picked, audit=random_picks), suggestions, guesses, unknown)
 
 
 def advance(
@@ -190,14 +196,24 @@ def advance(
     extra: Extra | None = None,
     config: TrainConfig | None = None,
     strategy: str = DEFAULT_STRATEGY,
+    audit_texts: int = AUDIT_PER_BATCH,
 ) -> Turn:
-    """After a batch: the next turn (next_turn), and the session's curve with the head's
-    accuracy estimated from the labelled texts at this count (core.label.progress.estimate)."""
-    turn = next_turn(session, vectors, n, extra=extra, config=config, strategy=strategy)
+    """After a batch: the next turn (next_turn, `audit_texts` of it drawn at random), and the
+    session's curve with the head's accuracy estimated on the texts drawn at random so far
+    (core.label.progress.estimate)."""
+    turn = next_turn(
+        session, vectors, n, extra=extra, config=config, strategy=strategy, audit_texts=audit_texts
+    )
     position = {label: i for i, label in enumerate(session.labels)}
     answers = {i: position[label] for i, label in session.labelled.items()}
     point = estimate(
-        vectors.pool, answers, vectors.names, vectors.name_labels, len(session.labels), config
+        vectors.pool,
+        answers,
+        vectors.names,
+        vectors.name_labels,
+        len(session.labels),
+        config,
+        audited=[i for i in session.audit if i in answers],
     )
     if point is None:
         return turn

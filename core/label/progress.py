@@ -1,6 +1,7 @@
 """How a labelling session is going: an estimate of the head's accuracy from the labelled texts
-(cross-validated, with its Wilson interval), the point it adds to the session's curve after each
-batch, and how the head's guesses spread over the labels of the pool."""
+that were drawn at random (cross-validated, with its Wilson interval), the point it adds to the
+session's curve after each batch, and how the head's guesses spread over the labels of the
+pool."""
 
 from __future__ import annotations
 
@@ -13,18 +14,17 @@ from core.config import TrainConfig
 from core.records import Record
 
 FOLDS = 5
-"""Folds of the cross-validation: each labelled text is guessed by a head that never saw it."""
-MIN_LABELLED = 10
-"""Fewer labelled texts than this give no estimate (an interval wider than half the scale)."""
+"""Folds of the cross-validation: each measured text is guessed by a head that never saw it."""
+MIN_MEASURED = 6
+"""Fewer measured texts than this give no estimate (3 batches of the app's 2 random texts)."""
 CONFIDENCE = 0.95
 
 
 @dataclass(frozen=True)
 class Estimate(Record):
-    """The head's accuracy on the labelled texts, each guessed by a head fitted on the other
-    folds (and the label names): `right` of `n`, and the Wilson interval of that share. The
-    strategy asks the texts the head is least sure of, so this is lower than its accuracy on
-    the pool at large (a floor, not a forecast)."""
+    """The head's accuracy on the measured texts (the labelled ones drawn at random), each
+    guessed by a head fitted on everything else labelled (and the label names): `right` of
+    `n`, and the Wilson interval of that share."""
 
     labelled: int  # labelled texts when it was measured (a point of the curve)
     right: int
@@ -45,33 +45,40 @@ def estimate(
     num_labels: int,
     config: TrainConfig | None = None,
     *,
+    audited: Sequence[int] | None = None,
     folds: int = FOLDS,
     seed: int = 0,
 ) -> Estimate | None:
-    """Cross-validated accuracy of the head on the labelled texts (`answers`: pool position ->
-    label position), the label names always among the training rows. None below MIN_LABELLED
-    texts or while fewer than 2 labels have an example."""
+    """Cross-validated accuracy of the head (`answers`: pool position -> label position) on
+    the `audited` texts: those asked at random, so they stand for the pool (None: every labelled
+    text, which the strategy chose as the hardest: a low, biased figure). Each fold's head
+    learns from the label names, the other labelled texts and the other folds. None below
+    MIN_MEASURED measured texts or while fewer than 2 labels have an example."""
     from scipy.stats import binomtest
     from sklearn.model_selection import KFold
 
     from core.label.learner import fit
 
     config = config or TrainConfig()
-    asked = np.fromiter(answers, dtype=np.int64, count=len(answers))
-    truth = np.fromiter(answers.values(), dtype=np.int64, count=len(answers))
-    if len(asked) < MIN_LABELLED or len(np.unique(np.concatenate([truth, name_labels]))) < 2:
+    measured = np.array(
+        [i for i in (answers if audited is None else audited) if i in answers], dtype=np.int64
+    )
+    others = np.array([i for i in answers if i not in set(measured.tolist())], dtype=np.int64)
+    if len(measured) < MIN_MEASURED:
         return None
+    truth = np.array([answers[int(i)] for i in measured], dtype=np.int64)
+    rest = np.array([answers[int(i)] for i in others], dtype=np.int64)
     right = 0
-    splitter = KFold(n_splits=min(folds, len(asked)), shuffle=True, random_state=seed)
-    for train, test in splitter.split(asked):
-        rows = np.vstack([names, pool[asked[train]]]).astype(np.float32)
-        targets = np.concatenate([name_labels, truth[train]]).astype(np.int64)
+    splitter = KFold(n_splits=min(folds, len(measured)), shuffle=True, random_state=seed)
+    for train, test in splitter.split(measured):
+        rows = np.vstack([names, pool[others], pool[measured[train]]]).astype(np.float32)
+        targets = np.concatenate([name_labels, rest, truth[train]]).astype(np.int64)
         if len(np.unique(targets)) < 2:
             continue  # a fold that teaches one label guesses nothing: its texts count wrong
-        _, probabilities = fit(rows, targets, pool[asked[test]], num_labels, config)
+        _, probabilities = fit(rows, targets, pool[measured[test]], num_labels, config)
         right += int((probabilities.argmax(axis=1) == truth[test]).sum())
-    interval = binomtest(right, len(asked)).proportion_ci(CONFIDENCE, method="wilson")
-    return Estimate(len(asked), right, len(asked), float(interval.low), float(interval.high))
+    interval = binomtest(right, len(measured)).proportion_ci(CONFIDENCE, method="wilson")
+    return Estimate(len(answers), right, len(measured), float(interval.low), float(interval.high))
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,7 @@ class Session(Record):
     created_at: str = ""
     updated_at: str = ""
     history: tuple[Estimate, ...] = ()  # the accuracy estimate after each batch: the curve
+    audit: tuple[int, ...] = ()  # texts asked at random (they measure the head), all batches
 
     @property
     def id(self) -> str:
@@ -72,9 +73,10 @@ class Session(Record):
         """The texts of the batch not answered yet."""
         return tuple(i for i in self.batch if i not in self.answers)
 
-    def asking(self, batch: Sequence[int]) -> Session:
-        """This session asking `batch` next."""
-        return replace(self, batch=tuple(int(i) for i in batch), updated_at=_now())
+    def asking(self, batch: Sequence[int], audit: Sequence[int] = ()) -> Session:
+        """This session asking `batch` next, `audit` of them drawn at random."""
+        drawn = (*self.audit, *(int(i) for i in audit if int(i) not in self.audit))
+        return replace(self, batch=tuple(int(i) for i in batch), audit=drawn, updated_at=_now())
 
     def with_estimate(self, point: Estimate) -> Session:
         """This session with `point` on its curve (replacing one at the same labelled count)."""

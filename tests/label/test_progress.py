@@ -8,7 +8,7 @@ import pytest
 
 from core.label.loop import Embedded, advance
 from core.label.pool import make_pool
-from core.label.progress import MIN_LABELLED, estimate, spread
+from core.label.progress import MIN_MEASURED, estimate, spread
 from core.label.session import new_session
 
 RNG = np.random.default_rng(0)
@@ -36,25 +36,33 @@ def test_an_answer_against_its_neighbours_counts_wrong():
 
 
 def test_too_few_labelled_texts_give_no_estimate():
-    answers = {i: 0 for i in range(MIN_LABELLED - 1)}
+    answers = {i: 0 for i in range(MIN_MEASURED - 1)}
     assert estimate(POOL, answers, NAMES, np.array([0, 1]), 2) is None
+    answers = {i: 0 for i in range(20)} | {20 + i: 1 for i in range(20)}
+    audited = list(range(MIN_MEASURED - 1))
+    assert estimate(POOL, answers, NAMES, np.array([0, 1]), 2, audited=audited) is None
 
 
-def test_the_curve_gains_a_point_a_batch_with_new_labels():
+def test_the_estimate_is_taken_on_the_texts_drawn_at_random():
+    answers = {i: 0 for i in range(20)} | {20 + i: 1 for i in range(20)}
+    answers[0] = 1  # a slip, not among the measured texts: it only teaches
+    found = estimate(POOL, answers, NAMES, np.array([0, 1]), 2, audited=[1, 2, 3, 21, 22, 23])
+    assert (found.right, found.n, found.labelled) == (6, 6, 40)
+
+
+def test_each_batch_draws_two_texts_at_random_and_the_curve_measures_on_them():
     texts = [f"text {i}" for i in range(40)]
-    session = new_session(make_pool(texts), "left,right")
     vectors = Embedded(POOL, NAMES, np.array([0, 1]), np.zeros((0, 2)))
-    turn = advance(session, vectors, 10)
-    assert turn.session.history == ()  # nothing labelled yet
-    session = turn.session.answer(
-        {i: "left" if i < 20 else "right" for i in turn.session.batch}
-        | {0: "left", 39: "right"}
-        | {i: "left" for i in range(1, 6)}
-        | {i: "right" for i in range(30, 35)}
-    )
-    turn = advance(session, vectors, 10)
+    turn = advance(new_session(make_pool(texts), "left,right"), vectors, 10)
+    for _ in range(3):
+        drawn = set(turn.session.audit[-2:])
+        assert len(turn.session.batch) == 10 and drawn <= set(turn.session.batch)
+        assert turn.session.history == ()  # fewer than 6 texts drawn at random answered
+        answers = {i: "left" if i < 20 else "right" for i in turn.session.batch}
+        turn = advance(turn.session.answer(answers), vectors, 10)
+    assert len(turn.session.audit) == 8  # 2 a batch, 4 batches asked
     (point,) = turn.session.history
-    assert point.labelled == len(session.labelled)
+    assert (point.labelled, point.n, point.right) == (30, 6, 6)
     again = advance(turn.session.answer({turn.session.batch[0]: "skip"}), vectors, 10)
     assert len(again.session.history) == 1  # a skip adds no labelled text: the same point
 

@@ -60,7 +60,16 @@ def choose_model() -> tuple[str, RunRecord | None]:
     return choice, records.get(choice)
 
 
-BACKEND_NAMES = {"torch": "PyTorch", "onnx": "ONNX", "onnx-int8": "ONNX int8"}
+BACKEND_NAMES = {
+    "torch": "PyTorch",
+    "torch-bf16": "PyTorch bf16",
+    "onnx": "ONNX",
+    "onnx-int8": "ONNX int8",
+    "onnx-int8-static": "ONNX int8 calibrated",
+    "openvino": "OpenVINO",
+    "openvino-int8": "OpenVINO int8",
+    "static": "Static (model2vec)",
+}
 
 
 def choose_backend(record: RunRecord | None) -> str:
@@ -70,7 +79,7 @@ def choose_backend(record: RunRecord | None) -> str:
         "Backend",
         BACKENDS,
         default=DEFAULT_BACKEND,
-        format_func=BACKEND_NAMES.__getitem__,
+        format_func=lambda backend: BACKEND_NAMES.get(backend, backend),
         key="playground_backend",
         help="What runs the model: PyTorch, or its body exported to ONNX and run by ONNX "
         "Runtime (int8: quantised weights, faster on a CPU). A run's ONNX body is exported on "

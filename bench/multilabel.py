@@ -80,7 +80,7 @@ def run_frozen_thresholds(
     thresholds chosen on the same validation split as the finetune, then refitted on all rows."""
     from core.model.catalogue import load_model
     from core.model.heads import encode, fit_multilabel_head
-    from core.train.multilabel import fit_thresholded_head, label_sets_of
+    from core.train.multilabel import fit_thresholded_head
 
     started = time.perf_counter()
     model = load_model("small", device="cpu")
@@ -88,8 +88,8 @@ def run_frozen_thresholds(
     classes = data.classes
     config = TrainConfig(seed=seed)
     x_train, x_valid = encode(model, data.train.texts), encode(model, data.valid.texts)
-    y_train = indicator(label_sets_of(data.train), classes)
-    y_valid = indicator(label_sets_of(data.valid), classes)
+    y_train = indicator(data.train.row_labels, classes)
+    y_valid = indicator(data.valid.row_labels, classes)
     head, _ = fit_thresholded_head(x_train, y_train, x_valid, y_valid, classes, config)
     assert head.thresholds_ is not None
     head = fit_multilabel_head(

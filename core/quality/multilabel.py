@@ -48,7 +48,7 @@ class MultiLabelStats(Record):
 
 def multilabel_stats(data: LabeledTexts) -> MultiLabelStats:
     """The figures of one multi-label split (single-label data: one label per row)."""
-    sets = data.label_sets if data.label_sets is not None else tuple((x,) for x in data.labels)
+    sets = data.row_labels
     sizes = [len(labels) for labels in sets]
     pairs: Counter[tuple[str, str]] = Counter()
     for labels in sets:
@@ -67,8 +67,7 @@ def multilabel_stats(data: LabeledTexts) -> MultiLabelStats:
 
 def rows_with(data: LabeledTexts, labels: set[str]) -> tuple[int, ...]:
     """File rows that carry any of these labels."""
-    sets = data.label_sets if data.label_sets is not None else tuple((x,) for x in data.labels)
-    return tuple(row for row, s in zip(data.rows, sets, strict=True) if labels & set(s))
+    return tuple(row for row, s in zip(data.rows, data.row_labels, strict=True) if labels & set(s))
 
 
 def no_label_message(rows: tuple[int, ...]) -> str:

@@ -73,7 +73,7 @@ def build_run_map(store: RunStore, run_id: str) -> ComparisonMaps | None:
         texts = valid.texts[:MAX_TEXTS]
         kept_rows = _validation_predictions(record, len(valid))
         truth = None
-        if kept_rows and valid.multi_label and record.final is not None:
+        if kept_rows and record.final is not None:
             # A row's labels as one cell ("a|b"): the map shows them and compares them whole.
             truth = tuple(label_text(y) for y in record.final.y_true[:MAX_TEXTS])
         maps = compare_maps(

@@ -212,7 +212,6 @@ def evaluate_predictions(
         y_true, y_pred, labels=labels, average=None, zero_division=0
     )
     matrix = confusion_matrix(y_true, y_pred, labels=labels)
-    shown_positive = metrics.positive_label if metrics.average == "binary" else None
     return Evaluation(
         metrics=metrics,
         labels=tuple(labels),
@@ -222,7 +221,7 @@ def evaluate_predictions(
         ),
         confusion_matrix=tuple(tuple(int(v) for v in row) for row in matrix),
         n=len(y_true),
-        intervals=score_intervals(y_true, y_pred, labels, shown_positive),
+        intervals=score_intervals(y_true, y_pred, labels, metrics.positive_label),
         y_true=tuple(y_true),
         y_pred=tuple(y_pred),
         confidence=() if confidence is None else tuple(round(float(c), 4) for c in confidence),
@@ -240,10 +239,9 @@ UNSEEN_OPTIONS = {
 
 def unseen_labels(test: LabeledTexts, known: Sequence[str]) -> dict[str, list[int]]:
     """The labels of a file that the model does not know, each with its rows in the file."""
-    sets = test.label_sets if test.label_sets is not None else tuple((x,) for x in test.labels)
     known_set = set(known)
     found: dict[str, list[int]] = {}
-    for row, names in zip(test.rows, sets, strict=True):
+    for row, names in zip(test.rows, test.row_labels, strict=True):
         for name in names:
             if name not in known_set:
                 found.setdefault(name, []).append(row)

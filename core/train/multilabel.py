@@ -9,7 +9,6 @@ from collections.abc import Sequence
 import numpy as np
 
 from core.config import TrainConfig
-from core.data.labeled import LabeledTexts
 from core.model.heads import SigmoidHead, fit_multilabel_head
 from core.train.metrics import ClassReport, Evaluation, Metrics
 from core.train.multilabel_intervals import multilabel_intervals
@@ -38,11 +37,6 @@ UNSEEN_OPTIONS = {
     "score)",
     "skip": "Leave the rows that carry them out",
 }
-
-
-def label_sets_of(data: LabeledTexts) -> tuple[tuple[str, ...], ...]:
-    """Each row's labels; single-label data gives one label per row."""
-    return data.label_sets if data.label_sets is not None else tuple((x,) for x in data.labels)
 
 
 # ----------------------------------------------------------------------------- metrics

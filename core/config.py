@@ -173,7 +173,8 @@ class TrainConfig(Record):
 
         need(isinstance(self.base_model, str) and self.base_model != "", "base_model is empty")
         for f in dataclasses.fields(self):
-            value, low, high = getattr(self, f.name), f.metadata.get("min"), f.metadata.get("max")
+            value = getattr(self, f.name)
+            low, high = f.metadata.get("min", 0), f.metadata.get("max")
             number = isinstance(value, int | float) and not isinstance(value, bool)
             if isinstance(f.default, int) and not isinstance(f.default, bool) and high:
                 need(

@@ -377,8 +377,7 @@ def check_trainable(data: DataSet) -> None:
                 )
     known = set(classes)
     unknown: dict[str, list[int]] = {}
-    valid_sets = data.valid.label_sets or tuple((label,) for label in data.valid.labels)
-    for row, labels in zip(data.valid.rows, valid_sets, strict=True):
+    for row, labels in zip(data.valid.rows, data.valid.row_labels, strict=True):
         for label in labels:
             if label not in known:
                 unknown.setdefault(label, []).append(row)

@@ -15,14 +15,6 @@ from core.runs.store import RunStore
 CALIBRATION_TEXTS = 300  # the run's training texts the calibrated int8 bodies see, at most
 
 
-def validation_texts(run_dir: Path) -> list[str]:
-    """The run's validation texts, cleaned as the run cleans what it classifies."""
-    run_dir = Path(run_dir)
-    _, _, cleaning = load_head(run_dir)
-    valid = RunStore(run_dir.parent).load_dataset(run_dir.name).valid
-    return [cleaning.apply(text) for text in valid.texts]
-
-
 def ensure_run_body(run_dir: Path, backend: str) -> BodyCheck | StaticCheck | None:
     """The run's `backend` body, made and checked when it is not there yet (None for torch:
     the PyTorch body is the run's model folder)."""

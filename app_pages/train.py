@@ -99,13 +99,14 @@ def settings() -> dict:
             "The defaults come from the benchmarks (docs/BENCHMARKS.md); hover the ? beside a "
             "setting for why."
         )
-        per_column = -(-len(shown) // 3)
-        for column, fields in zip(
-            st.columns(3), (shown[i : i + per_column] for i in range(0, len(shown), per_column))
-        ):
+        # Three columns filled top to bottom, the first ones a setting longer when uneven.
+        sizes = [len(shown) // 3 + (c < len(shown) % 3) for c in range(3)]
+        start = 0
+        for column, size in zip(st.columns(3), sizes, strict=True):
             with column:
-                for f in fields:
+                for f in shown[start : start + size]:
                     values[f.name] = setting_input(f)
+            start += size
     return values
 
 

@@ -47,15 +47,20 @@ def pool_rows(per_label: int) -> list[tuple[str, str]]:
     return rows
 
 
-def _shot(page, name: str, height: int | None = None) -> None:
+def _shot(page, name: str, height: int | None = None, heading: str | None = None) -> None:
+    """A screenshot from the top of the page, or from a heading."""
     if os.environ.get("EMBEDTUNE_SCREENSHOTS") != "1":
         return
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.mouse.move(5, 5)
-    page.evaluate("document.querySelector('[data-testid=\"stMain\"]')?.scrollTo(0, 0)")
     if height:
         page.set_viewport_size({"width": 1280, "height": height})
         page.wait_for_timeout(800)
+    if heading:
+        page.get_by_role("heading", name=heading).first.scroll_into_view_if_needed()
+    else:
+        page.evaluate("document.querySelector('[data-testid=\"stMain\"]')?.scrollTo(0, 0)")
+    page.wait_for_timeout(400)
     page.screenshot(path=str(SHOTS / f"labelling-{name}.png"))
     page.set_viewport_size({"width": 1280, "height": 900})
 
@@ -142,24 +147,21 @@ def test_from_an_unlabelled_file_to_train(app_server, tmp_path):
         settled(page)
         page.get_by_text("The model learnt from 0 labelled texts, 8 label names").wait_for()
         _charts_drawn(page)
-        _shot(page, "cold-start", height=1500)
+        _shot(page, "cold-start", height=1000)
 
         # Two batches, one click a text; each answer is in the workspace at once.
         asked = _answer_batch(page, runs, truth)
         assert asked == 12
-        _shot(page, "batch", height=2000)
+        _shot(page, "batch", height=1100, heading="Next to label")
         seconds = [_next_batch(page, runs, asked)]
         asked += _answer_batch(page, runs, truth)
         seconds.append(_next_batch(page, runs, asked))
-        if shots:
-            asked += _answer_batch(page, runs, truth)
-            seconds.append(_next_batch(page, runs, asked))
-            page.get_by_text("Accuracy estimate so far").scroll_into_view_if_needed()
+        if shots:  # 6 batches: the estimate (from 3 batches on) and its curve
+            for _ in range(4):
+                asked += _answer_batch(page, runs, truth)
+                seconds.append(_next_batch(page, runs, asked))
             _charts_drawn(page)
-            progress = page.get_by_role("heading", name="Progress")
-            progress.scroll_into_view_if_needed()
-            page.wait_for_timeout(500)
-            page.screenshot(path=str(SHOTS / "labelling-progress.png"))
+            _shot(page, "progress", height=1000)
             print(f"next batch on the page after {[round(s, 1) for s in seconds]} s")
         (session,) = list_sessions(runs / SESSIONS_DIR)
         assert len(session.labelled) == asked
@@ -179,7 +181,7 @@ def test_from_an_unlabelled_file_to_train(app_server, tmp_path):
             "labelled from tickets.csv"
         ).first.wait_for()
         assert "data=" in page.url  # saved in the workspace, named in the link
-        _shot(page, "train", height=1300)
+        _shot(page, "train", height=1000)
 
         if shots:
             page.get_by_role("button", name="Start finetuning").click()

@@ -97,6 +97,28 @@ def test_a_version_1_run_loads_through_the_migration(store, dataset):
     assert again.data.train_rows == record.data.train_rows and again.data.split.seed == 0
 
 
+def test_a_run_kept_with_multi_label_cells_reads_each_rows_labels_as_a_tuple(store, dataset):
+    """Multi-label runs before 2026-12-05 kept each evaluated row's labels as one cell ("a|c")
+    in run.json; they load with the tuples the task reads (the paired gains, the errors)."""
+    import numpy as np
+
+    from core.train.multilabel import evaluate_multilabel
+
+    final = evaluate_multilabel(
+        np.array([[1, 0, 1], [0, 1, 0]]), np.array([[1, 0, 0], [0, 1, 0]]), ["a", "b", "c"]
+    )
+    record, _ = store.create(TrainConfig(), dataset)
+    store.update(record.id, final=final, baseline=final)
+    path = store.path(record.id) / RUN_FILE
+    raw = json.loads(path.read_text())
+    for which in ("final", "baseline"):
+        raw[which] |= {"y_true": ["a|c", "b"], "y_pred": ["a", "b"]}
+    path.write_text(json.dumps(raw))
+    again = store._read_raw(record.id)
+    assert again.final == again.baseline == final
+    assert again.final.y_true == (("a", "c"), ("b",))
+
+
 def test_a_run_of_a_newer_format_is_refused_with_what_to_do(store, dataset):
     record, _ = store.create(TrainConfig(), dataset)
     path = store.path(record.id) / RUN_FILE

@@ -134,9 +134,19 @@ def vectors(
         ),
         tuple(label for label in extra.labels if label in session.labels),
     )
+    bar = None
+    if progress is None:  # a resumed session whose kept embeddings are gone: embedded again
+        bar = st.empty()
+
+        def progress(done: int, total: int, seconds: float) -> None:
+            if seconds or done < total:
+                bar.progress(done / total, text=f"Embedding the pool: {done:,} of {total:,} texts")
+
     embedded = embed(
         session, model(session.model).embed, folder() / EMBEDDINGS_DIR, extra, progress
     )
+    if bar is not None:
+        bar.empty()
     st.session_state[VECTORS] = (key, (embedded, extra))
     return embedded, extra
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import shutil
 
 import pytest
 
@@ -121,8 +122,11 @@ def test_a_restart_resumes_the_session(page, tmp_path, monkeypatch):
     again = go(open_app(tmp_path / "runs", monkeypatch), LABEL)  # a new tab, or a restart
     (kept,) = again.selectbox(key="label_resume_choice").options
     assert kept.startswith("tickets.csv · 60 texts · 12 labelled · 5 labels · small · ")
+    shutil.rmtree(tmp_path / "runs" / SESSIONS_DIR / "embeddings")  # gone: embedded again
     again.button(key="label_resume").click().run()
+    assert not again.exception, [e.value for e in again.exception]
     assert "12 labelled · 0 skipped" in shown(again)
+    assert list((tmp_path / "runs" / SESSIONS_DIR / "embeddings").glob("*.npy"))
     assert "Next to label" in shown(again)
 
 

@@ -48,6 +48,7 @@ with st.expander("The model's guesses for the pool", expanded=not session.labell
     draw_guesses(session, guesses)
 
 st.subheader("Progress")
+st.caption("As of the last batch: the model learns your answers when you ask the next one.")
 draw_progress(session, guesses)
 
 st.subheader("Next to label")

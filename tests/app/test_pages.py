@@ -17,12 +17,15 @@ from tests.helpers import HOSTILE, csv_bytes, tiny_dataset, tiny_pairs
 
 PAGES = [
     "app_pages/data.py",
+    "app_pages/label.py",
     "app_pages/train.py",
     "app_pages/dashboard.py",
     "app_pages/metrics.py",
 ]
 PAGES += ["app_pages/playground.py"]
-TITLES = dict(zip(PAGES, ["Data", "Train", "Dashboard", "Metrics", "Playground"], strict=True))
+TITLES = dict(
+    zip(PAGES, ["Data", "Label", "Train", "Dashboard", "Metrics", "Playground"], strict=True)
+)
 TRAIN_TIMEOUT_S = 240
 
 

@@ -428,7 +428,8 @@ def section(lines: list[dict[str, Any]]) -> str:
     dominated = rejected(table)
     out.append("")
     out.append(
-        "New backends worse than another on every axis (batch throughput, one-text p50, sets within "
+        "New backends worse than another on every axis (batch throughput, one-text p50, sets "
+        "within "
         "0.5 points, mean F1 change), so not shipped: "
         + (
             "; ".join(f"{b} (worse than {by})" for b, by in dominated.items())

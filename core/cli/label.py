@@ -14,6 +14,7 @@ from core.cli.common import EXIT_OK, CliError, open_store, runs_dir_flag, warn, 
 from core.cli.render import print_json
 
 if TYPE_CHECKING:
+    from core.label.loop import Extra
     from core.model.classifier import Embedder
 
 OUT_COLUMNS = ("text", "label", "guess", "confidence")
@@ -38,12 +39,14 @@ def cmd_suggest(args: argparse.Namespace) -> int:
     labels = merge_labels(typed, [*used, *pool.given_labels]) if typed or used else ()
     if labels:
         new_session(pool, labels)  # says what is wrong with the labels before a model loads
-    embedder, model_key = _load(args)
+    embedder, model_key, trained = _load(args)
     if not labels and hasattr(embedder, "classes_"):
         labels = tuple(str(label) for label in embedder.classes_)  # a run: label more for it
     session = new_session(pool, labels, model=args.model, model_key=model_key)
-    extra_texts: list[str] = []
-    extra_labels: list[str] = []
+    # A run's training rows teach the head from the first batch (as on the Label page).
+    kept = [(t, a) for t, a in zip(trained.texts, trained.labels, strict=True) if a in labels]
+    extra_texts: list[str] = [t for t, _ in kept]
+    extra_labels: list[str] = [a for _, a in kept]
     carried: list[tuple[str, str]] = []
     for path, texts, answers, rows in files:
         session, extra = join_answers(session, texts, answers, rows, Path(path).name)
@@ -53,9 +56,10 @@ def cmd_suggest(args: argparse.Namespace) -> int:
     carried = list(dict(carried).items())  # a text in several files: once, its last answer
 
     extra = Extra(tuple(extra_texts), tuple(extra_labels))
-    if extra.texts:
+    outside = len(extra.texts) - len(kept)  # the files' rows (the run's are said below)
+    if outside:
         warn(
-            f"{len(extra.texts)} labelled {'text is' if len(extra.texts) == 1 else 'texts are'} "
+            f"{outside} labelled {'text is' if outside == 1 else 'texts are'} "
             "not in the pool: they teach the model too"
         )
     folder = open_store(args).root / SESSIONS_DIR / EMBEDDINGS_DIR
@@ -93,7 +97,9 @@ def cmd_suggest(args: argparse.Namespace) -> int:
         "label a few of these texts)"
         if g is None
         else f"the model learnt from {g.labelled} labelled "
-        f"{'text' if g.labelled == 1 else 'texts'}, {g.names} label "
+        f"{'text' if g.labelled == 1 else 'texts'}"
+        + (f" ({len(kept)} of them the run's training rows)" if kept else "")
+        + f", {g.names} label "
         f"{'name' if g.names == 1 else 'names'} and the {g.pseudo} pool texts it is surest of"
     )
     print(
@@ -123,13 +129,27 @@ def _read_answers(path: str) -> tuple[str, list[str], list[str], list[int]]:
     return path, texts, list(found.labels), list(found.rows)
 
 
-def _load(args: argparse.Namespace) -> tuple[Embedder, str]:
-    """The model that embeds the pool, and the name of its weights for the embeddings cache."""
+def _load(args: argparse.Namespace) -> tuple[Embedder, str, Extra]:
+    """The model that embeds the pool, the name of its weights for the embeddings cache, and
+    (a run) the rows it was trained on (core.label.models)."""
+    from core.errors import EmbedtuneError
+    from core.label.models import base_model, run_model
     from core.runs.resolve import load, resolve
 
-    ref = resolve(args.model, open_store(args))
-    key = ref.name if ref.source == "base" else f"{ref.name}@{ref.finished_at}"
-    return load(ref), key
+    store = open_store(args)
+    ref = resolve(args.model, store)
+    if ref.source == "base":
+        chosen = base_model(ref.name)
+    else:
+        record = store.get(ref.name)
+        try:
+            train = store.load_dataset(ref.name).train
+        except EmbedtuneError:
+            train = None
+        chosen = run_model(
+            ref.name, ref.finished_at, record.data.classes, record.data.multi_label, train
+        )
+    return load(ref), chosen.key, chosen.rows
 
 
 def _progress():

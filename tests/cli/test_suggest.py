@@ -184,3 +184,5 @@ def test_a_run_labels_more_with_its_own_labels(run_copy, tmp_path, capsys):
     labels = [str(label) for label in run.classes_]
     assert all(row["guess"] in labels for row in read_rows(out))
     assert f"--labels {','.join(labels)}" in printed
+    trained = len(run_copy.store.load_dataset(run_copy.run_id).train)
+    assert f"({trained} of them the run's training rows)" in printed  # they teach from the start

@@ -165,7 +165,7 @@ def test_from_an_unlabelled_file_to_train(app_server, tmp_path):
             print(f"next batch on the page after {[round(s, 1) for s in seconds]} s")
         (session,) = list_sessions(runs / SESSIONS_DIR)
         assert len(session.labelled) == asked
-        page.get_by_text("texts of each batch are drawn at random", exact=False).first.wait_for()
+        page.get_by_text("drawn at random", exact=False).first.wait_for()
 
         # The hand-over: the labelled rows become the data set in use.
         empty = [label for label, n in session.counts().items() if not n]

@@ -6,7 +6,8 @@ Each (seed, data set) pair runs the same finetune twice, `precision="fp32"` and
 `precision="auto"` (bf16 autocast on a CPU that has it), one after the other and in alternating
 order, so that whatever else loads the machine hits both alike. Seeds are the outer loop, so an
 interrupted run still has whole seeds. Each result is one JSON line in --out (resumable);
-`--summary` prints the per-set table of docs/BENCHMARKS.md ("bf16 training").
+`--summary` prints the per-set table of docs/BENCHMARKS.md ("bf16 training"). `--speed` times
+training steps and encodes alone, both precisions in alternating blocks on the same batches.
 """
 
 from __future__ import annotations
@@ -31,13 +32,18 @@ PRECISIONS = ("fp32", "auto")
 OUT = Path(__file__).resolve().parent / "results" / "bf16-training.jsonl"
 
 
-def run(sets: list[str], seeds: list[int], rows: int, out: Path, threads: int) -> None:
+def run(
+    sets: list[str], seeds: list[int], rows: int, out: Path, threads: int, reuse: Path | None
+) -> None:
     import torch
 
     from core.model.catalogue import choose_device, cpu_supports_bf16
 
     torch.set_num_threads(threads)
     done = {(r["dataset"], r["seed"], r["precision"]) for r in read(out)}
+    # fp32 runs of an earlier file: the fp32 path is the same, so only their F1 is reused (their
+    # seconds were not measured beside this file's bf16 runs).
+    reused = [r for r in read(reuse) if r["precision"] == "fp32"] if reuse else []
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("a") as f:
         f.write(
@@ -61,6 +67,11 @@ def run(sets: list[str], seeds: list[int], rows: int, out: Path, threads: int) -
             for precision in order:
                 if (name, seed, precision) in done:
                     continue
+                old = [r for r in reused if (r["dataset"], r["seed"]) == (name, seed)]
+                if old:
+                    with out.open("a") as f:
+                        f.write(json.dumps({**old[0], "reused_from": str(reuse)}) + "\n")
+                    continue
                 overrides = {"seed": seed, "precision": precision}
                 load = os.getloadavg()[0]
                 started = time.process_time()
@@ -76,17 +87,99 @@ def run(sets: list[str], seeds: list[int], rows: int, out: Path, threads: int) -
                     "cpu_s": time.process_time() - started,
                     "load_before": round(load, 2),
                     "load_after": round(os.getloadavg()[0], 2),
+                    "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 }
                 print(json.dumps(record), flush=True)
                 with out.open("a") as f:
                     f.write(json.dumps(record) + "\n")
 
 
+# The variants --speed times: fp32; bf16 as the recipe runs it (autocast, attention's backward
+# on SDPA's math kernel: core.model.catalogue.training_kernels); bf16 autocast alone (PyTorch's
+# CPU flash-attention kernel).
+VARIANTS = ("fp32", "bf16", "bf16-flash")
+
+
+def speed(name: str, threads: int, blocks: int, out: Path) -> dict:
+    """Training steps and encodes of the small model in each variant, in rotating blocks on the
+    same batches, so that other work on the machine hits all alike: the median wall and CPU
+    seconds per step (batch 16, AdamW, the whole body trained) and per 32 texts encoded."""
+    import contextlib
+    import random
+
+    import torch
+
+    from core.model.catalogue import DeviceInfo, load_model, training_kernels
+
+    torch.set_num_threads(threads)
+    texts = list(read_labeled_csv(DATA / DATASETS[name] / "train.csv").texts)
+    rng = random.Random(0)
+    batches = [rng.sample(texts, 16) for _ in range(5 * blocks)]
+    encode_texts = rng.sample(texts, 128)
+    model = load_model("small", device="cpu")
+    head = torch.nn.Linear(model.get_embedding_dimension() or 384, 2)
+    optimizer = torch.optim.AdamW([*model.parameters(), *head.parameters()], lr=1e-5)
+
+    def contexts(variant: str) -> contextlib.ExitStack:
+        stack = contextlib.ExitStack()
+        if variant != "fp32":
+            stack.enter_context(torch.autocast("cpu", dtype=torch.bfloat16))
+        if variant == "bf16":
+            stack.enter_context(training_kernels(DeviceInfo("cpu", "CPU", "bf16")))
+        return stack
+
+    def step(batch: list[str], variant: str) -> None:
+        features = model.preprocess(batch)
+        with contexts(variant):
+            embeddings = model(features)["sentence_embedding"]
+            target = torch.zeros(len(batch), dtype=torch.long)
+            torch.nn.functional.cross_entropy(head(embeddings.float()), target).backward()
+        optimizer.step()
+        optimizer.zero_grad()
+
+    times: dict[str, list[float]] = {}
+    for k in range(blocks):
+        for variant in VARIANTS[k % 3 :] + VARIANTS[: k % 3]:
+            wall, cpu = time.perf_counter(), time.process_time()
+            for batch in batches[5 * k : 5 * k + 5]:
+                step(batch, variant)
+            times.setdefault(f"{variant}_step_s", []).append((time.perf_counter() - wall) / 5)
+            times.setdefault(f"{variant}_step_cpu_s", []).append((time.process_time() - cpu) / 5)
+            wall, cpu = time.perf_counter(), time.process_time()
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=variant != "fp32"):
+                model.encode(encode_texts, batch_size=32)
+            times.setdefault(f"{variant}_encode32_s", []).append((time.perf_counter() - wall) / 4)
+            cpu_s = (time.process_time() - cpu) / 4
+            times.setdefault(f"{variant}_encode32_cpu_s", []).append(cpu_s)
+    medians = {key: round(statistics.median(values), 4) for key, values in times.items()}
+    ratios = {
+        f"{what}_ratio_{variant}": round(
+            medians[f"fp32_{what}_s"] / medians[f"{variant}_{what}_s"], 3
+        )
+        for variant in VARIANTS[1:]
+        for what in ("step", "step_cpu", "encode32")
+    }
+    record = {
+        "kind": "speed",
+        "dataset": name,
+        "threads": threads,
+        "blocks": blocks,
+        **medians,
+        **ratios,
+        "load_after": round(os.getloadavg()[0], 2),
+        "raw": {key: [round(v, 4) for v in values] for key, values in times.items()},
+    }
+    print(json.dumps({k: v for k, v in record.items() if k != "raw"}), flush=True)
+    with out.open("a") as f:
+        f.write(json.dumps(record) + "\n")
+    return record
+
+
 def read(path: Path) -> list[dict]:
     if not path.exists():
         return []
     rows = [json.loads(line) for line in path.read_text().splitlines() if line]
-    return [row for row in rows if not row.get("meta")]
+    return [row for row in rows if not row.get("meta") and row.get("kind") != "speed"]
 
 
 def summary(path: Path) -> str:
@@ -148,13 +241,29 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=500)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--reuse", type=Path, help="take fp32 runs (F1 only) from this file")
     parser.add_argument("--summary", action="store_true", help="only print the table of --out")
+    parser.add_argument(
+        "--speed",
+        action="store_true",
+        help="time training steps and encodes, fp32 and bf16 alternating, for each data set",
+    )
+    parser.add_argument("--blocks", type=int, default=8, help="with --speed: blocks of 5 steps")
     args = parser.parse_args()
     if args.summary:
         print(summary(args.out))
         return
+    if args.speed:
+        from core.model.catalogue import cpu_supports_bf16
+
+        with args.out.open("a") as f:
+            meta_line = {**meta(args.threads), "cpu_supports_bf16": cpu_supports_bf16()}
+            f.write(json.dumps({**meta_line, "argv": sys.argv[1:]}) + "\n")
+        for name in args.datasets.split(","):
+            speed(name, args.threads, args.blocks, args.out)
+        return
     seeds = [int(s) for s in args.seeds.split(",")]
-    run(args.datasets.split(","), seeds, args.rows, args.out, args.threads)
+    run(args.datasets.split(","), seeds, args.rows, args.out, args.threads, args.reuse)
 
 
 if __name__ == "__main__":

@@ -354,3 +354,17 @@ def autocast(device: DeviceInfo) -> Any:
         return contextlib.nullcontext()
     dtype = torch.bfloat16 if device.precision == "bf16" else torch.float16
     return torch.autocast(device.kind, dtype=dtype)
+
+
+def training_kernels(device: DeviceInfo) -> Any:
+    """The kernels a finetune runs under: on a CPU at bf16, attention on SDPA's math kernel,
+    whose products use the bf16 units. PyTorch's CPU flash-attention kernel took 6x as long in
+    its bf16 backward as in fp32 (17 ms against 2.8 per layer, batch 16, 1 thread), more than
+    autocast gained on the other products (docs/BENCHMARKS.md, bf16 training)."""
+    import contextlib
+
+    if device.kind != "cpu" or device.precision != "bf16":
+        return contextlib.nullcontext()
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    return sdpa_kernel(SDPBackend.MATH)

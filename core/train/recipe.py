@@ -18,7 +18,13 @@ from sentence_transformers.util.distributed import distributed_evaluation
 from core.config import TrainConfig
 from core.data.cleaning import CleaningConfig
 from core.data.labeled import DataSet
-from core.model.catalogue import DeviceInfo, autocast, choose_device, load_base_model
+from core.model.catalogue import (
+    DeviceInfo,
+    autocast,
+    choose_device,
+    load_base_model,
+    training_kernels,
+)
 from core.model.heads import embedding_dim, encode
 from core.train.distributed import broadcast_head, stop_everywhere, world
 from core.train.metrics import Evaluation
@@ -288,7 +294,8 @@ def train(
         from transformers import EarlyStoppingCallback
 
         trainer.add_callback(EarlyStoppingCallback(config.early_stopping_patience))
-    trainer.train()
+    with training_kernels(device):
+        trainer.train()
     if stop_everywhere(reporter):
         raise Cancelled
     # Under mixed precision accelerate leaves an autocast wrapper on the model's forward: the

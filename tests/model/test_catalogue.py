@@ -146,3 +146,16 @@ def test_autocast_runs_forward_passes_at_the_devices_precision(precision):
         out = layer(torch.ones(2, 4))
     assert out.dtype == (torch.bfloat16 if precision == "bf16" else torch.float32)
     assert layer.weight.dtype == torch.float32
+
+
+def test_a_bf16_cpu_finetune_runs_attention_on_the_math_kernel_and_others_keep_theirs():
+    import torch
+
+    flash = torch.backends.cuda.flash_sdp_enabled()
+    with models.training_kernels(DeviceInfo("cpu", "CPU", "bf16")):
+        assert torch.backends.cuda.math_sdp_enabled()
+        assert not torch.backends.cuda.flash_sdp_enabled()
+    assert torch.backends.cuda.flash_sdp_enabled() == flash
+    for device in (DeviceInfo("cpu", "CPU", "fp32"), DeviceInfo("cuda", "GPU", "bf16")):
+        with models.training_kernels(device):
+            assert torch.backends.cuda.flash_sdp_enabled() == flash

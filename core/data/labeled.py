@@ -348,12 +348,19 @@ class TrainingData(Record):
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
+def too_few_labels(classes: Sequence[str]) -> str | None:
+    """Why these training labels cannot make a classifier (fewer than 2), or None."""
+    if len(classes) >= 2:
+        return None
+    found = f"only one label ({classes[0]!r})" if classes else "no labels"
+    return f"the training data has {found}: a classifier needs at least 2 labels"
+
+
 def check_trainable(data: DataSet) -> None:
     """Raise DataError if the data set cannot be trained on as it is."""
     classes = data.train.classes
-    if len(classes) < 2:
-        found = f"only one label ({classes[0]!r})" if classes else "no labels"
-        raise DataError(f"the training data has {found}: a classifier needs at least 2 labels")
+    if (problem := too_few_labels(classes)) is not None:
+        raise DataError(problem)
     if len(data.valid) == 0:
         raise DataError(
             "the validation set is empty: give a validation file, or add rows so that each label "

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from core.data.cleaning import TextChange
-from core.data.labeled import LabeledTexts, describe_rows, sort_labels
+from core.data.labeled import LabeledTexts, describe_rows, sort_labels, too_few_labels
 from core.data.multilabel import SEPARATOR
 from core.quality.checks import (
     IMBALANCE_RATIO,
@@ -56,15 +56,8 @@ def label_findings(
     """Too few labels, too few examples, rare labels (with how the automatic split shares each
     rare label's rows out, when `held_out` gives its validation rows)."""
     findings = []
-    if len(counts) < 2:
-        found = f"only one label ({next(iter(counts))!r})" if counts else "no labels"
-        findings.append(
-            Finding(
-                "too_few_labels",
-                "error",
-                f"the training data has {found}: a classifier needs at least 2 labels",
-            )
-        )
+    if (problem := too_few_labels(list(counts))) is not None:
+        findings.append(Finding("too_few_labels", "error", problem))
     n = labelled_examples(train, counts)
     if n < MIN_EXAMPLES:
         findings.append(

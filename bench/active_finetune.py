@@ -153,6 +153,12 @@ def run(sets: list[str], seeds: list[int], out: Path) -> None:
     from core.model.heads import encode
 
     warnings.filterwarnings("ignore", category=FutureWarning)
+    # The recipe imported now, not at the first finetune: the working tree other sessions edit
+    # may not import while this run waits for the lock.
+    import core.model.classifier  # noqa: F401
+    import core.quality.prepare  # noqa: F401
+    import core.train.recipe  # noqa: F401
+
     done = set()
     if out.exists():
         for line in out.read_text(encoding="utf-8").splitlines():

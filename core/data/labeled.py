@@ -348,6 +348,17 @@ class TrainingData(Record):
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
+def unknown_label_rows(data: LabeledTexts, known: Iterable[str]) -> dict[str, list[int]]:
+    """The labels of `data` outside `known`, each with its rows in the file, in the order met."""
+    known = set(known)
+    found: dict[str, list[int]] = {}
+    for row, labels in zip(data.rows, data.row_labels, strict=True):
+        for label in labels:
+            if label not in known:
+                found.setdefault(label, []).append(row)
+    return found
+
+
 def too_few_labels(classes: Sequence[str]) -> str | None:
     """Why these training labels cannot make a classifier (fewer than 2), or None."""
     if len(classes) >= 2:
@@ -382,13 +393,7 @@ def check_trainable(data: DataSet) -> None:
                     f"{describe_rows(rows)}{where}: empty {what}; "
                     "drop the flagged rows or fix the file"
                 )
-    known = set(classes)
-    unknown: dict[str, list[int]] = {}
-    for row, labels in zip(data.valid.rows, data.valid.row_labels, strict=True):
-        for label in labels:
-            if label not in known:
-                unknown.setdefault(label, []).append(row)
-    if unknown:
+    if unknown := unknown_label_rows(data.valid, classes):
         label, rows = next(iter(unknown.items()))
         others = f" (and {len(unknown) - 1} more unknown labels)" if len(unknown) > 1 else ""
         raise DataError(

@@ -239,13 +239,9 @@ UNSEEN_OPTIONS = {
 
 def unseen_labels(test: LabeledTexts, known: Sequence[str]) -> dict[str, list[int]]:
     """The labels of a file that the model does not know, each with its rows in the file."""
-    known_set = set(known)
-    found: dict[str, list[int]] = {}
-    for row, names in zip(test.rows, test.row_labels, strict=True):
-        for name in names:
-            if name not in known_set:
-                found.setdefault(name, []).append(row)
-    return dict(sorted(found.items()))
+    from core.data.labeled import unknown_label_rows
+
+    return dict(sorted(unknown_label_rows(test, known).items()))
 
 
 def describe_unseen(unseen: dict[str, list[int]], limit: int = 5) -> str:

@@ -32,18 +32,13 @@ PRECISIONS = ("fp32", "auto")
 OUT = Path(__file__).resolve().parent / "results" / "bf16-training.jsonl"
 
 
-def run(
-    sets: list[str], seeds: list[int], rows: int, out: Path, threads: int, reuse: Path | None
-) -> None:
+def run(sets: list[str], seeds: list[int], rows: int, out: Path, threads: int) -> None:
     import torch
 
     from core.model.catalogue import choose_device, cpu_supports_bf16
 
     torch.set_num_threads(threads)
     done = {(r["dataset"], r["seed"], r["precision"]) for r in read(out)}
-    # fp32 runs of an earlier file: the fp32 path is the same, so only their F1 is reused (their
-    # seconds were not measured beside this file's bf16 runs).
-    reused = [r for r in read(reuse) if r["precision"] == "fp32"] if reuse else []
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("a") as f:
         f.write(
@@ -66,11 +61,6 @@ def run(
             turn += 1
             for precision in order:
                 if (name, seed, precision) in done:
-                    continue
-                old = [r for r in reused if (r["dataset"], r["seed"]) == (name, seed)]
-                if old:
-                    with out.open("a") as f:
-                        f.write(json.dumps({**old[0], "reused_from": str(reuse)}) + "\n")
                     continue
                 overrides = {"seed": seed, "precision": precision}
                 load = os.getloadavg()[0]
@@ -103,7 +93,7 @@ VARIANTS = ("fp32", "bf16", "bf16-flash")
 def speed(name: str, threads: int, blocks: int, out: Path) -> dict:
     """Training steps and encodes of the small model in each variant, in rotating blocks on the
     same batches, so that other work on the machine hits all alike: the median wall and CPU
-    seconds per step (batch 16, AdamW, the whole body trained) and per 32 texts encoded."""
+    seconds per step (batch 16, fused AdamW, the whole body trained) and per 32 texts encoded."""
     import contextlib
     import random
 
@@ -118,7 +108,8 @@ def speed(name: str, threads: int, blocks: int, out: Path) -> dict:
     encode_texts = rng.sample(texts, 128)
     model = load_model("small", device="cpu")
     head = torch.nn.Linear(model.get_embedding_dimension() or 384, 2)
-    optimizer = torch.optim.AdamW([*model.parameters(), *head.parameters()], lr=1e-5)
+    # Fused, as the trainer's default optimizer (adamw_torch_fused) is.
+    optimizer = torch.optim.AdamW([*model.parameters(), *head.parameters()], lr=1e-5, fused=True)
 
     def contexts(variant: str) -> contextlib.ExitStack:
         stack = contextlib.ExitStack()
@@ -164,6 +155,7 @@ def speed(name: str, threads: int, blocks: int, out: Path) -> dict:
         "dataset": name,
         "threads": threads,
         "blocks": blocks,
+        "optimizer": "AdamW fused",
         **medians,
         **ratios,
         "load_after": round(os.getloadavg()[0], 2),
@@ -184,12 +176,12 @@ def read(path: Path) -> list[dict]:
 
 def summary(path: Path) -> str:
     """Per set: mean test macro-F1 of fp32 and bf16 over the seeds both ran, the difference
-    (mean and its range over seeds), the seed-to-seed spread of fp32, the time ratio (bf16 /
-    fp32 wall seconds, summed over seeds) and the ratio per epoch run (early stopping can end
-    the two at different epochs)."""
+    (mean and its range over seeds), the seed-to-seed spread of fp32, the time ratio (fp32 /
+    bf16 wall seconds, summed over seeds) and the ratio per epoch run (early stopping can end the
+    two at different epochs)."""
     by = {(r["dataset"], r["seed"], r["precision"]): r for r in read(path)}
     lines = [
-        "| data set | seeds | fp32 macro-F1 | bf16 macro-F1 | bf16 − fp32 (range) "
+        "| data set | seeds | fp32 macro-F1 | bf16 macro-F1 | bf16 − fp32, points (range) "
         "| fp32 seed sd | fp32 s | bf16 s | time ratio | per epoch |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
@@ -200,36 +192,61 @@ def summary(path: Path) -> str:
         if not seeds:
             continue
         f1 = {p: [by[(name, s, p)]["macro_f1"] for s in seeds] for p in PRECISIONS}
+        diffs = [b - a for a, b in zip(f1["fp32"], f1["auto"], strict=True)]
+        sd = statistics.stdev(f1["fp32"]) if len(seeds) > 1 else None
+        means["fp32"].append(statistics.mean(f1["fp32"]))
+        means["auto"].append(statistics.mean(f1["auto"]))
+        means["diff"].append(statistics.mean(diffs))
+        if sd is not None:
+            means["sd"].append(sd)
         secs = {p: sum(by[(name, s, p)]["train_s"] for s in seeds) for p in PRECISIONS}
         per_epoch = {
             p: sum(by[(name, s, p)]["train_s"] / by[(name, s, p)]["epochs_run"] for s in seeds)
             for p in PRECISIONS
         }
-        diffs = [b - a for a, b in zip(f1["fp32"], f1["auto"], strict=True)]
-        sd = statistics.stdev(f1["fp32"]) if len(seeds) > 1 else float("nan")
-        means["fp32"].append(statistics.mean(f1["fp32"]))
-        means["auto"].append(statistics.mean(f1["auto"]))
-        means["diff"].append(statistics.mean(diffs))
-        means["sd"].append(sd)
-        totals["fp32"] += secs["fp32"]
-        totals["auto"] += secs["auto"]
-        totals["fp32_ep"] += per_epoch["fp32"]
-        totals["auto_ep"] += per_epoch["auto"]
+        for key in ("fp32", "auto"):
+            totals[key] += secs[key]
+            totals[f"{key}_ep"] += per_epoch[key]
+        time_cells = (
+            f"{secs['fp32'] / len(seeds):.0f} | {secs['auto'] / len(seeds):.0f} | "
+            f"{secs['fp32'] / secs['auto']:.2f}x | {per_epoch['fp32'] / per_epoch['auto']:.2f}x"
+        )
         lines.append(
             f"| {name} | {','.join(map(str, seeds))} | {statistics.mean(f1['fp32']):.3f} | "
             f"{statistics.mean(f1['auto']):.3f} | {100 * statistics.mean(diffs):+.1f} "
-            f"({100 * min(diffs):+.1f} to {100 * max(diffs):+.1f}) | {100 * sd:.1f} | "
-            f"{secs['fp32'] / len(seeds):.0f} | {secs['auto'] / len(seeds):.0f} | "
-            f"{secs['fp32'] / secs['auto']:.2f}x | {per_epoch['fp32'] / per_epoch['auto']:.2f}x |"
+            f"({100 * min(diffs):+.1f} to {100 * max(diffs):+.1f}) | "
+            f"{'-' if sd is None else f'{100 * sd:.1f}'} | {time_cells} |"
         )
     if means["diff"]:
+        noise = f"{100 * statistics.mean(means['sd']):.1f}" if means["sd"] else "-"
+        ratio = f"**{totals['fp32'] / totals['auto']:.2f}x** | "
+        ratio += f"{totals['fp32_ep'] / totals['auto_ep']:.2f}x"
         lines.append(
             f"| **mean** | | **{statistics.mean(means['fp32']):.3f}** | "
             f"**{statistics.mean(means['auto']):.3f}** | "
-            f"**{100 * statistics.mean(means['diff']):+.1f}** | "
-            f"{100 * statistics.mean(means['sd']):.1f} | | | "
-            f"**{totals['fp32'] / totals['auto']:.2f}x** | "
-            f"{totals['fp32_ep'] / totals['auto_ep']:.2f}x |"
+            f"**{100 * statistics.mean(means['diff']):+.2f}** | {noise} | | | {ratio} |"
+        )
+    return "\n".join(lines)
+
+
+def speed_summary(path: Path) -> str:
+    """The --speed records: median seconds per training step and per 32 texts encoded, and
+    fp32's time over each bf16 variant's."""
+    rows = [r for r in map(json.loads, path.read_text().splitlines()) if r.get("kind") == "speed"]
+    lines = [
+        "| data set | threads | optimizer | step fp32 s | step bf16 s | step bf16-flash s "
+        "| step ratio bf16 (flash) | encode ratio bf16 (flash) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        # The first records timed torch's for-loop AdamW; the trainer's default is the fused one.
+        optimizer = r.get("optimizer", "AdamW for-loop")
+        lines.append(
+            f"| {r['dataset']} | {r['threads']} | {optimizer} | {r['fp32_step_s']:.3f} | "
+            f"{r['bf16_step_s']:.3f}"
+            f" | {r['bf16-flash_step_s']:.3f} | {r['step_ratio_bf16']:.2f}x "
+            f"({r['step_ratio_bf16-flash']:.2f}x) | {r['encode32_ratio_bf16']:.2f}x "
+            f"({r['encode32_ratio_bf16-flash']:.2f}x) |"
         )
     return "\n".join(lines)
 
@@ -241,7 +258,6 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=500)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=OUT)
-    parser.add_argument("--reuse", type=Path, help="take fp32 runs (F1 only) from this file")
     parser.add_argument("--summary", action="store_true", help="only print the table of --out")
     parser.add_argument(
         "--speed",
@@ -252,6 +268,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.summary:
         print(summary(args.out))
+        print()
+        print(speed_summary(args.out))
         return
     if args.speed:
         from core.model.catalogue import cpu_supports_bf16
@@ -263,7 +281,7 @@ def main() -> None:
             speed(name, args.threads, args.blocks, args.out)
         return
     seeds = [int(s) for s in args.seeds.split(",")]
-    run(args.datasets.split(","), seeds, args.rows, args.out, args.threads, args.reuse)
+    run(args.datasets.split(","), seeds, args.rows, args.out, args.threads)
 
 
 if __name__ == "__main__":

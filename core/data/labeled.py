@@ -377,16 +377,11 @@ def check_trainable(data: DataSet) -> None:
             "the validation set is empty: give a validation file, or add rows so that each label "
             "has at least 2 examples to split"
         )
-    parts = [("", data.train), ("", data.valid)]
-    if data.valid_source == "file":
-        parts = [("", data.train), (" of the validation file", data.valid)]
-    multi = data.train.label_sets is not None
-    for where, part in parts:
+    in_file = " of the validation file" if data.valid_source == "file" else ""
+    for where, part in (("", data.train), (in_file, data.valid)):
+        checked = [("text", part.texts), ("label", part.labels)]
         # A multi-label row without labels is an example of none of them, not a mistake.
-        checked = (
-            (("text", part.texts),) if multi else (("text", part.texts), ("label", part.labels))
-        )
-        for what, values in checked:
+        for what, values in checked[:1] if data.train.multi_label else checked:
             rows = [row for row, value in zip(part.rows, values, strict=True) if value == ""]
             if rows:
                 raise DataError(

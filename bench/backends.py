@@ -80,9 +80,22 @@ REDUCED = ("torch-bf16", "onnx-int8", "onnx-int8-static", "openvino", "openvino-
 NEW = ("torch-bf16", "onnx-int8-static", "openvino", "openvino-int8")
 
 
+def stratified_sample(data: Any, size: int, seed: int) -> Any:
+    """bench/accuracy.py's stratified sample; a seeded random one where a label has a single
+    row (goemotions' joined label sets)."""
+    from bench.accuracy import stratified_sample as stratified
+
+    try:
+        return stratified(data, size, seed)
+    except ValueError:
+        if size >= len(data):
+            return data
+        picked = np.random.default_rng(seed).choice(len(data), size, replace=False)
+        return data.subset(sorted(int(i) for i in picked))
+
+
 def finetune(name: str, args: argparse.Namespace, work: Path) -> tuple[Any, Any, Any, float]:
     """The shipped recipe on `--rows` rows of `name`: (classifier folder, data set, test, s)."""
-    from bench.accuracy import stratified_sample
     from core.config import TrainConfig
     from core.data.files import read_labeled_csv
     from core.data.labeled import split
@@ -112,8 +125,9 @@ def make_backends(
 
     run = load_classifier_dir(folder, device="cpu")
     classes = list(run.classes_)
-    valid = list(data.valid.texts)
-    truth = [classes.index(label) for label in data.valid.labels]
+    known = [i for i, label in enumerate(data.valid.labels) if label in classes]
+    valid = [data.valid.texts[i] for i in known]  # a label seen only in validation: left out
+    truth = [classes.index(data.valid.labels[i]) for i in known]
     training = list(data.train.texts)
     loaded: dict[str, Any] = {"torch": (run.model, run.head)}
     for backend in BACKENDS[1:]:
@@ -284,7 +298,6 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     sets = args.sets.split(",")
     # The speed texts (test texts of every set) read first: speed is measured right after the
     # first run (the emotion run when it is in the list), so a run cut short still has it.
-    from bench.accuracy import stratified_sample
     from core.data.files import read_labeled_csv
 
     speed_texts: list[str] = []

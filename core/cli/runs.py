@@ -132,7 +132,8 @@ def _report_run(record: Any, as_json: bool) -> int:
     else:
         print(f"run {record.id}: {record.status}" + (f" ({record.name})" if record.name else ""))
         if record.device:
-            print(f"device     {record.device.get('kind')} ({record.device.get('name')})")
+            kind, name, precision = (record.device.get(k) for k in ("kind", "name", "precision"))
+            print(f"device     {kind} ({name}, {precision})")
         if record.baseline is not None:
             print(format_metrics("baseline", record.baseline))
         if record.final is not None:

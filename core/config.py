@@ -13,7 +13,8 @@ from core.errors import ConfigError
 from core.records import Record
 
 # Training precision: "auto" uses the device's mixed precision where it runs it natively (bf16 on
-# a bf16 CPU or GPU, fp16 on older GPUs); "fp32" is the off switch.
+# a bf16 CPU or GPU, fp16 on older GPUs); "fp32" is the off switch (docs/BENCHMARKS.md, bf16
+# training: finetunes 1.45x faster on 2 bf16 CPU cores, test macro-F1 -0.09 points on 7 sets).
 PRECISIONS = ("auto", "fp32")
 
 
@@ -153,17 +154,14 @@ class TrainConfig(Record):
     device: str | None = setting(
         None, 'Force a device ("cpu", "cuda", "mps"); unset: CUDA, then MPS, then CPU.'
     )
-    precision: str = field(
-        default="fp32",
-        metadata={
-            "help": (
-                '"auto" trains in bf16 where the CPU or GPU runs it natively (fp16 on older GPUs); '
-                '"fp32" (the default until measured) trains in full precision everywhere. The '
-                "saved model keeps fp32 weights (docs/BENCHMARKS.md, bf16 training)."
-            ),
-            "label": "Training precision",
-            "choices": PRECISIONS,
-        },
+    precision: str = setting(
+        "auto",
+        '"auto" (default) trains under bf16 autocast where the CPU or GPU multiplies bf16 '
+        'natively (fp16 on older GPUs), else in fp32; "fp32" turns it off. Weights stay fp32. '
+        "On 2 bf16 CPU cores finetunes ran 1.45x faster, mean test macro-F1 0.09 points lower "
+        f"({BENCH}, bf16 training).",
+        label="Training precision",
+        choices=PRECISIONS,
     )
 
     def __post_init__(self) -> None:

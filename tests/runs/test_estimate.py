@@ -23,6 +23,7 @@ from core.runs.estimate import (
     estimate,
     prior,
     rates,
+    run_precision,
     run_seconds,
     time_left,
     work_texts,
@@ -234,7 +235,8 @@ def test_a_queued_run_counts_its_label_name_rows_and_labels(tmp_path):
     record, _ = store.create(CONFIG, data)
     n_train = finetune_rows(len(data.train), data.classes, CONFIG.label_names)
     assert n_train == len(data.train) + 40
-    measured = rates(store, "small", multi_label=False)
+    # At the precision the queued run will train at here (bf16 on a bf16 CPU).
+    measured = rates(store, "small", multi_label=False, precision=run_precision(CONFIG, "cpu"))
     expected = run_seconds(CONFIG, n_train, len(data.valid), measured, labels=40)
     assert time_left(store.get(record.id), store) == pytest.approx(measured.startup_s + expected)
 

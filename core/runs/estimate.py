@@ -50,8 +50,8 @@ HEAD_TEXTS_PER_LABEL = 0.001
 # its validation texts, UMAP places them) before it hands the CPU to the run queued behind:
 # 7-8 s quiet, 13-24 s at load 5-9, whatever the labels (bench/results/estimates-labels*.jsonl).
 MAP_S_DEFAULT = 15.0
-# Without runs measured at bf16: bf16 autocast's speed-up over the catalogue's fp32 figures on a
-# CPU that has it (MODELS.md, 2 threads: a training step 275 ms vs 399, encode 403 vs 221 texts/s).
+# Without runs measured at bf16: bf16's speed-up over the catalogue's fp32 figures on a CPU that
+# has it (docs/BENCHMARKS.md, bf16 training: whole finetunes 1.45x, encoding 32 texts 1.9x).
 BF16_TRAIN_SPEEDUP = 1.45
 BF16_ENCODE_SPEEDUP = 1.8
 # The range around the expected time: early stopping at its earliest (patience + 1 evaluations)

@@ -245,6 +245,12 @@ def build_parser() -> argparse.ArgumentParser:
         "scales calibrated on the run's training texts); with --format openvino: NNCF's int8, "
         "calibrated on the run's training texts",
     )
+    p.add_argument(
+        "--max-f1-drop",
+        type=float,
+        help="with --format static: accept a static model whose validation macro-F1 is up to "
+        "this much below the run's (default 0.15; e.g. 0.35 for 35 points)",
+    )
     p = add(
         "suggest",
         cmd_suggest,

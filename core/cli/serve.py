@@ -17,7 +17,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     from core.runs.export import CARD_FILE, export_backend, export_run
 
     export_backend(args.format, args.quantize)  # wrong options fail before any work
-    dest, check = export_run(args.run, args.dest, open_store(args), args.format, args.quantize)
+    dest, check = export_run(
+        args.run, args.dest, open_store(args), args.format, args.quantize, args.max_f1_drop
+    )
     if args.json:
         print_json(
             {"run_id": args.run, "dest": str(dest), "check": check.to_dict() if check else None}

@@ -15,9 +15,12 @@ from core.runs.store import RunStore
 CALIBRATION_TEXTS = 300  # the run's training texts the calibrated int8 bodies see, at most
 
 
-def ensure_run_body(run_dir: Path, backend: str) -> BodyCheck | StaticCheck | None:
+def ensure_run_body(
+    run_dir: Path, backend: str, max_f1_drop: float | None = None
+) -> BodyCheck | StaticCheck | None:
     """The run's `backend` body, made and checked when it is not there yet (None for torch:
-    the PyTorch body is the run's model folder)."""
+    the PyTorch body is the run's model folder). `max_f1_drop`: the static model's allowance
+    (core.runs.static.make_static; default MAX_F1_DROP)."""
     if check_backend(backend) == "torch":
         return None
     run_dir = Path(run_dir)
@@ -26,7 +29,8 @@ def ensure_run_body(run_dir: Path, backend: str) -> BodyCheck | StaticCheck | No
     if backend == "static":
         from core.runs.static import make_static
 
-        return make_static(run_dir, dataset, config=store.get(run_dir.name).config)
+        config = store.get(run_dir.name).config
+        return make_static(run_dir, dataset, config=config, max_drop=max_f1_drop)
     head, labels, cleaning = load_head(run_dir)
     valid = dataset.valid
     index = {label: i for i, label in enumerate(labels)}

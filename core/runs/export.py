@@ -73,18 +73,23 @@ def export_run(
     store: RunStore | None = None,
     format: str = "torch",
     quantize: str | None = None,
+    max_f1_drop: float | None = None,
 ) -> tuple[Path, BodyCheck | StaticCheck | None]:
     """Copy the completed run `name` into `dest` (a new or empty folder) with its model card;
     returns `dest` and the check figures of its body (None for PyTorch). A body that answers
-    differently from the PyTorch one is refused (ExportRefused) and nothing is written."""
+    differently from the PyTorch one is refused (ExportRefused) and nothing is written; a static
+    model whose validation macro-F1 is more than `max_f1_drop` (default 0.15) below the run's too
+    (once kept, `--backend static` uses it)."""
     backend = export_backend(format, quantize)
+    if max_f1_drop is not None and (backend != "static" or not 0.0 <= max_f1_drop <= 1.0):
+        raise ExportError("--max-f1-drop takes a number from 0 to 1, with --format static")
     store = store or RunStore()
     ref = resolve(name, store, classify=True)
     dest = Path(dest)
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise ExportError(f"{dest} exists and is not empty: choose a new folder")
     source = Path(ref.location)
-    check = ensure_run_body(source, backend)  # the run keeps the body beside its PyTorch one
+    check = ensure_run_body(source, backend, max_f1_drop)  # kept beside the PyTorch body
     record = store.get(ref.name)
     dest.parent.mkdir(parents=True, exist_ok=True)
     # Built beside `dest` and renamed into place: an interrupted export leaves no half folder.

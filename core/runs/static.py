@@ -6,6 +6,7 @@ model/static/ beside the PyTorch body, refused (nothing kept) when it loses too 
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import tempfile
@@ -98,9 +99,11 @@ def make_static(
                 seconds=round(time.perf_counter() - started, 1),
             )
             if not check.passed:
+                drop = math.ceil((theirs - ours) * 100) / 100
                 raise StaticRefused(
                     f"the static model loses too much against the run, so it was not kept: "
-                    f"{check.describe()}"
+                    f"{check.describe()}; to accept that price, make it with `python -m core "
+                    f"export {directory.name} DEST --format static --max-f1-drop {drop:.2f}`"
                 )
             save_head(head, list(run.classes_), run.cleaning, staging)
             write_check(staging, check)

@@ -135,3 +135,9 @@ def test_a_static_model_that_loses_too_much_is_refused_and_not_kept(
         make_static(root / static_run.run_id, store.load_dataset(static_run.run_id))
     assert not (root / static_run.run_id / "model" / STATIC_DIR).exists()
     assert not list((root / static_run.run_id / "model").glob(".static-*"))  # no staging left
+    # The user may accept the price: the same model, kept with the allowance it was made under.
+    check = make_static(
+        root / static_run.run_id, store.load_dataset(static_run.run_id), max_drop=1.0
+    )
+    assert check.passed and check.max_drop == 1.0
+    assert read_check(root / static_run.run_id / "model" / STATIC_DIR) == check

@@ -8,6 +8,9 @@ import os
 # Before anything imports transformers or huggingface_hub: tests never reach a model hub.
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
+# The CLI's and the service's default backend is the fastest that passed the benchmark on this
+# CPU (core.model.onnx.default_backend); the tests compare with PyTorch, so they pin it.
+os.environ["EMBEDTUNE_BACKEND"] = "torch"
 
 import shutil  # noqa: E402
 from dataclasses import dataclass  # noqa: E402

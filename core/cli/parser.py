@@ -68,11 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
             choices=BACKENDS,
             default=None,
             help="what runs the model: torch (PyTorch fp32), torch-bf16 (PyTorch bf16 autocast, "
-            "CPUs with bf16 units), onnx / onnx-int8 / onnx-int8-static (ONNX Runtime fp32, int8, "
-            "calibrated int8), openvino / openvino-int8 (OpenVINO, NNCF int8), static (a model2vec "
-            "model distilled from the run: far faster, a few points less accurate). A run's body "
-            "is made and checked on first use. Default: the fastest backend that kept every "
-            "benchmark set's F1 where this CPU supports it, else torch (docs/SERVING.md)",
+            "CPUs with bf16 units), onnx / onnx-int8 (ONNX Runtime fp32, int8), openvino / "
+            "openvino-int8 (OpenVINO in bf16 where the CPU has it, NNCF int8), static (a model2vec "
+            "model distilled from the run: far faster, much less accurate). A run's body is made "
+            "and checked on first use. Default: EMBEDTUNE_BACKEND, else openvino (or torch-bf16 "
+            "without OpenVINO) on CPUs with bf16 units, else torch (docs/SERVING.md)",
         )
 
     def data_args(p: argparse.ArgumentParser) -> None:
@@ -229,7 +229,6 @@ def build_parser() -> argparse.ArgumentParser:
             "openvino",
             "static",
             "onnx-int8",
-            "onnx-int8-static",
             "openvino-int8",
         ],
         default="torch",
@@ -240,10 +239,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--quantize",
-        choices=["int8", "int8-static"],
-        help="with --format onnx: int8 weights (int8: dynamic activation scales; int8-static: "
-        "scales calibrated on the run's training texts); with --format openvino: NNCF's int8, "
-        "calibrated on the run's training texts",
+        choices=["int8"],
+        help="with --format onnx: int8 weights (dynamic activation scales); with --format "
+        "openvino: NNCF's int8, calibrated on the run's training texts",
     )
     p.add_argument(
         "--max-f1-drop",

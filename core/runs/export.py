@@ -1,8 +1,8 @@
 """Exports: a completed run's body, head, labels and record copied to a folder of the user's with
 a model card (README.md), loadable without Embedtune. The body is the PyTorch one
 (`SentenceTransformer(DEST / "model")`), or another backend's, checked against the PyTorch one
-on the run's validation texts: ONNX (`format="onnx"`: fp32, or int8 with `quantize="int8"`
-(dynamic) or `"int8-static"` (calibrated)), OpenVINO (`format="openvino"`: the fp32 ONNX body run
+on the run's validation texts: ONNX (`format="onnx"`: fp32, or int8 with `quantize="int8"`),
+OpenVINO (`format="openvino"`: the fp32 ONNX body run
 at the CPU's precision, or NNCF's int8 with `quantize="int8"`), PyTorch under bf16 autocast
 (`format="torch-bf16"`), or the static model distilled from the body with its refitted head
 (`format="static"`: faster, less accurate; its card says by how much)."""
@@ -23,14 +23,13 @@ from core.runs.resolve import resolve
 from core.runs.store import RUN_FILE, RunStore
 
 FORMATS = ("torch", "torch-bf16", "onnx", "openvino", "static")
-QUANTIZE = ("int8", "int8-static")
+QUANTIZE = ("int8",)
 # The backend of each (format, quantize) pair an export takes.
 EXPORTS = {
     ("torch", None): "torch",
     ("torch-bf16", None): "torch-bf16",
     ("onnx", None): "onnx",
     ("onnx", "int8"): "onnx-int8",
-    ("onnx", "int8-static"): "onnx-int8-static",
     ("openvino", None): "openvino",
     ("openvino", "int8"): "openvino-int8",
     ("static", None): "static",
@@ -61,7 +60,7 @@ def export_backend(format: str, quantize: str | None) -> str:
             + (
                 f"it takes {' or '.join(takes)}"
                 if takes
-                else "only --format onnx (int8, int8-static) and openvino (int8) are quantised"
+                else "only --format onnx and openvino are quantised (int8)"
             )
         )
     return backend

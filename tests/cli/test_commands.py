@@ -477,9 +477,10 @@ def test_an_onnx_backend_without_its_packages_is_one_error_line(
 
 def test_export_refuses_a_quantisation_its_format_does_not_take(capsys, tmp_path):
     code, _, err = run_cli(
-        capsys, "export", "ft-000000000000", str(tmp_path / "out"), "--format", "openvino",
-        "--quantize", "int8-static", "--runs-dir", str(tmp_path),
+        capsys, "export", "ft-000000000000", str(tmp_path / "out"), "--format", "static",
+        "--quantize", "int8", "--runs-dir", str(tmp_path),
     )  # fmt: skip
     assert code == 2 and err == (
-        "error: --quantize int8-static does not apply to --format openvino: it takes int8\n"
+        "error: --quantize int8 does not apply to --format static: only --format onnx and "
+        "openvino are quantised (int8)\n"
     )

@@ -69,8 +69,8 @@ def test_unknown_backend():
     with pytest.raises(ModelError) as err:
         check_backend("tensorrt")
     assert str(err.value) == (
-        "unknown backend 'tensorrt': choose torch, torch-bf16, onnx, onnx-int8, "
-        "onnx-int8-static, openvino, openvino-int8, static"
+        "unknown backend 'tensorrt': choose torch, torch-bf16, onnx, onnx-int8, openvino, "
+        "openvino-int8, static"
     )
 
 
@@ -127,6 +127,7 @@ def test_torch_bf16_is_refused_on_a_cpu_without_bf16_units(monkeypatch):
     from core.model import catalogue
     from core.model.onnx import backend_available, default_backend, require_backend
 
+    monkeypatch.delenv("EMBEDTUNE_BACKEND", raising=False)
     monkeypatch.setattr(catalogue, "cpu_supports_bf16", lambda: False)
     with pytest.raises(ModelError, match=r"torch-bf16 backend needs a CPU with bfloat16"):
         require_backend("torch-bf16")
@@ -211,18 +212,18 @@ def test_int8_keeps_the_feed_forward_down_projections_in_fp32():
 def test_export_formats_map_to_backends_and_wrong_pairs_are_refused():
     from core.runs.export import ExportError, export_backend
 
-    assert export_backend("onnx", "int8-static") == "onnx-int8-static"
+    assert export_backend("onnx", "int8") == "onnx-int8"
     assert export_backend("openvino", "int8") == "openvino-int8"
     assert export_backend("openvino-int8", None) == "openvino-int8"  # a backend's name works too
     assert export_backend("static", None) == "static"
-    with pytest.raises(ExportError, match="--quantize int8-static does not apply to --format "):
-        export_backend("openvino", "int8-static")
-    with pytest.raises(ExportError, match="only --format onnx .* and openvino .* are quantised"):
+    with pytest.raises(ExportError, match="unknown quantisation 'int8-static': choose int8"):
+        export_backend("onnx", "int8-static")  # measured and not shipped
+    with pytest.raises(ExportError, match=r"only --format onnx and openvino are quantised"):
         export_backend("static", "int8")
 
 
 BODY_TEXTS = ["a spicy curry with rice", "the laptop overheats", "a late goal won the match"]
-CALIBRATED = ("torch-bf16", "onnx-int8-static", "openvino", "openvino-int8")
+CALIBRATED = ("torch-bf16", "openvino", "openvino-int8")
 
 
 @pytest.fixture(scope="module")
@@ -303,13 +304,32 @@ def test_a_calibrated_body_below_its_threshold_is_refused_and_not_kept(
     run_dir = tmp_path / "runs" / backends_run.run_id
     shutil.copytree(backends_run.root / backends_run.run_id, run_dir)
     onnx_dir = run_dir / "model" / "onnx"
-    (onnx_dir / "model_qdq.onnx").unlink()
+    (onnx_dir / "openvino_int8.xml").unlink()
+    (onnx_dir / "openvino_int8.bin").unlink()
     checks = read_checks(onnx_dir)
-    del checks["onnx-int8-static"]
+    del checks["openvino-int8"]
     write_checks(onnx_dir, checks)
-    monkeypatch.setitem(onnx_check.MIN_COSINE, "onnx-int8-static", 1.01)  # nothing could pass
-    with pytest.raises(ExportRefused, match=r"the onnx-int8-static export answers differently"):
-        ensure_run_body(run_dir, "onnx-int8-static")
-    assert not (onnx_dir / "model_qdq.onnx").exists()
-    assert "onnx-int8-static" not in read_checks(onnx_dir)
+    monkeypatch.setitem(onnx_check.MIN_COSINE, "openvino-int8", 1.01)  # nothing could pass
+    with pytest.raises(ExportRefused, match=r"the openvino-int8 export answers differently"):
+        ensure_run_body(run_dir, "openvino-int8")
+    assert not list(onnx_dir.glob("openvino_int8.*"))
+    assert "openvino-int8" not in read_checks(onnx_dir)
     assert not list(onnx_dir.glob(".exporting-*"))
+
+
+def test_the_default_backend_is_the_benchmark_s_best_where_the_cpu_has_bf16(monkeypatch):
+    from core.model import catalogue
+    from core.model.onnx import default_backend
+
+    monkeypatch.delenv("EMBEDTUNE_BACKEND", raising=False)
+    monkeypatch.setattr(catalogue, "cpu_supports_bf16", lambda: True)
+    assert default_backend() == "openvino"
+    monkeypatch.setitem(sys.modules, "openvino", None)  # OpenVINO not installed
+    assert default_backend() == "torch-bf16"
+    monkeypatch.setattr(catalogue, "cpu_supports_bf16", lambda: False)
+    assert default_backend() == "torch"
+    monkeypatch.setenv("EMBEDTUNE_BACKEND", "onnx-int8")  # the user's own choice wins
+    assert default_backend() == "onnx-int8"
+    monkeypatch.setenv("EMBEDTUNE_BACKEND", "fastest")
+    with pytest.raises(ModelError, match="unknown backend 'fastest'"):
+        default_backend()

@@ -200,7 +200,7 @@ def ensure_body(
 
     from core.model.heads import encode
 
-    check_backend(backend)
+    check_backend(backend, measured=True)
     if backend not in BODY_BACKENDS:
         raise ModelError(f"the {backend} backend has no body exported beside PyTorch's")
     require_backend(backend)
@@ -369,7 +369,7 @@ def load_body(
 ) -> SentenceTransformer:
     """The SentenceTransformer of `folder` on `backend` (its exported body must exist and have
     passed its check: `ensure_body` makes it)."""
-    check_backend(backend)
+    check_backend(backend, measured=True)
     if backend == "torch":
         from core.model.catalogue import load_model
 

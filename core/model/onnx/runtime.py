@@ -20,8 +20,7 @@ if TYPE_CHECKING:
 
 # The backends a model runs on. torch: the model folder as it is (fp32). torch-bf16: the same
 # under PyTorch's CPU bfloat16 autocast (only where the CPU has bf16 instructions). onnx /
-# onnx-int8: ONNX Runtime, fp32 or dynamically quantised int8; onnx-int8-static: int8 with
-# activation scales calibrated on the run's training texts (QDQ). openvino: OpenVINO's runtime on
+# onnx-int8: ONNX Runtime, fp32 or dynamically quantised int8. openvino: OpenVINO's runtime on
 # the fp32 ONNX body, in bf16 where the CPU has it (else f32); openvino-int8: that body quantised
 # by NNCF, calibrated on the run's training texts. static: a model2vec model distilled from the
 # body with the head refitted on it (core.model.static): far faster, less accurate.
@@ -30,14 +29,17 @@ BACKENDS = (
     "torch-bf16",
     "onnx",
     "onnx-int8",
-    "onnx-int8-static",
     "openvino",
     "openvino-int8",
     "static",
 )
+# Measured and not shipped (docs/BENCHMARKS.md, "Backends": worse than onnx-int8 on every axis):
+# int8 with activation scales calibrated on the run's training texts (ONNX Runtime's QDQ). Only
+# bench/backends.py makes it, to measure it again.
+REJECTED = ("onnx-int8-static",)
 # The backends whose body is checked against PyTorch's (cosine and agreement); static has its
 # own check (core.model.static), torch is the reference.
-BODY_BACKENDS = BACKENDS[1:-1]
+BODY_BACKENDS = (*BACKENDS[1:-1], *REJECTED)
 ONNX_DIR = "onnx"  # inside a model folder, where sentence-transformers looks for ONNX files
 # Each backend's file in ONNX_DIR ("" for none: torch-bf16 runs the PyTorch weights; openvino
 # reads the fp32 ONNX file itself; OpenVINO's int8 body is an IR pair, .xml and .bin).
@@ -67,18 +69,25 @@ def default_backend() -> str:
     shared set's test macro-F1 within half a point of PyTorch's at >= 2x its throughput,
     docs/BENCHMARKS.md "Backends") whose packages are installed, on a CPU with bf16 units like
     the benchmark's; torch elsewhere (without bf16 units none of them was measured, and the bf16
-    ones would run slower than fp32)."""
+    ones would run slower than fp32). `EMBEDTUNE_BACKEND` names another."""
+    import os
+
     from core.model.catalogue import cpu_supports_bf16
 
+    chosen = os.environ.get(BACKEND_ENV, "").strip()
+    if chosen:
+        return check_backend(chosen)
     if not PREFERRED or not cpu_supports_bf16():
         return "torch"
     return next((b for b in PREFERRED if backend_available(b)), "torch")
 
 
-# The default's candidates, best first (docs/BENCHMARKS.md "Backends", bench/backends.py): none
-# until a backend passes there.
-PREFERRED: tuple[str, ...] = ()
+# The default's candidates, best first (docs/BENCHMARKS.md "Backends", bench/backends.py,
+# 2026-12-05): openvino (bf16) 2.70x PyTorch's batch throughput, one text 2.3x faster, test
+# macro-F1 within 0.11 points on 8 of 8 sets; torch-bf16 2.42x, within 0.11 (no OpenVINO needed).
+PREFERRED: tuple[str, ...] = ("openvino", "torch-bf16")
 DEFAULT_BACKEND = "torch"  # what the help says without probing the CPU (default_backend())
+BACKEND_ENV = "EMBEDTUNE_BACKEND"  # the default backend of the CLI and `serve`, when set
 
 
 class OnnxUnavailable(ModelError):
@@ -88,9 +97,10 @@ class OnnxUnavailable(ModelError):
 BackendUnavailable = OnnxUnavailable
 
 
-def check_backend(backend: str) -> str:
-    """`backend` when it is one Embedtune knows, else a ModelError naming the choices."""
-    if backend not in BACKENDS:
+def check_backend(backend: str, measured: bool = False) -> str:
+    """`backend` when it is one Embedtune knows (`measured`: or a rejected one a benchmark
+    makes), else a ModelError naming the choices."""
+    if backend not in BACKENDS and not (measured and backend in REJECTED):
         raise ModelError(f"unknown backend {backend!r}: choose {', '.join(BACKENDS)}")
     return backend
 
@@ -98,7 +108,7 @@ def check_backend(backend: str) -> str:
 def require_backend(backend: str) -> None:
     """Raise OnnxUnavailable (with the pip command) unless `backend`'s optional packages are
     importable, or a ModelError when this CPU cannot run it (bf16 without bf16 instructions)."""
-    check_backend(backend)
+    check_backend(backend, measured=True)
     if backend == "torch-bf16":
         from core.model.catalogue import cpu_supports_bf16
 

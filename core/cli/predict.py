@@ -32,7 +32,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     multi = record.data.multi_label
     test = read_labeled(args.test, args, multi=multi, infer_header=True)
     kept = {t.key: t.evaluated_at for t in record.tests}
-    result = evaluate_run(store, args.run, test, unseen=args.unseen)
+    backend = chosen_backend(args)
+    result = evaluate_run(store, args.run, test, unseen=args.unseen, backend=backend)
     reused = kept.get(result.key) == result.evaluated_at
     if reused:
         when = result.evaluated_at[:16].replace("T", " ")
@@ -67,6 +68,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                 "skipped": final.skipped,
                 "reused": reused,
                 "outcome": outcome.kind,
+                "backend": result.backend,
             }
         )
         return EXIT_OK
@@ -78,6 +80,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             what = "their rows count as errors (--unseen skip leaves them out)"
         print(f"{describe_unseen(unseen)}; {what}")
     print(format_comparison(result.name, final, baseline, gain_intervals))
+    print(
+        f"finetuned scored on the {result.backend} backend; base model on torch (PyTorch, the "
+        "reference each backend's body is checked against)"
+    )
     print(f"\n{'label':<20} precision  recall  f1     base f1  support")
     for c, b in zip(final.per_class, baseline.per_class, strict=True):
         few = "  (few examples)" if c.support < FEW_EXAMPLES else ""

@@ -29,7 +29,8 @@ TESTS_DIR = "tests"
 class TestResult(Record):
     """The finetuned model and its base model (frozen embeddings with the run's head recipe,
     fitted on the same training rows) scored on one test file; the texts for the table of
-    errors."""
+    errors. `backend` ran the finetuned model (core.model.onnx.BACKENDS); the base model is
+    scored on PyTorch (torch), the reference every backend's body is checked against."""
 
     key: str
     name: str
@@ -39,6 +40,7 @@ class TestResult(Record):
     rows: tuple[int, ...] = ()
     evaluated_at: str = ""
     finetune_kept: bool = True
+    backend: str = "torch"
 
     @property
     def n(self) -> int:
@@ -115,11 +117,13 @@ def evaluate_run(
     save: bool = True,
     unseen: str = "count",
     reuse: bool = True,
+    backend: str = "torch",
 ) -> TestResult:
-    """Score a completed run and its base model on labelled texts; kept with the run when
-    `save`. Rows of a label the run never learnt count as errors (`unseen="count"`) or are left
-    out ("skip"). A completed run never changes: with `reuse`, rows it was scored on before
-    give back that stored result."""
+    """Score a completed run (on `backend`, its body made and checked on first use) and its
+    base model (on torch) on labelled texts; kept with the run when `save`. Rows of a label the
+    run never learnt count as errors (`unseen="count"`) or are left out ("skip"). A completed
+    run never changes: with `reuse`, rows it was scored on before, on the same backend, give
+    back that stored result (another backend scores them again and is kept in its place)."""
     from core.runs.resolve import load_run
 
     record = store.get(run_id)
@@ -130,10 +134,13 @@ def evaluate_run(
     key = test_key(test, unseen)
     if reuse and key in {t.key for t in record.tests}:
         try:
-            return load_test(store, run_id, key)
+            kept = load_test(store, run_id, key)
         except RunError:
             pass  # unreadable: scored again below, and kept anew
-    final = evaluate_classifier(load_run(run_id, store), test, unseen)
+        else:
+            if kept.backend == backend:
+                return kept
+    final = evaluate_classifier(load_run(run_id, store, backend=backend), test, unseen)
     baseline = evaluate_classifier(base_classifier(record, store), test, unseen)
     result = TestResult(
         key=key,
@@ -144,6 +151,7 @@ def evaluate_run(
         rows=tuple(test.rows),
         evaluated_at=now_iso(),
         finetune_kept=record.finetune_kept is not False,
+        backend=backend,
     )
     if save:
         save_test(store, run_id, result)

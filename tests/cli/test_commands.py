@@ -335,6 +335,42 @@ def test_evaluate_reads_a_first_row_of_column_names_as_the_header(run_copy, caps
     assert len(run_copy.store.get(run_id).tests) == 1
 
 
+def test_evaluate_scores_the_run_on_the_chosen_backend_and_the_base_model_on_torch(
+    run_copy, capsys, tmp_path, monkeypatch
+):
+    from core.model.catalogue import cpu_supports_bf16
+
+    runs, run_id = run_copy.root, run_copy.run_id
+    data = tiny_dataset()
+    rows = [*zip(data.valid.texts, data.valid.labels), *zip(data.train.texts, data.train.labels)]
+    test_csv = _write(tmp_path / "test.csv", rows)
+    args = ("evaluate", run_id, str(test_csv), "--runs-dir", str(runs), "--json")
+    code, out, _ = run_cli(capsys, *args)
+    on_torch = json.loads(out)
+    assert code == 0 and on_torch["backend"] == "torch"  # conftest pins EMBEDTUNE_BACKEND
+
+    backend = "torch-bf16" if cpu_supports_bf16() else "onnx"
+    code, out, _ = run_cli(capsys, *args, "--backend", backend)
+    other = json.loads(out)
+    # Scored again on that backend (not the kept torch result), within a point of PyTorch's
+    # macro-F1; the base model stays on torch, so its scores are PyTorch's.
+    assert code == 0 and other["backend"] == backend and other["reused"] is False
+    assert other["n"] == on_torch["n"] == len(rows)
+    assert abs(other["macro_f1"] - on_torch["macro_f1"]) <= 0.01
+    assert other["base_model"]["macro_f1"] == pytest.approx(on_torch["base_model"]["macro_f1"])
+    [summary] = run_copy.store.get(run_id).tests  # kept once, in the torch result's place
+    assert summary.f1 == other["f1"]
+
+    # No --backend: the default (EMBEDTUNE_BACKEND here), which finds the kept result.
+    monkeypatch.setenv("EMBEDTUNE_BACKEND", backend)
+    code, out, err = run_cli(capsys, *args[:-1])
+    assert code == 0 and err.startswith("Reused the evaluation of these rows kept on ")
+    assert (
+        f"finetuned scored on the {backend} backend; base model on torch (PyTorch, the reference "
+        "each backend's body is checked against)"
+    ) in out.splitlines()
+
+
 def test_train_help_offers_every_setting_with_its_default(capsys):
     with pytest.raises(SystemExit):
         main(["train", "--help"])

@@ -11,11 +11,12 @@ import streamlit as st
 from core.data.files import EXTENSIONS
 from core.data.inputs import MAX_TEXTS, TextsInput, cosine_similarity, read_texts, split_lines
 from core.downloads import embeddings_csv, json_bytes, npy_bytes, predictions_csv
-from core.errors import EmbedtuneError
+from core.errors import EmbedtuneError, ModelError
 from core.io import encoding_warning
 from core.model.catalogue import CATALOGUE
 from core.model.maps import first_of_cells
-from core.model.onnx import BACKENDS, DEFAULT_BACKEND, INSTALL, onnx_available
+from core.model.onnx import BACKENDS, BackendUnavailable, default_backend, require_backend
+from core.model.onnx.runtime import BACKEND_ENV
 from core.runs.maps import build_quietly, load_run_map, map_in_progress
 from core.runs.store import RunRecord
 from core.serve.wire import MAX_INPUTS, classify_response, classify_snippets
@@ -72,28 +73,50 @@ BACKEND_NAMES = {
 }
 
 
+def default_choice() -> tuple[str, str | None]:
+    """The backend selected at first: the CLI's default (core.model.onnx.default_backend:
+    EMBEDTUNE_BACKEND, else the fastest measured one this CPU and its packages allow, else
+    torch), and why torch instead when EMBEDTUNE_BACKEND names no backend."""
+    try:
+        return default_backend(), None
+    except ModelError as exc:
+        return "torch", _sentence(f"{BACKEND_ENV}: {exc}")
+
+
 def choose_backend(record: RunRecord | None) -> str:
-    """PyTorch, or the body exported to ONNX (fp32 or int8) and run by ONNX Runtime; an ONNX
-    choice without the optional packages says how to add them and stays on PyTorch."""
+    """The backend that runs the model, selected at first as the CLI's default; one this
+    machine cannot run (its packages missing, or bf16 without the CPU's bf16 units) says why,
+    with the pip line to add what is missing, and stays on PyTorch."""
+    default, problem = default_choice()
     backend = st.segmented_control(
         "Backend",
         BACKENDS,
-        default=DEFAULT_BACKEND,
+        default=default,
         format_func=lambda backend: BACKEND_NAMES.get(backend, backend),
         key="playground_backend",
-        help="What runs the model: PyTorch, or its body exported to ONNX and run by ONNX "
-        "Runtime (int8: quantised weights, faster on a CPU). A run's ONNX body is exported on "
-        "first use and checked against PyTorch on the run's validation texts.",
+        help="What runs the model: PyTorch (fp32 or bf16), ONNX Runtime or OpenVINO (fp32 or "
+        "int8), or a static model2vec model distilled from a run (far faster, less accurate). "
+        "Selected at first: the fastest backend that kept every benchmark set's F1 on this "
+        "machine, as in the CLI (EMBEDTUNE_BACKEND overrides it). A run's body is made on first "
+        "use and checked against PyTorch on the run's validation texts.",
     )
-    backend = backend or DEFAULT_BACKEND
-    if backend != "torch" and not onnx_available():
-        st.warning(
-            f"The ONNX backends need ONNX Runtime: run `{INSTALL}` and restart the app. "
-            "Using PyTorch.",
-            icon=":material/warning:",
-        )
+    backend = backend or default
+    if problem is not None and backend == default:
+        st.warning(f"{md(problem)} Using PyTorch.", icon=":material/warning:")
+    try:
+        require_backend(backend)
+    except BackendUnavailable as exc:
+        st.warning(f"{_sentence(exc)} Using PyTorch.", icon=":material/warning:")
+        return "torch"
+    except ModelError as exc:
+        st.info(f"{_sentence(exc)} Using PyTorch.", icon=":material/info:")
         return "torch"
     return backend
+
+
+def _sentence(message: object) -> str:
+    text = str(message)
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
 
 
 def show_check(record: RunRecord | None, backend: str) -> None:

@@ -18,8 +18,8 @@ if TYPE_CHECKING:
 
 @st.cache_resource(max_entries=2, show_spinner="Loading the base model…")
 def embedder(model: str, backend: str = "torch") -> Embedder:
-    """A base model for embedding (both catalogue models fit in memory together); on an ONNX
-    backend its body is exported and checked once (seconds)."""
+    """A base model for embedding (both catalogue models fit in memory together); on a backend
+    other than torch its body is made and checked once (seconds)."""
     from core.model.classifier import load_embedder
 
     return load_embedder(model, backend=backend)
@@ -29,8 +29,8 @@ def embedder(model: str, backend: str = "torch") -> Embedder:
 def classifier(
     root: str, run_id: str, finished_at: str | None, backend: str = "torch"
 ) -> Classifier:
-    """A completed run's classifier; `finished_at` keys out a deleted and retrained run. On an
-    ONNX backend the run's body is exported and checked on first use (seconds)."""
+    """A completed run's classifier; `finished_at` keys out a deleted and retrained run. On a
+    backend other than torch the run's body is made and checked on first use."""
     from core.runs.resolve import load_run
 
     return load_run(run_id, RunStore(root), backend=backend)

@@ -434,6 +434,52 @@ def test_playground_without_onnx_packages_says_how_to_add_them(onnx_run, monkeyp
     at.run()
     assert not at.exception
     assert [w.value for w in at.warning] == [
-        "The ONNX backends need ONNX Runtime: run `pip install -r requirements-onnx.txt` and "
-        "restart the app. Using PyTorch."
+        "The onnx backend needs onnxruntime, which is not installed: run `pip install -r "
+        "requirements-onnx.txt` (the torch backend works without it). Using PyTorch."
     ]
+
+
+def test_playground_selects_the_clis_default_backend(tmp_path, monkeypatch):
+    from core.model.onnx import default_backend
+
+    monkeypatch.delenv("EMBEDTUNE_BACKEND")  # conftest pins torch; here the machine decides
+    at = go(open_app(tmp_path / "runs", monkeypatch), "app_pages/playground.py")
+    assert at.segmented_control(key="playground_backend").value == default_backend()
+    assert not at.warning and not at.info
+
+    monkeypatch.setenv("EMBEDTUNE_BACKEND", "tpu")
+    at = go(open_app(tmp_path / "runs", monkeypatch), "app_pages/playground.py")
+    assert at.segmented_control(key="playground_backend").value == "torch"
+    assert [unescape(w.value) for w in at.warning] == [
+        "EMBEDTUNE_BACKEND: unknown backend 'tpu': choose torch, torch-bf16, onnx, onnx-int8, "
+        "openvino, openvino-int8, static. Using PyTorch."
+    ]
+
+
+def test_playground_backend_without_its_package_names_its_pip_line(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "openvino", None)  # as if not installed
+    monkeypatch.setenv("EMBEDTUNE_BACKEND", "openvino")
+    at = go(open_app(tmp_path / "runs", monkeypatch), "app_pages/playground.py")
+    assert at.segmented_control(key="playground_backend").value == "openvino"
+    assert [w.value for w in at.warning] == [
+        "The openvino backend needs openvino, which is not installed: run `pip install --no-deps "
+        "-r requirements-backends.txt` (the torch backend works without it). Using PyTorch."
+    ]
+
+
+def test_playground_bf16_backend_on_a_cpu_without_bf16_units_stays_on_pytorch(
+    tmp_path, monkeypatch
+):
+    from core.model import catalogue
+
+    monkeypatch.setattr(catalogue, "cpu_supports_bf16", lambda: False)  # as on such a CPU
+    monkeypatch.delenv("EMBEDTUNE_BACKEND")
+    at = go(open_app(tmp_path / "runs", monkeypatch), "app_pages/playground.py")
+    assert at.segmented_control(key="playground_backend").value == "torch"  # the default there
+    at.segmented_control(key="playground_backend").set_value("torch-bf16").run()
+    assert not at.exception and not at.warning
+    [info] = at.info
+    assert info.value.startswith(
+        "The torch-bf16 backend needs a CPU with bfloat16 instructions (AVX512-BF16 or AMX)"
+    )
+    assert info.value.endswith("use torch, onnx-int8 or openvino. Using PyTorch.")

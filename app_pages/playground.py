@@ -94,8 +94,9 @@ def choose_backend(record: RunRecord | None) -> str:
         default=default,
         format_func=lambda backend: BACKEND_NAMES.get(backend, backend),
         key="playground_backend",
-        help="What runs the model: PyTorch (fp32 or bf16), ONNX Runtime or OpenVINO (fp32 or "
-        "int8), or a static model2vec model distilled from a run (far faster, less accurate). "
+        help="What runs the model: PyTorch (fp32 or bf16), ONNX Runtime (fp32 or int8), "
+        "OpenVINO (bf16 where the CPU has it, or int8), or a static model2vec model distilled "
+        "from a run (far faster, less accurate). "
         "Selected at first: the fastest backend that kept every benchmark set's F1 on this "
         "machine, as in the CLI (EMBEDTUNE_BACKEND overrides it). A run's body is made on first "
         "use and checked against PyTorch on the run's validation texts.",

@@ -21,7 +21,7 @@ def chosen_backend(args: argparse.Namespace) -> str:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from core.runs.evaluate import evaluate_run
+    from core.runs.evaluate import evaluate_run, kept_result
     from core.train.metrics import FEW_EXAMPLES, describe_unseen, unseen_labels
     from core.train.outcome import judge
     from core.train.task import gain_intervals as task_gain_intervals
@@ -31,15 +31,19 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     # A multi-label run reads its test file as multi-label (label lists or joined cells).
     multi = record.data.multi_label
     test = read_labeled(args.test, args, multi=multi, infer_header=True)
-    kept = {t.key: t.evaluated_at for t in record.tests}
     backend = chosen_backend(args)
-    result = evaluate_run(store, args.run, test, unseen=args.unseen, backend=backend)
-    reused = kept.get(result.key) == result.evaluated_at
+    kept = kept_result(store, args.run, test, args.unseen, backend)
+    reused = kept is not None
+    result = (
+        kept
+        if kept is not None
+        else evaluate_run(store, args.run, test, unseen=args.unseen, backend=backend, reuse=False)
+    )
     if reused:
         when = result.evaluated_at[:16].replace("T", " ")
         print(
             f"Reused the evaluation of these rows kept on {when} UTC: a completed run scores the "
-            "same rows the same way.",
+            f"same rows the same way on the same backend ({backend}).",
             file=sys.stderr,
         )
     final, baseline = result.final, result.baseline

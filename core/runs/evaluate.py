@@ -132,14 +132,9 @@ def evaluate_run(
     if not len(test):
         raise RunError("the test file has no rows to evaluate")
     key = test_key(test, unseen)
-    if reuse and key in {t.key for t in record.tests}:
-        try:
-            kept = load_test(store, run_id, key)
-        except RunError:
-            pass  # unreadable: scored again below, and kept anew
-        else:
-            if kept.backend == backend:
-                return kept
+    kept = kept_result(store, run_id, test, unseen, backend) if reuse else None
+    if kept is not None:
+        return kept
     final = evaluate_classifier(load_run(run_id, store, backend=backend), test, unseen)
     baseline = evaluate_classifier(base_classifier(record, store), test, unseen)
     result = TestResult(
@@ -156,6 +151,21 @@ def evaluate_run(
     if save:
         save_test(store, run_id, result)
     return result
+
+
+def kept_result(
+    store: RunStore, run_id: str, test: LabeledTexts, unseen: str = "count", backend: str = "torch"
+) -> TestResult | None:
+    """The stored evaluation of these rows (and `unseen` choice) when it was scored on
+    `backend` and can be read, else None."""
+    key = test_key(test, unseen)
+    if key not in {t.key for t in store.get(run_id).tests}:
+        return None
+    try:
+        kept = load_test(store, run_id, key)
+    except RunError:
+        return None  # unreadable: scored again, and kept anew
+    return kept if kept.backend == backend else None
 
 
 def save_test(store: RunStore, run_id: str, result: TestResult) -> None:

@@ -118,6 +118,7 @@ def test_a_multi_label_evaluation_kept_with_label_cells_reads_as_tuples():
 def test_the_multi_label_finetune_trains_on_the_label_names_as_rows(tmp_path, label_names):
     from core.data.labeled import split
     from core.data.multilabel import from_label_sets
+    from core.model.catalogue import autocast
     from core.model.heads import encode, fit_multilabel_head
     from core.train.recipe import train
     from tests.helpers import tiny_config, tiny_multilabel_rows
@@ -127,7 +128,6 @@ def test_the_multi_label_finetune_trains_on_the_label_names_as_rows(tmp_path, la
     config = tiny_config(label_names=label_names, early_stopping_patience=0)
     result = train(config, data, tmp_path)
     names = ["food", "sport", "tech"] if label_names else []  # the labels are words
-    texts = [*data.train.texts, *names, *data.valid.texts]
     y = np.vstack(
         [
             indicator(data.train.label_sets, result.labels),
@@ -135,6 +135,16 @@ def test_the_multi_label_finetune_trains_on_the_label_names_as_rows(tmp_path, la
             indicator(data.valid.label_sets, result.labels),
         ]
     )
-    # The served heads learned from the training rows, the names' rows and the validation rows.
-    expected = fit_multilabel_head(encode(result.model, texts), y, config)
+    # The served heads learned from the training rows, the names' rows and the validation rows,
+    # encoded as the recipe's head phase encodes them (at the run's precision: bf16 on such CPUs).
+    # Training rows with the names, then validation rows (under bf16 an embedding moves by ~1e-4
+    # with its batch's padding).
+    with autocast(result.device):
+        embeddings = np.vstack(
+            [
+                encode(result.model, [*data.train.texts, *names]),
+                encode(result.model, list(data.valid.texts)),
+            ]
+        )
+    expected = fit_multilabel_head(embeddings, y, config)
     np.testing.assert_allclose(result.head.coef_, expected.coef_, atol=1e-6)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from core.errors import ModelError
-from core.model.onnx.runtime import require_backend
+from core.model.onnx.runtime import require_backend, with_body
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -83,18 +83,7 @@ def _body_class() -> type:
 def load_openvino(folder: Path, file: Path, threads: int | None = None) -> SentenceTransformer:
     """The SentenceTransformer in `folder` with its transformer run by OpenVINO from `file`
     (the PyTorch weights are never read)."""
-    from sentence_transformers import SentenceTransformer
-
-    compiled = compile_body(file, threads)
-    try:
-        model = SentenceTransformer(
-            str(folder), trust_remote_code=False, model_kwargs={"device_map": "meta"}
-        )
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"cannot load the model in {folder}: {exc}") from exc
-    transformer: Any = model[0]
-    transformer.model = _body_class()(compiled, transformer.model.config)
-    return model
+    return with_body(folder, _body_class(), compile_body(file, threads))
 
 
 def calibration_feeds(

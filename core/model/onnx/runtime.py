@@ -200,9 +200,15 @@ def session(file: Path, threads: int | None = None) -> Any:
 def load_onnx(folder: Path, file: Path, threads: int | None = None) -> SentenceTransformer:
     """The SentenceTransformer in `folder` with its transformer run from the ONNX `file`: the
     PyTorch weights are never read (loaded on the meta device, then replaced)."""
+    return with_body(folder, _body_class(), session(file, threads))
+
+
+def with_body(folder: Path, body_class: Any, runner: Any) -> SentenceTransformer:
+    """The SentenceTransformer in `folder` (tokenizer, pooling, normalisation) with its
+    transformer replaced by `body_class(runner, config)`: the PyTorch weights are never read
+    (loaded on the meta device, then replaced)."""
     from sentence_transformers import SentenceTransformer
 
-    body = session(file, threads)
     try:
         model = SentenceTransformer(
             str(folder), trust_remote_code=False, model_kwargs={"device_map": "meta"}
@@ -210,5 +216,5 @@ def load_onnx(folder: Path, file: Path, threads: int | None = None) -> SentenceT
     except (OSError, ValueError) as exc:
         raise ModelError(f"cannot load the model in {folder}: {exc}") from exc
     transformer: Any = model[0]
-    transformer.model = _body_class()(body, transformer.model.config)
+    transformer.model = body_class(runner, transformer.model.config)
     return model

@@ -90,3 +90,22 @@ def settled(page, timeout: int = 60_000) -> None:
     page.wait_for_function(
         "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout
     )
+
+
+def charts_drawn(page, timeout: int = 60_000) -> None:
+    """Wait until every chart on the page has drawn its marks."""
+    page.wait_for_function(
+        """() => {
+            const charts = document.querySelectorAll('[data-testid="stVegaLiteChart"]');
+            return charts.length > 0 &&
+                [...charts].every(c => c.querySelector('svg.marks, canvas.marks'));
+        }""",
+        timeout=timeout,
+    )
+
+
+def go(page, title: str) -> None:
+    """Open a page from the sidebar and wait until it has run."""
+    page.locator('[data-testid="stSidebarNav"]').get_by_text(title, exact=True).click()
+    page.get_by_role("heading", name=title).first.wait_for()
+    settled(page)

@@ -11,7 +11,7 @@ import os
 
 import pytest
 
-from tests.app.browser import ARGS, CHROMIUM, settled
+from tests.app.browser import ARGS, CHROMIUM, charts_drawn, go, settled
 from tests.helpers import ROOT, csv_bytes, tiny_pairs
 
 SHOTS = ROOT / "docs" / "screenshots"
@@ -21,17 +21,6 @@ TRAIN_TIMEOUT_MS = 240_000
 HOSTILE = "<img src=x onerror=alert(1)><script>alert(2)</script>[a](x)"
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
-
-
-def _charts_drawn(page, timeout: int = 60_000) -> None:
-    page.wait_for_function(
-        """() => {
-            const charts = document.querySelectorAll('[data-testid="stVegaLiteChart"]');
-            return charts.length > 0 &&
-                [...charts].every(c => c.querySelector('svg.marks, canvas.marks'));
-        }""",
-        timeout=timeout,
-    )
 
 
 def _shot(page, name: str, height: int | None = None) -> None:
@@ -74,12 +63,6 @@ def _tooltip_with(page, chart, text: str) -> str:
     raise AssertionError(f"no point of the chart has a tooltip with {text!r}")
 
 
-def _go(page, title: str) -> None:
-    page.locator('[data-testid="stSidebarNav"]').get_by_text(title, exact=True).click()
-    page.get_by_role("heading", name=title).first.wait_for()
-    settled(page)
-
-
 def test_upload_train_metrics_and_classify(app_server, tmp_path):
     from playwright.sync_api import sync_playwright
 
@@ -114,7 +97,7 @@ def test_upload_train_metrics_and_classify(app_server, tmp_path):
         page.goto(f"{app_server}/dashboard")
         page.get_by_text("No finetunes yet").wait_for()
         page.get_by_text("None yet: start one on the Train page.").wait_for()  # the sidebar
-        _go(page, "Data")
+        go(page, "Data")
         page.get_by_text("Upload a file with a text and a label per row").wait_for()
 
         # Data: upload, review (the hostile text shows as text), use.
@@ -140,7 +123,7 @@ def test_upload_train_metrics_and_classify(app_server, tmp_path):
         settled(page)
         page.get_by_role("button", name="Use this data").click()
         page.get_by_text("Data set ready").wait_for()
-        _charts_drawn(page)
+        charts_drawn(page)
         _shot(page, "data", height=2300)
 
         # Train: one epoch, watch it complete.
@@ -176,7 +159,7 @@ def test_upload_train_metrics_and_classify(app_server, tmp_path):
         page.get_by_role("heading", name="Metrics").first.wait_for()
         page.get_by_text("Validation scores over training").wait_for()
         settled(page)
-        _charts_drawn(page)
+        charts_drawn(page)
         assert page.locator('[data-testid="stMetric"]').count() >= 4
         page.get_by_text("95 % bootstrap interval").first.wait_for()
         _shot(page, "metrics", height=1900)
@@ -194,12 +177,12 @@ def test_upload_train_metrics_and_classify(app_server, tmp_path):
         page.get_by_text("Errors (").last.wait_for()
 
         # Dashboard lists the run.
-        _go(page, "Dashboard")
+        go(page, "Dashboard")
         page.get_by_text("1 completed").wait_for()
         _shot(page, "dashboard")
 
         # Playground: classify a sentence and the hostile text.
-        _go(page, "Playground")
+        go(page, "Playground")
         page.get_by_role("tab", name="Classify").click()
         box = page.get_by_role("textbox", name="Texts, one per line")
         box.fill(f"{sentence}\n{HOSTILE}")
@@ -208,7 +191,7 @@ def test_upload_train_metrics_and_classify(app_server, tmp_path):
         page.get_by_role("button", name="Classify", exact=True).click()
         page.get_by_text("What a developer gets").wait_for()
         settled(page)
-        _charts_drawn(page)
+        charts_drawn(page)
         page.get_by_text(f"→ {label}").first.wait_for()
         _literal_hostile_text(page)
         _shot(page, "playground-classify", height=1500)
@@ -216,7 +199,7 @@ def test_upload_train_metrics_and_classify(app_server, tmp_path):
         page.get_by_role("tab", name="Map").click()
         page.get_by_text("texts misclassified").first.wait_for(timeout=120_000)
         settled(page)
-        _charts_drawn(page)
+        charts_drawn(page)
         _shot(page, "playground-map", height=1000)
 
         # The maps' hover shows an uploaded hostile text as text.
@@ -228,7 +211,7 @@ def test_upload_train_metrics_and_classify(app_server, tmp_path):
         uploader.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(mapped))
         page.get_by_text("of 9 texts misclassified").first.wait_for(timeout=120_000)
         settled(page)
-        _charts_drawn(page)
+        charts_drawn(page)
         for chart in page.locator('[data-testid="stVegaLiteChart"]').all():
             html = _tooltip_with(page, chart, HOSTILE)
             assert "<img" not in html and "<script" not in html and "<a " not in html, html
@@ -237,7 +220,7 @@ def test_upload_train_metrics_and_classify(app_server, tmp_path):
         page.get_by_role("tab", name="Embed").click()
         page.get_by_text("Cosine similarity", exact=True).wait_for()
         settled(page)
-        _charts_drawn(page)
+        charts_drawn(page)
         _shot(page, "playground-embed", height=1200)
         browser.close()
 

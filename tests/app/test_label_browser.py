@@ -16,7 +16,7 @@ import time
 import pytest
 
 from core.label.session import SESSIONS_DIR, list_sessions
-from tests.app.browser import ARGS, CHROMIUM, settled
+from tests.app.browser import ARGS, CHROMIUM, charts_drawn, go, settled
 from tests.helpers import ROOT, SHARED_DATA
 
 SHOTS = ROOT / "docs" / "screenshots"
@@ -63,23 +63,6 @@ def _shot(page, name: str, height: int | None = None, heading: str | None = None
     page.wait_for_timeout(400)
     page.screenshot(path=str(SHOTS / f"labelling-{name}.png"))
     page.set_viewport_size({"width": 1280, "height": 900})
-
-
-def _charts_drawn(page, timeout: int = 60_000) -> None:
-    page.wait_for_function(
-        """() => {
-            const charts = document.querySelectorAll('[data-testid="stVegaLiteChart"]');
-            return charts.length > 0 &&
-                [...charts].every(c => c.querySelector('svg.marks, canvas.marks'));
-        }""",
-        timeout=timeout,
-    )
-
-
-def _go(page, title: str) -> None:
-    page.locator('[data-testid="stSidebarNav"]').get_by_text(title, exact=True).click()
-    page.get_by_role("heading", name=title).first.wait_for()
-    settled(page)
 
 
 def _answer_batch(page, runs, truth: dict[str, str]) -> int:
@@ -132,7 +115,7 @@ def test_from_an_unlabelled_file_to_train(app_server, tmp_path):
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.goto(app_server)
         page.get_by_role("heading", name="Data").first.wait_for()
-        _go(page, "Label")
+        go(page, "Label")
 
         # An unlabelled file and the label names typed.
         page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(pool))
@@ -146,7 +129,7 @@ def test_from_an_unlabelled_file_to_train(app_server, tmp_path):
         page.get_by_role("heading", name="Next to label").wait_for(timeout=120_000)
         settled(page)
         page.get_by_text("The model learnt from 0 labelled texts, 8 label names").wait_for()
-        _charts_drawn(page)
+        charts_drawn(page)
         _shot(page, "cold-start", height=1000)
 
         # Two batches, one click a text; each answer is in the workspace at once.
@@ -160,7 +143,7 @@ def test_from_an_unlabelled_file_to_train(app_server, tmp_path):
             for _ in range(4):
                 asked += _answer_batch(page, runs, truth)
                 seconds.append(_next_batch(page, runs, asked))
-            _charts_drawn(page)
+            charts_drawn(page)
             _shot(page, "progress", height=1000)
             print(f"next batch on the page after {[round(s, 1) for s in seconds]} s")
         (session,) = list_sessions(runs / SESSIONS_DIR)
@@ -188,7 +171,7 @@ def test_from_an_unlabelled_file_to_train(app_server, tmp_path):
             page.get_by_text("Finetune completed").first.wait_for(timeout=TRAIN_TIMEOUT_MS)
             settled(page)
             _shot(page, "finetuned", height=1300)
-            _go(page, "Playground")
+            go(page, "Playground")
             page.get_by_role("tab", name="Classify").click()
             box = page.get_by_role("textbox", name="Texts, one per line")
             box.fill("wake me up at seven tomorrow\nwill it rain in paris on saturday")
@@ -197,6 +180,6 @@ def test_from_an_unlabelled_file_to_train(app_server, tmp_path):
             page.get_by_role("button", name="Classify", exact=True).click()
             page.get_by_text("What a developer gets").wait_for()
             settled(page)
-            _charts_drawn(page)
+            charts_drawn(page)
             _shot(page, "playground", height=1300)
         browser.close()
